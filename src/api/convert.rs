@@ -1,0 +1,430 @@
+//! Model ⇄ protobuf. Outbound conversions are `From`; inbound ones validate and name the
+//! offending field.
+
+use crate::engine::{Event, EventBatch, InterfaceView, ManagerInfo, Snapshot};
+use crate::model::{
+    Bearer, ConnectionType, Family, Interface, IpMethod, ManagerState, Service, ServiceState,
+    SessionInfo, SessionSettings, SessionState, SessionView, Technology, TechnologyKind,
+};
+use crate::pb;
+
+use super::status;
+
+impl From<TechnologyKind> for pb::TechnologyType {
+    fn from(k: TechnologyKind) -> Self {
+        match k {
+            TechnologyKind::Ethernet => Self::Ethernet,
+            TechnologyKind::Wifi => Self::Wifi,
+            TechnologyKind::Bluetooth => Self::Bluetooth,
+            TechnologyKind::Cellular => Self::Cellular,
+        }
+    }
+}
+
+/// The technology a request names in `field`.
+pub fn technology_kind(field: &str, value: i32) -> Result<TechnologyKind, tonic::Status> {
+    match pb::TechnologyType::try_from(value) {
+        Ok(pb::TechnologyType::Ethernet) => Ok(TechnologyKind::Ethernet),
+        Ok(pb::TechnologyType::Wifi) => Ok(TechnologyKind::Wifi),
+        Ok(pb::TechnologyType::Bluetooth) => Ok(TechnologyKind::Bluetooth),
+        Ok(pb::TechnologyType::Cellular) => Ok(TechnologyKind::Cellular),
+        Ok(pb::TechnologyType::Unspecified) => {
+            Err(status::invalid(field, "a technology type is required"))
+        }
+        Err(_) => Err(status::invalid(
+            field,
+            format!("unknown technology type {value}"),
+        )),
+    }
+}
+
+impl From<ManagerState> for pb::ManagerState {
+    fn from(s: ManagerState) -> Self {
+        match s {
+            ManagerState::Offline => Self::Offline,
+            ManagerState::Idle => Self::Idle,
+            ManagerState::Ready => Self::Ready,
+            ManagerState::Online => Self::Online,
+        }
+    }
+}
+
+impl From<ServiceState> for pb::ServiceState {
+    fn from(s: ServiceState) -> Self {
+        match s {
+            ServiceState::Idle => Self::Idle,
+            ServiceState::Association => Self::Association,
+            ServiceState::Configuration => Self::Configuration,
+            ServiceState::Ready => Self::Ready,
+            ServiceState::Online => Self::Online,
+            ServiceState::Disconnect => Self::Disconnect,
+            ServiceState::Failure => Self::Failure,
+        }
+    }
+}
+
+fn ipv4_method(m: IpMethod) -> pb::Ipv4Method {
+    match m {
+        IpMethod::Dhcp => pb::Ipv4Method::Dhcp,
+        IpMethod::Manual => pb::Ipv4Method::Manual,
+        IpMethod::Off => pb::Ipv4Method::Off,
+        IpMethod::Fixed | IpMethod::Auto => pb::Ipv4Method::Fixed,
+    }
+}
+
+fn ipv6_method(m: IpMethod) -> pb::Ipv6Method {
+    match m {
+        IpMethod::Auto => pb::Ipv6Method::Auto,
+        IpMethod::Manual => pb::Ipv6Method::Manual,
+        IpMethod::Off => pb::Ipv6Method::Off,
+        IpMethod::Fixed | IpMethod::Dhcp => pb::Ipv6Method::Fixed,
+    }
+}
+
+fn ipv4(info: &Option<crate::model::Ipv4Info>) -> Option<pb::Ipv4Settings> {
+    info.as_ref().map(|i| pb::Ipv4Settings {
+        method: ipv4_method(i.method).into(),
+        address: i.address.to_string(),
+        prefix_length: i.prefix_len.into(),
+        gateway: i.gateway.map(|g| g.to_string()).unwrap_or_default(),
+    })
+}
+
+fn ipv6(info: &Option<crate::model::Ipv6Info>) -> Option<pb::Ipv6Settings> {
+    info.as_ref().map(|i| pb::Ipv6Settings {
+        method: ipv6_method(i.method).into(),
+        address: i.address.to_string(),
+        prefix_length: i.prefix_len.into(),
+        gateway: i.gateway.map(|g| g.to_string()).unwrap_or_default(),
+    })
+}
+
+impl From<&Service> for pb::Service {
+    fn from(s: &Service) -> Self {
+        pb::Service {
+            id: s.id.0.clone(),
+            name: s.name.clone(),
+            r#type: pb::TechnologyType::from(s.technology).into(),
+            state: pb::ServiceState::from(s.state).into(),
+            error: s.error.clone().unwrap_or_default(),
+            strength: s.strength.into(),
+            favorite: s.favorite,
+            immutable: s.immutable,
+            autoconnect: s.autoconnect,
+            ipv4: ipv4(&s.ipv4),
+            ipv6: ipv6(&s.ipv6),
+            ethernet: Some(pb::Ethernet {
+                interface: s.interface.clone(),
+                address: s.mac.clone(),
+                mtu: s.mtu,
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+impl From<&Technology> for pb::Technology {
+    fn from(t: &Technology) -> Self {
+        pb::Technology {
+            r#type: pb::TechnologyType::from(t.kind).into(),
+            name: t.name().to_string(),
+            powered: t.powered,
+            connected: t.connected,
+            tethering: t.tethering,
+            tethering_identifier: String::new(),
+        }
+    }
+}
+
+fn interface(i: &Interface) -> Vec<pb::InterfaceAddress> {
+    i.addresses
+        .iter()
+        .map(|a| pb::InterfaceAddress {
+            address: a.address.to_string(),
+            prefix_length: a.prefix_len.into(),
+            scope: a.scope.as_str().to_string(),
+            tentative: a.tentative,
+        })
+        .collect()
+}
+
+impl From<&InterfaceView> for pb::Interface {
+    fn from(v: &InterfaceView) -> Self {
+        let i = &v.interface;
+        pb::Interface {
+            name: i.name.clone(),
+            index: i.index,
+            mac: i.mac_string(),
+            kind: i.kind.as_str().to_string(),
+            admin_up: i.admin_up,
+            oper_up: i.oper_up,
+            mtu: i.mtu,
+            addresses: interface(i),
+            ready: v.readiness.any(),
+            ready_ipv4: v.readiness.ipv4,
+            ready_ipv6: v.readiness.ipv6,
+            ignored: i.ignored,
+            service_id: v
+                .service_id
+                .as_ref()
+                .map(|s| s.0.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl From<&ManagerInfo> for pb::Manager {
+    fn from(m: &ManagerInfo) -> Self {
+        pb::Manager {
+            state: pb::ManagerState::from(m.state).into(),
+            offline_mode: m.offline_mode,
+            connectivity: Some(pb::Connectivity {
+                any: m.connectivity.any,
+                ipv4: m.connectivity.ipv4,
+                ipv6: m.connectivity.ipv6,
+            }),
+        }
+    }
+}
+
+impl From<&Snapshot> for pb::ManagerSnapshot {
+    fn from(s: &Snapshot) -> Self {
+        pb::ManagerSnapshot {
+            manager: Some((&s.manager).into()),
+            technologies: s.technologies.iter().map(Into::into).collect(),
+            services: s.services.iter().map(Into::into).collect(),
+            interfaces: s.interfaces.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<&Event> for pb::watch_manager_response::Event {
+    fn from(e: &Event) -> Self {
+        use pb::watch_manager_response::Event as E;
+        match e {
+            Event::ManagerChanged(m) => E::ManagerChanged(pb::ManagerChanged {
+                manager: Some(m.into()),
+            }),
+            Event::TechnologyAdded(t) => E::TechnologyAdded(pb::TechnologyAdded {
+                technology: Some(t.into()),
+            }),
+            Event::TechnologyRemoved(k) => E::TechnologyRemoved(pb::TechnologyRemoved {
+                r#type: pb::TechnologyType::from(*k).into(),
+            }),
+            Event::TechnologyChanged(t) => E::TechnologyChanged(pb::TechnologyChanged {
+                technology: Some(t.into()),
+            }),
+            Event::ServicesChanged {
+                order,
+                changed,
+                removed,
+            } => E::ServicesChanged(pb::ServicesChanged {
+                order: order.iter().map(|i| i.0.clone()).collect(),
+                changed: changed.iter().map(Into::into).collect(),
+                removed: removed.iter().map(|i| i.0.clone()).collect(),
+            }),
+            Event::ServiceStateChanged {
+                id,
+                state,
+                previous,
+                error,
+            } => E::ServiceStateChanged(pb::ServiceStateChanged {
+                service_id: id.0.clone(),
+                state: pb::ServiceState::from(*state).into(),
+                previous_state: pb::ServiceState::from(*previous).into(),
+                error: error.clone().unwrap_or_default(),
+            }),
+            Event::InterfaceChanged(i) => E::InterfaceChanged(pb::InterfaceChanged {
+                interface: Some(i.into()),
+            }),
+            Event::InterfaceRemoved { name, index } => E::InterfaceRemoved(pb::InterfaceRemoved {
+                name: name.clone(),
+                index: *index,
+            }),
+            Event::Connectivity(l4) => E::ConnectivityChanged(pb::ConnectivityChanged {
+                family: match l4.family {
+                    Family::Any => pb::AddressFamily::Any,
+                    Family::Ipv4 => pb::AddressFamily::Ipv4,
+                    Family::Ipv6 => pb::AddressFamily::Ipv6,
+                }
+                .into(),
+                connected: l4.connected,
+                interface: l4.interface.clone(),
+            }),
+        }
+    }
+}
+
+/// The WatchManager messages of one event batch.
+pub fn watch_responses(batch: &EventBatch) -> impl Iterator<Item = pb::WatchManagerResponse> + '_ {
+    batch.events.iter().map(|e| pb::WatchManagerResponse {
+        event: Some(e.into()),
+    })
+}
+
+impl From<SessionState> for pb::SessionState {
+    fn from(s: SessionState) -> Self {
+        match s {
+            SessionState::Disconnected => Self::Disconnected,
+            SessionState::Connected => Self::Connected,
+            SessionState::Online => Self::Online,
+        }
+    }
+}
+
+impl From<ConnectionType> for pb::ConnectionType {
+    fn from(c: ConnectionType) -> Self {
+        match c {
+            ConnectionType::Local => Self::Local,
+            ConnectionType::Internet => Self::Internet,
+            ConnectionType::Any => Self::Any,
+        }
+    }
+}
+
+fn bearer_list(bearers: &[Bearer]) -> pb::BearerList {
+    pb::BearerList {
+        bearers: bearers.iter().map(|b| b.to_string()).collect(),
+    }
+}
+
+/// A session view as a full update: every field set.
+pub fn full_session_update(v: &SessionView) -> pb::SessionUpdate {
+    pb::SessionUpdate {
+        state: Some(pb::SessionState::from(v.state).into()),
+        name: Some(v.name.clone()),
+        bearer: Some(v.bearer.map(|b| b.as_str().to_string()).unwrap_or_default()),
+        interface: Some(v.interface.clone()),
+        service_id: Some(
+            v.service_id
+                .as_ref()
+                .map(|s| s.0.clone())
+                .unwrap_or_default(),
+        ),
+        ipv4: Some(ipv4(&v.ipv4).unwrap_or_default()),
+        ipv6: Some(ipv6(&v.ipv6).unwrap_or_default()),
+        allowed_bearers: Some(bearer_list(&v.settings.allowed_bearers)),
+        connection_type: Some(pb::ConnectionType::from(v.settings.connection_type).into()),
+    }
+}
+
+impl From<&SessionInfo> for pb::SessionInfo {
+    fn from(s: &SessionInfo) -> Self {
+        pb::SessionInfo {
+            session_id: s.id.to_string(),
+            owner: s.owner.clone(),
+            allowed_bearers: Some(bearer_list(&s.settings.allowed_bearers)),
+            connection_type: pb::ConnectionType::from(s.settings.connection_type).into(),
+            state: pb::SessionState::from(s.state).into(),
+            service_id: s
+                .service_id
+                .as_ref()
+                .map(|i| i.0.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Allowed bearers from the wire; `field` is the path of the list.
+pub fn bearers(field: &str, list: &pb::BearerList) -> Result<Vec<Bearer>, tonic::Status> {
+    list.bearers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            b.parse()
+                .map_err(|e: String| status::invalid(format!("{field}.bearers[{i}]"), e))
+        })
+        .collect()
+}
+
+/// A connection type from the wire; `None` for UNSPECIFIED.
+pub fn connection_type(field: &str, value: i32) -> Result<Option<ConnectionType>, tonic::Status> {
+    match pb::ConnectionType::try_from(value) {
+        Ok(pb::ConnectionType::Unspecified) => Ok(None),
+        Ok(pb::ConnectionType::Local) => Ok(Some(ConnectionType::Local)),
+        Ok(pb::ConnectionType::Internet) => Ok(Some(ConnectionType::Internet)),
+        Ok(pb::ConnectionType::Any) => Ok(Some(ConnectionType::Any)),
+        Err(_) => Err(status::invalid(
+            field,
+            format!("unknown connection type {value}: expected local, internet or any"),
+        )),
+    }
+}
+
+/// Settings for a new session: unset fields take ConnMan's defaults.
+pub fn new_session_settings(
+    s: Option<&pb::SessionSettings>,
+) -> Result<SessionSettings, tonic::Status> {
+    let mut settings = SessionSettings::default();
+    if let Some(s) = s {
+        if let Some(list) = &s.allowed_bearers {
+            settings.allowed_bearers = bearers("settings.allowed_bearers", list)?;
+        }
+        if let Some(c) = connection_type("settings.connection_type", s.connection_type)? {
+            settings.connection_type = c;
+        }
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic_types::StatusExt;
+
+    #[test]
+    fn session_settings_from_the_wire() {
+        let ok = |s: pb::SessionSettings| new_session_settings(Some(&s)).expect("valid");
+        assert_eq!(
+            new_session_settings(None).expect("defaults"),
+            SessionSettings::default()
+        );
+        let s = ok(pb::SessionSettings {
+            allowed_bearers: Some(pb::BearerList {
+                bearers: vec!["wifi".into(), "*".into()],
+            }),
+            connection_type: pb::ConnectionType::Local.into(),
+        });
+        assert_eq!(
+            s.allowed_bearers,
+            vec![Bearer::Technology(TechnologyKind::Wifi), Bearer::Any]
+        );
+        assert_eq!(s.connection_type, ConnectionType::Local);
+        let empty = ok(pb::SessionSettings {
+            allowed_bearers: Some(pb::BearerList::default()),
+            connection_type: 0,
+        });
+        assert!(
+            empty.allowed_bearers.is_empty(),
+            "set but empty stays empty: never connects"
+        );
+
+        let cases = [
+            (
+                pb::SessionSettings {
+                    allowed_bearers: Some(pb::BearerList {
+                        bearers: vec!["ethernet".into(), "wimax".into()],
+                    }),
+                    connection_type: 0,
+                },
+                "settings.allowed_bearers.bearers[1]",
+            ),
+            (
+                pb::SessionSettings {
+                    allowed_bearers: None,
+                    connection_type: 42,
+                },
+                "settings.connection_type",
+            ),
+        ];
+        for (bad, field) in cases {
+            let err = new_session_settings(Some(&bad)).expect_err("invalid");
+            assert_eq!(err.code(), tonic::Code::InvalidArgument);
+            let violations = err
+                .get_details_bad_request()
+                .expect("details")
+                .field_violations;
+            assert_eq!(violations[0].field, field);
+        }
+    }
+}

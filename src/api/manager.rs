@@ -1,0 +1,380 @@
+//! ManagerService: reads come from the engine's published snapshot; changes go through
+//! engine commands.
+
+use std::pin::Pin;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::convert::{self, technology_kind};
+use super::status::{invalid, not_supported};
+use crate::engine::{EngineError, EngineHandle, Snapshot};
+use crate::model::TechnologyKind;
+use crate::pb;
+
+/// Messages a WatchManager stream may queue before the client must read.
+const WATCH_BUFFER: usize = 32;
+
+/// Fields of a service UpdateService accepts in its mask.
+const UPDATABLE_SERVICE_FIELDS: &[&str] = &[
+    "autoconnect",
+    "ipv4_config",
+    "ipv6_config",
+    "nameservers_config",
+    "timeservers_config",
+    "domains_config",
+    "proxy_config",
+];
+
+const OBSERVED_ONLY: &str = "netpilot observes Ethernet links but does not manage them yet: \
+     connecting, disconnecting, forgetting and configuring services come with managed links (DHCP, static IP)";
+
+/// The ManagerService implementation.
+pub struct ManagerApi {
+    engine: EngineHandle,
+}
+
+impl ManagerApi {
+    /// Serves the engine behind `engine`.
+    pub fn new(engine: EngineHandle) -> Self {
+        Self { engine }
+    }
+
+    fn service(&self, field: &str, id: &str) -> Result<pb::Service, Status> {
+        if id.is_empty() {
+            return Err(invalid(
+                field,
+                "a service id is required (see ListServices)",
+            ));
+        }
+        self.engine
+            .snapshot()
+            .service(id)
+            .map(Into::into)
+            .ok_or_else(|| {
+                EngineError::NotFound {
+                    kind: "service",
+                    id: id.to_string(),
+                }
+                .into()
+            })
+    }
+
+    fn technology(
+        &self,
+        field: &str,
+        value: i32,
+    ) -> Result<(TechnologyKind, pb::Technology), Status> {
+        let kind = technology_kind(field, value)?;
+        match self.engine.snapshot().technology(kind) {
+            Some(t) => Ok((kind, t.into())),
+            None => Err(not_supported(format!(
+                "the {kind} backend is not built yet; only ethernet is available"
+            ))),
+        }
+    }
+}
+
+fn snapshot_message(s: &Snapshot) -> pb::WatchManagerResponse {
+    pb::WatchManagerResponse {
+        event: Some(pb::watch_manager_response::Event::Snapshot(s.into())),
+    }
+}
+
+/// Streams a snapshot, then events; a client that falls behind gets a fresh snapshot.
+fn watch(engine: EngineHandle) -> ReceiverStream<Result<pb::WatchManagerResponse, Status>> {
+    let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+    tokio::spawn(async move {
+        let mut sub = engine.subscribe();
+        'resync: loop {
+            let mut seq = sub.snapshot.seq;
+            if tx.send(Ok(snapshot_message(&sub.snapshot))).await.is_err() {
+                return;
+            }
+            loop {
+                let batch = tokio::select! {
+                    _ = tx.closed() => return,
+                    _ = engine.stopping() => return,
+                    batch = sub.events.recv() => batch,
+                };
+                match batch {
+                    Ok(batch) if batch.seq <= seq => continue,
+                    Ok(batch) => {
+                        seq = batch.seq;
+                        for message in convert::watch_responses(&batch) {
+                            if tx.send(Ok(message)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::info!(missed = n, "watcher fell behind; sending a fresh snapshot");
+                        sub = engine.subscribe();
+                        continue 'resync;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchManagerResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::manager_service_server::ManagerService for ManagerApi {
+    async fn get_manager(
+        &self,
+        _: Request<pb::GetManagerRequest>,
+    ) -> Result<Response<pb::GetManagerResponse>, Status> {
+        let manager = Some((&self.engine.snapshot().manager).into());
+        Ok(Response::new(pb::GetManagerResponse { manager }))
+    }
+
+    async fn update_manager(
+        &self,
+        req: Request<pb::UpdateManagerRequest>,
+    ) -> Result<Response<pb::UpdateManagerResponse>, Status> {
+        let manager = match req.into_inner().offline_mode {
+            Some(on) => self.engine.set_offline_mode(on).await?,
+            None => self.engine.snapshot().manager,
+        };
+        Ok(Response::new(pb::UpdateManagerResponse {
+            manager: Some((&manager).into()),
+        }))
+    }
+
+    type WatchManagerStream = WatchStream;
+
+    async fn watch_manager(
+        &self,
+        _: Request<pb::WatchManagerRequest>,
+    ) -> Result<Response<WatchStream>, Status> {
+        Ok(Response::new(Box::pin(watch(self.engine.clone()))))
+    }
+
+    async fn list_technologies(
+        &self,
+        _: Request<pb::ListTechnologiesRequest>,
+    ) -> Result<Response<pb::ListTechnologiesResponse>, Status> {
+        let technologies = self
+            .engine
+            .snapshot()
+            .technologies
+            .iter()
+            .map(Into::into)
+            .collect();
+        Ok(Response::new(pb::ListTechnologiesResponse { technologies }))
+    }
+
+    async fn get_technology(
+        &self,
+        req: Request<pb::GetTechnologyRequest>,
+    ) -> Result<Response<pb::GetTechnologyResponse>, Status> {
+        let (_, technology) = self.technology("type", req.into_inner().r#type)?;
+        Ok(Response::new(pb::GetTechnologyResponse {
+            technology: Some(technology),
+        }))
+    }
+
+    async fn update_technology(
+        &self,
+        req: Request<pb::UpdateTechnologyRequest>,
+    ) -> Result<Response<pb::UpdateTechnologyResponse>, Status> {
+        let req = req.into_inner();
+        let (kind, technology) = self.technology("type", req.r#type)?;
+        if req.tethering.is_some()
+            || req.tethering_identifier.is_some()
+            || req.tethering_passphrase.is_some()
+        {
+            return Err(not_supported(format!(
+                "tethering over {kind} is not built yet"
+            )));
+        }
+        if req.powered.is_some_and(|p| p != technology.powered) {
+            return Err(not_supported(format!(
+                "netpilot cannot power {kind} on or off yet: its links are observed only"
+            )));
+        }
+        Ok(Response::new(pb::UpdateTechnologyResponse {
+            technology: Some(technology),
+        }))
+    }
+
+    async fn scan_technology(
+        &self,
+        req: Request<pb::ScanTechnologyRequest>,
+    ) -> Result<Response<pb::ScanTechnologyResponse>, Status> {
+        let (kind, _) = self.technology("type", req.into_inner().r#type)?;
+        Err(not_supported(format!("{kind} has nothing to scan")))
+    }
+
+    async fn list_services(
+        &self,
+        _: Request<pb::ListServicesRequest>,
+    ) -> Result<Response<pb::ListServicesResponse>, Status> {
+        let services = self
+            .engine
+            .snapshot()
+            .services
+            .iter()
+            .map(Into::into)
+            .collect();
+        Ok(Response::new(pb::ListServicesResponse { services }))
+    }
+
+    async fn get_service(
+        &self,
+        req: Request<pb::GetServiceRequest>,
+    ) -> Result<Response<pb::GetServiceResponse>, Status> {
+        let service = self.service("service_id", &req.into_inner().service_id)?;
+        Ok(Response::new(pb::GetServiceResponse {
+            service: Some(service),
+        }))
+    }
+
+    async fn connect_service(
+        &self,
+        req: Request<pb::ConnectServiceRequest>,
+    ) -> Result<Response<pb::ConnectServiceResponse>, Status> {
+        self.service("service_id", &req.into_inner().service_id)?;
+        Err(not_supported(OBSERVED_ONLY))
+    }
+
+    async fn disconnect_service(
+        &self,
+        req: Request<pb::DisconnectServiceRequest>,
+    ) -> Result<Response<pb::DisconnectServiceResponse>, Status> {
+        self.service("service_id", &req.into_inner().service_id)?;
+        Err(not_supported(OBSERVED_ONLY))
+    }
+
+    async fn remove_service(
+        &self,
+        req: Request<pb::RemoveServiceRequest>,
+    ) -> Result<Response<pb::RemoveServiceResponse>, Status> {
+        self.service("service_id", &req.into_inner().service_id)?;
+        Err(not_supported(OBSERVED_ONLY))
+    }
+
+    async fn move_service(
+        &self,
+        req: Request<pb::MoveServiceRequest>,
+    ) -> Result<Response<pb::MoveServiceResponse>, Status> {
+        use pb::move_service_request::Target;
+        let req = req.into_inner();
+        if req.service_id.is_empty() {
+            return Err(invalid("service_id", "a service id is required"));
+        }
+        let (anchor, after) = match req.target {
+            Some(Target::Before(id)) => (id, false),
+            Some(Target::After(id)) => (id, true),
+            None => return Err(invalid("target", "set before or after to a service id")),
+        };
+        let services = self
+            .engine
+            .move_service(req.service_id, anchor, after)
+            .await?;
+        Ok(Response::new(pb::MoveServiceResponse {
+            services: services.iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn update_service(
+        &self,
+        req: Request<pb::UpdateServiceRequest>,
+    ) -> Result<Response<pb::UpdateServiceResponse>, Status> {
+        let req = req.into_inner();
+        let service = req
+            .service
+            .ok_or_else(|| invalid("service", "the service with its new values is required"))?;
+        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
+        if paths.is_empty() {
+            return Err(invalid(
+                "update_mask",
+                format!(
+                    "name the fields to change: {}",
+                    UPDATABLE_SERVICE_FIELDS.join(", ")
+                ),
+            ));
+        }
+        for (i, path) in paths.iter().enumerate() {
+            if !UPDATABLE_SERVICE_FIELDS.contains(&path.as_str()) {
+                return Err(invalid(
+                    format!("update_mask.paths[{i}]"),
+                    format!(
+                        "{path:?} cannot be changed; allowed: {}",
+                        UPDATABLE_SERVICE_FIELDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        self.service("service.id", &service.id)?;
+        Err(not_supported(OBSERVED_ONLY))
+    }
+
+    async fn report_connectivity(
+        &self,
+        req: Request<pb::ReportConnectivityRequest>,
+    ) -> Result<Response<pb::ReportConnectivityResponse>, Status> {
+        self.service("service_id", &req.into_inner().service_id)?;
+        Err(not_supported(
+            "the online check is not built yet, so there is nothing to re-check",
+        ))
+    }
+
+    async fn list_interfaces(
+        &self,
+        _: Request<pb::ListInterfacesRequest>,
+    ) -> Result<Response<pb::ListInterfacesResponse>, Status> {
+        let interfaces = self
+            .engine
+            .snapshot()
+            .interfaces
+            .iter()
+            .map(Into::into)
+            .collect();
+        Ok(Response::new(pb::ListInterfacesResponse { interfaces }))
+    }
+
+    async fn get_interface(
+        &self,
+        req: Request<pb::GetInterfaceRequest>,
+    ) -> Result<Response<pb::GetInterfaceResponse>, Status> {
+        let name = req.into_inner().name;
+        let interface = self
+            .engine
+            .snapshot()
+            .interface(&name)
+            .map(Into::into)
+            .ok_or(EngineError::NotFound {
+                kind: "interface",
+                id: name,
+            })?;
+        Ok(Response::new(pb::GetInterfaceResponse {
+            interface: Some(interface),
+        }))
+    }
+
+    async fn update_interface(
+        &self,
+        req: Request<pb::UpdateInterfaceRequest>,
+    ) -> Result<Response<pb::UpdateInterfaceResponse>, Status> {
+        let req = req.into_inner();
+        let view = match req.ignored {
+            Some(ignored) => self.engine.set_interface_ignored(req.name, ignored).await?,
+            None => self.engine.snapshot().interface(&req.name).cloned().ok_or(
+                EngineError::NotFound {
+                    kind: "interface",
+                    id: req.name,
+                },
+            )?,
+        };
+        Ok(Response::new(pb::UpdateInterfaceResponse {
+            interface: Some((&view).into()),
+        }))
+    }
+}

@@ -1,0 +1,314 @@
+//! SessionService. Each OpenSession stream follows its session's view in the engine and
+//! sends only what changed since the last message (DESIGN §3); a slow client gets coalesced
+//! updates, never a growing queue.
+
+use std::pin::Pin;
+
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::caller::caller;
+use super::convert::{self, full_session_update};
+use super::status::not_supported;
+use crate::engine::{parse_session_id, EngineHandle};
+use crate::model::{SessionId, SessionView};
+use crate::pb;
+
+/// Messages a session stream may queue before the client must read.
+const SESSION_BUFFER: usize = 4;
+
+/// The SessionService implementation.
+pub struct SessionApi {
+    engine: EngineHandle,
+}
+
+impl SessionApi {
+    /// Serves the engine behind `engine`.
+    pub fn new(engine: EngineHandle) -> Self {
+        Self { engine }
+    }
+}
+
+/// The fields of `new` that differ from `last`. Both must be full updates (every field
+/// set); the result has only the changed fields set, and equals the default when nothing
+/// changed.
+pub fn diff(last: &pb::SessionUpdate, new: &pb::SessionUpdate) -> pb::SessionUpdate {
+    let mut out = pb::SessionUpdate::default();
+    macro_rules! changed {
+        ($($field:ident),*) => {$(
+            if last.$field != new.$field {
+                out.$field = new.$field.clone();
+            }
+        )*};
+    }
+    changed!(
+        state,
+        name,
+        bearer,
+        interface,
+        service_id,
+        ipv4,
+        ipv6,
+        allowed_bearers,
+        connection_type
+    );
+    out
+}
+
+fn message(id: SessionId, event: pb::open_session_response::Event) -> pb::OpenSessionResponse {
+    pb::OpenSessionResponse {
+        session_id: id.to_string(),
+        event: Some(event),
+    }
+}
+
+/// Sends the session's updates until the daemon releases it or the client goes away.
+async fn follow(
+    engine: EngineHandle,
+    id: SessionId,
+    mut views: watch::Receiver<SessionView>,
+    tx: mpsc::Sender<Result<pb::OpenSessionResponse, Status>>,
+) {
+    use pb::open_session_response::Event;
+    let mut last: Option<pb::SessionUpdate> = None;
+    loop {
+        let view = views.borrow_and_update().clone();
+        if let Some(reason) = view.released {
+            let _ = tx
+                .send(Ok(message(
+                    id,
+                    Event::Release(pb::SessionRelease {
+                        reason: reason.into(),
+                    }),
+                )))
+                .await;
+            return;
+        }
+        let full = full_session_update(&view);
+        let update = match &last {
+            None => full.clone(),
+            Some(last) => diff(last, &full),
+        };
+        if update != pb::SessionUpdate::default()
+            && tx
+                .send(Ok(message(id, Event::Update(update))))
+                .await
+                .is_err()
+        {
+            engine.close_session(id);
+            return;
+        }
+        last = Some(full);
+        tokio::select! {
+            changed = views.changed() => if changed.is_err() {
+                // The engine dropped the session without a release: it has stopped.
+                let release = pb::SessionRelease { reason: "shutdown".into() };
+                let _ = tx.send(Ok(message(id, Event::Release(release)))).await;
+                return;
+            },
+            _ = tx.closed() => {
+                engine.close_session(id);
+                return;
+            }
+        }
+    }
+}
+
+type SessionStream = Pin<Box<dyn Stream<Item = Result<pb::OpenSessionResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::session_service_server::SessionService for SessionApi {
+    type OpenSessionStream = SessionStream;
+
+    async fn open_session(
+        &self,
+        req: Request<pb::OpenSessionRequest>,
+    ) -> Result<Response<SessionStream>, Status> {
+        let owner = caller(&req);
+        let settings = convert::new_session_settings(req.get_ref().settings.as_ref())?;
+        let (id, views) = self.engine.open_session(owner, settings).await?;
+        let (tx, rx) = mpsc::channel(SESSION_BUFFER);
+        tokio::spawn(follow(self.engine.clone(), id, views, tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn connect_session(
+        &self,
+        req: Request<pb::ConnectSessionRequest>,
+    ) -> Result<Response<pb::ConnectSessionResponse>, Status> {
+        let id = parse_session_id("session_id", &req.get_ref().session_id)?;
+        self.engine.check_session(id, caller(&req)).await?;
+        Err(not_supported(
+            "netpilot observes links but does not connect services yet; the session follows whatever is connected",
+        ))
+    }
+
+    async fn disconnect_session(
+        &self,
+        req: Request<pb::DisconnectSessionRequest>,
+    ) -> Result<Response<pb::DisconnectSessionResponse>, Status> {
+        let id = parse_session_id("session_id", &req.get_ref().session_id)?;
+        self.engine.check_session(id, caller(&req)).await?;
+        Err(not_supported(
+            "netpilot observes links but does not disconnect services yet",
+        ))
+    }
+
+    async fn change_session(
+        &self,
+        req: Request<pb::ChangeSessionRequest>,
+    ) -> Result<Response<pb::ChangeSessionResponse>, Status> {
+        let who = caller(&req);
+        let req = req.into_inner();
+        let id = parse_session_id("session_id", &req.session_id)?;
+        let settings = req.settings.unwrap_or_default();
+        let bearers = match &settings.allowed_bearers {
+            Some(list) => Some(convert::bearers("settings.allowed_bearers", list)?),
+            None => None,
+        };
+        let connection_type =
+            convert::connection_type("settings.connection_type", settings.connection_type)?;
+        self.engine
+            .change_session(id, who, bearers, connection_type)
+            .await?;
+        Ok(Response::new(pb::ChangeSessionResponse {}))
+    }
+
+    async fn destroy_session(
+        &self,
+        req: Request<pb::DestroySessionRequest>,
+    ) -> Result<Response<pb::DestroySessionResponse>, Status> {
+        let id = parse_session_id("session_id", &req.get_ref().session_id)?;
+        self.engine.destroy_session(id, caller(&req)).await?;
+        Ok(Response::new(pb::DestroySessionResponse {}))
+    }
+
+    async fn list_sessions(
+        &self,
+        _: Request<pb::ListSessionsRequest>,
+    ) -> Result<Response<pb::ListSessionsResponse>, Status> {
+        let sessions = self
+            .engine
+            .list_sessions()
+            .await?
+            .iter()
+            .map(Into::into)
+            .collect();
+        Ok(Response::new(pb::ListSessionsResponse { sessions }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        ConnectionType, IpMethod, Ipv4Info, ServiceId, SessionSettings, SessionState,
+        TechnologyKind,
+    };
+
+    fn view(state: SessionState, service: Option<(&str, &str, &str)>) -> SessionView {
+        SessionView {
+            state,
+            name: service.map(|_| "Wired".to_string()).unwrap_or_default(),
+            bearer: service.map(|_| TechnologyKind::Ethernet),
+            interface: service.map(|s| s.1.to_string()).unwrap_or_default(),
+            service_id: service.map(|s| ServiceId(s.0.to_string())),
+            ipv4: service.map(|s| Ipv4Info {
+                method: IpMethod::Fixed,
+                address: s.2.parse().expect("ip"),
+                prefix_len: 24,
+                gateway: None,
+            }),
+            ipv6: None,
+            settings: SessionSettings {
+                allowed_bearers: vec![],
+                connection_type: ConnectionType::Local,
+            },
+            released: None,
+        }
+    }
+
+    #[test]
+    fn diff_table() {
+        let none = view(SessionState::Disconnected, None);
+        let a = view(
+            SessionState::Connected,
+            Some(("eth_a", "veth0", "198.18.0.2")),
+        );
+        let a_new_ip = view(
+            SessionState::Connected,
+            Some(("eth_a", "veth0", "198.18.0.3")),
+        );
+        let b = view(
+            SessionState::Connected,
+            Some(("eth_b", "veth1", "198.18.1.2")),
+        );
+        let full = |v: &SessionView| full_session_update(v);
+        let set = |u: &pb::SessionUpdate| -> Vec<&'static str> {
+            let mut v = vec![];
+            if u.state.is_some() {
+                v.push("state")
+            }
+            if u.name.is_some() {
+                v.push("name")
+            }
+            if u.bearer.is_some() {
+                v.push("bearer")
+            }
+            if u.interface.is_some() {
+                v.push("interface")
+            }
+            if u.service_id.is_some() {
+                v.push("service_id")
+            }
+            if u.ipv4.is_some() {
+                v.push("ipv4")
+            }
+            if u.ipv6.is_some() {
+                v.push("ipv6")
+            }
+            if u.allowed_bearers.is_some() {
+                v.push("allowed_bearers")
+            }
+            if u.connection_type.is_some() {
+                v.push("connection_type")
+            }
+            v
+        };
+        let cases = [
+            ("no change", &a, &a, vec![]),
+            (
+                "connect",
+                &none,
+                &a,
+                vec!["state", "name", "bearer", "interface", "service_id", "ipv4"],
+            ),
+            (
+                "disconnect",
+                &a,
+                &none,
+                vec!["state", "name", "bearer", "interface", "service_id", "ipv4"],
+            ),
+            ("address change only", &a, &a_new_ip, vec!["ipv4"]),
+            (
+                "move to another link of the same bearer",
+                &a,
+                &b,
+                vec!["interface", "service_id", "ipv4"],
+            ),
+        ];
+        for (name, from, to, want) in cases {
+            assert_eq!(set(&diff(&full(from), &full(to))), want, "{name}");
+        }
+        let gone = diff(&full(&a), &full(&none));
+        assert_eq!(
+            gone.interface.as_deref(),
+            Some(""),
+            "a value that went away is sent empty"
+        );
+        assert_eq!(gone.ipv4, Some(pb::Ipv4Settings::default()));
+        assert_eq!(set(&full(&none)).len(), 9, "a full update sets every field");
+    }
+}

@@ -1,0 +1,336 @@
+//! netpilot: command-line client of netpilotd.
+
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use netpilot::config::DEFAULT_SOCKET;
+use netpilot::pb;
+use netpilot::pb::manager_service_client::ManagerServiceClient;
+use netpilot::pb::session_service_client::SessionServiceClient;
+use tonic::transport::{Channel, Endpoint};
+
+/// Talk to netpilotd: show state, watch events, open sessions, order services.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Unix socket of the daemon.
+    #[arg(long, env = "NETPILOT_SOCKET", default_value = DEFAULT_SOCKET, global = true)]
+    socket: PathBuf,
+    /// Connect over plain TCP to HOST:PORT instead (the daemon's loopback `listen`).
+    #[arg(long, env = "NETPILOT_ADDR", global = true)]
+    addr: Option<String>,
+    /// Print protobuf JSON (one object per line for streams) instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manager state, offline mode and L4 connectivity.
+    State,
+    /// Technologies.
+    Technologies,
+    /// Services in service order, preferred first.
+    Services,
+    /// Kernel interfaces.
+    Interfaces,
+    /// Print events as they happen (first a snapshot).
+    Watch,
+    /// Sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Move a service before or after another in the user order.
+    Move {
+        /// Service to move.
+        service: String,
+        /// Put it directly before this service.
+        #[arg(long, conflicts_with = "after", required_unless_present = "after")]
+        before: Option<String>,
+        /// Put it directly after this service.
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Ignore an interface: no service, never counted as ready.
+    Ignore {
+        /// Interface name.
+        interface: String,
+    },
+    /// Stop ignoring an interface.
+    Unignore {
+        /// Interface name.
+        interface: String,
+    },
+    /// Turn offline mode on or off.
+    Offline {
+        /// on or off.
+        mode: OnOff,
+    },
+    /// Connect a service.
+    Connect {
+        /// Service id.
+        service: String,
+        /// Give up after this many seconds.
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Disconnect a service.
+    Disconnect {
+        /// Service id.
+        service: String,
+    },
+    /// Forget a service.
+    Remove {
+        /// Service id.
+        service: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionCommand {
+    /// Open a session and print each update until the daemon releases it (Ctrl-C ends it).
+    Open {
+        /// Allowed bearers in order of preference, comma-separated: ethernet, wifi,
+        /// bluetooth, cellular or * [default: *].
+        #[arg(long, value_delimiter = ',')]
+        bearers: Option<Vec<String>>,
+        /// Connection type.
+        #[arg(long = "type", value_enum)]
+        connection_type: Option<ConnectionTypeArg>,
+    },
+    /// List open sessions and their owners.
+    List,
+    /// End a session.
+    Destroy {
+        /// Session id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ConnectionTypeArg {
+    Local,
+    Internet,
+    Any,
+}
+
+impl From<ConnectionTypeArg> for pb::ConnectionType {
+    fn from(c: ConnectionTypeArg) -> Self {
+        match c {
+            ConnectionTypeArg::Local => Self::Local,
+            ConnectionTypeArg::Internet => Self::Internet,
+            ConnectionTypeArg::Any => Self::Any,
+        }
+    }
+}
+
+/// A failure to report: where it came from and what to do.
+enum Failure {
+    Connect(String),
+    Rpc(tonic::Status),
+    Output(String),
+}
+
+impl From<tonic::Status> for Failure {
+    fn from(s: tonic::Status) -> Self {
+        Failure::Rpc(s)
+    }
+}
+
+async fn channel(cli: &Cli) -> Result<Channel, Failure> {
+    let (uri, what) = match &cli.addr {
+        Some(addr) => (format!("http://{addr}"), addr.clone()),
+        None => (
+            format!("unix://{}", cli.socket.display()),
+            cli.socket.display().to_string(),
+        ),
+    };
+    let endpoint =
+        Endpoint::from_shared(uri).map_err(|e| Failure::Connect(format!("{what}: {e}")))?;
+    endpoint
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| {
+            Failure::Connect(format!(
+                "{what}: {e}; is netpilotd running? (--socket / --addr pick another daemon)"
+            ))
+        })
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Connect(m)) => {
+            eprintln!("netpilot: cannot connect to {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Output(m)) => {
+            eprintln!("netpilot: {m}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Rpc(status)) => {
+            eprintln!("netpilot: {}", output::status(&status));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: &Cli) -> Result<(), Failure> {
+    let channel = channel(cli).await?;
+    let mut manager = ManagerServiceClient::new(channel.clone());
+    let mut sessions = SessionServiceClient::new(channel);
+    let out = output::Printer { json: cli.json };
+    match &cli.command {
+        Command::State => out.manager(
+            &manager
+                .get_manager(pb::GetManagerRequest {})
+                .await?
+                .into_inner(),
+        ),
+        Command::Technologies => out.technologies(
+            &manager
+                .list_technologies(pb::ListTechnologiesRequest {})
+                .await?
+                .into_inner(),
+        ),
+        Command::Services => out.services(
+            &manager
+                .list_services(pb::ListServicesRequest {})
+                .await?
+                .into_inner(),
+        ),
+        Command::Interfaces => out.interfaces(
+            &manager
+                .list_interfaces(pb::ListInterfacesRequest {})
+                .await?
+                .into_inner(),
+        ),
+        Command::Watch => {
+            let mut stream = manager
+                .watch_manager(pb::WatchManagerRequest {})
+                .await?
+                .into_inner();
+            while let Some(message) = stream.message().await? {
+                out.watch_event(&message)?;
+            }
+            Ok(())
+        }
+        Command::Session(SessionCommand::Open {
+            bearers,
+            connection_type,
+        }) => {
+            let settings = pb::SessionSettings {
+                allowed_bearers: bearers.clone().map(|bearers| pb::BearerList { bearers }),
+                connection_type: connection_type
+                    .map(|c| pb::ConnectionType::from(c).into())
+                    .unwrap_or_default(),
+            };
+            let request = pb::OpenSessionRequest {
+                settings: Some(settings),
+            };
+            let mut stream = sessions.open_session(request).await?.into_inner();
+            while let Some(message) = stream.message().await? {
+                out.session_message(&message)?;
+            }
+            Ok(())
+        }
+        Command::Session(SessionCommand::List) => out.sessions(
+            &sessions
+                .list_sessions(pb::ListSessionsRequest {})
+                .await?
+                .into_inner(),
+        ),
+        Command::Session(SessionCommand::Destroy { id }) => {
+            sessions
+                .destroy_session(pb::DestroySessionRequest {
+                    session_id: id.clone(),
+                })
+                .await?;
+            out.done(&format!("session {id} destroyed"))
+        }
+        Command::Move {
+            service,
+            before,
+            after,
+        } => {
+            use pb::move_service_request::Target;
+            let target = match (before, after) {
+                (Some(b), _) => Target::Before(b.clone()),
+                (None, Some(a)) => Target::After(a.clone()),
+                (None, None) => return Err(Failure::Output("give --before or --after".into())),
+            };
+            let request = pb::MoveServiceRequest {
+                service_id: service.clone(),
+                target: Some(target),
+            };
+            let moved = manager.move_service(request).await?.into_inner();
+            out.services(&pb::ListServicesResponse {
+                services: moved.services,
+            })
+        }
+        Command::Ignore { interface } | Command::Unignore { interface } => {
+            let ignored = matches!(cli.command, Command::Ignore { .. });
+            let request = pb::UpdateInterfaceRequest {
+                name: interface.clone(),
+                ignored: Some(ignored),
+            };
+            let response = manager.update_interface(request).await?.into_inner();
+            out.interfaces(&pb::ListInterfacesResponse {
+                interfaces: response.interface.into_iter().collect(),
+            })
+        }
+        Command::Offline { mode } => {
+            let request = pb::UpdateManagerRequest {
+                offline_mode: Some(matches!(mode, OnOff::On)),
+            };
+            let response = manager.update_manager(request).await?.into_inner();
+            out.manager(&pb::GetManagerResponse {
+                manager: response.manager,
+            })
+        }
+        Command::Connect { service, timeout } => {
+            let request = pb::ConnectServiceRequest {
+                service_id: service.clone(),
+                timeout: timeout.map(|s| pbjson_types::Duration {
+                    seconds: s as i64,
+                    nanos: 0,
+                }),
+                credentials: None,
+            };
+            let response = manager.connect_service(request).await?.into_inner();
+            out.services(&pb::ListServicesResponse {
+                services: response.service.into_iter().collect(),
+            })
+        }
+        Command::Disconnect { service } => {
+            manager
+                .disconnect_service(pb::DisconnectServiceRequest {
+                    service_id: service.clone(),
+                })
+                .await?;
+            out.done(&format!("{service} disconnected"))
+        }
+        Command::Remove { service } => {
+            manager
+                .remove_service(pb::RemoveServiceRequest {
+                    service_id: service.clone(),
+                })
+                .await?;
+            out.done(&format!("{service} removed"))
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! netpilotd: the netpilot daemon. Startup order: configuration, logging, engine, kernel
+//! monitor (rtnetlink), API listeners.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use netpilot::config::{self, Config, LogLevel, Overrides};
+use netpilot::net::netlink::display_chain;
+use netpilot::{api, engine, net};
+use tokio::signal::unix::{signal, SignalKind};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// How long in-flight calls get to finish after SIGTERM/SIGINT before the daemon exits anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+
+/// netpilot connection manager daemon. Every flag is also a config-file key and a
+/// NETPILOT_<KEY> environment variable; flags win over both.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Unix socket of the API [default: /run/netpilot/netpilot.sock].
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Also serve plain TCP on this loopback address, e.g. 127.0.0.1:50051 (development).
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+    /// Directory for persistent state [default: /var/lib/netpilot].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Directory for runtime files [default: /run/netpilot].
+    #[arg(long, value_name = "DIR")]
+    run_dir: Option<PathBuf>,
+    /// Log verbosity [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<LogLevel>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let overrides = Overrides {
+        socket: args.socket,
+        listen: args.listen,
+        state_dir: args.state_dir,
+        run_dir: args.run_dir,
+        log_level: args.log_level,
+    };
+    let config = match config::load(args.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("netpilotd: {}", display_chain(&e));
+            return ExitCode::from(2);
+        }
+    };
+    // The chosen level applies to netpilot itself; libraries (h2, tower) speak only at warn.
+    let level = tracing::Level::from(config.log_level);
+    let filter = Targets::new()
+        .with_target("netpilot", level)
+        .with_target("netpilotd", level)
+        .with_default(tracing::Level::WARN);
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
+        .with(filter)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn create_dir(key: &str, dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("create {key} {}: {e}", dir.display()))
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    create_dir("state_dir", &config.state_dir)?;
+    create_dir("run_dir", &config.run_dir)?;
+    let mut sigterm =
+        signal(SignalKind::terminate()).map_err(|e| format!("install SIGTERM handler: {e}"))?;
+    let mut sigint =
+        signal(SignalKind::interrupt()).map_err(|e| format!("install SIGINT handler: {e}"))?;
+
+    let (engine, net_events, engine_task) = engine::spawn(&config);
+    net::netlink::spawn(net_events)
+        .await
+        .map_err(|e| display_chain(&e))?;
+
+    let unix = api::bind_unix(&config.socket).map_err(|e| display_chain(&e))?;
+    let tcp = match config.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("listen on {addr} (config key listen): {e}"))?,
+        ),
+        None => None,
+    };
+    tracing::info!(
+        socket = %config.socket.display(),
+        tcp = %config.listen.map(|a| a.to_string()).unwrap_or_else(|| "off".into()),
+        "netpilotd serving"
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = api::serve(engine.clone(), unix, tcp, async {
+        let _ = stop_rx.await;
+    });
+    tokio::pin!(server);
+    let result = tokio::select! {
+        result = &mut server => result.map_err(|e| display_chain(&e)),
+        signal = async { tokio::select! { _ = sigterm.recv() => "SIGTERM", _ = sigint.recv() => "SIGINT" } } => {
+            tracing::info!("{signal}: releasing sessions and stopping");
+            engine.shutdown().await;
+            let _ = stop_tx.send(());
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                Ok(result) => result.map_err(|e| display_chain(&e)),
+                Err(_) => {
+                    tracing::warn!("calls still open after {SHUTDOWN_GRACE:?}; exiting anyway");
+                    Ok(())
+                }
+            }
+        }
+    };
+    engine_task.abort();
+    if let Err(e) = std::fs::remove_file(&config.socket) {
+        tracing::debug!(error = %e, "remove socket");
+    }
+    tracing::info!("netpilotd stopped");
+    result
+}

@@ -1,0 +1,224 @@
+//! The engine's commands and the cloneable handle the API uses to send them.
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::{Caller, EngineError, EventBatch, InterfaceView, ManagerInfo, Snapshot};
+use crate::model::{
+    Bearer, ConnectionType, Service, ServiceId, SessionId, SessionInfo, SessionSettings,
+    SessionView,
+};
+
+type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
+
+/// What the API asks of the engine. Each carries its reply channel.
+#[derive(Debug)]
+pub(super) enum Command {
+    /// Turn offline mode on or off.
+    SetOfflineMode(bool, Reply<ManagerInfo>),
+    /// Move a service before or after another in the user order.
+    MoveService {
+        id: String,
+        anchor: String,
+        after: bool,
+        reply: Reply<Vec<Service>>,
+    },
+    /// Ignore an interface or stop ignoring it.
+    SetInterfaceIgnored {
+        name: String,
+        ignored: bool,
+        reply: Reply<InterfaceView>,
+    },
+    /// Open a session; the receiver carries its views.
+    OpenSession {
+        owner: Caller,
+        settings: SessionSettings,
+        reply: Reply<(SessionId, watch::Receiver<SessionView>)>,
+    },
+    /// Change a session's settings; `None` keeps a setting.
+    ChangeSession {
+        id: SessionId,
+        caller: Caller,
+        allowed_bearers: Option<Vec<Bearer>>,
+        connection_type: Option<ConnectionType>,
+        reply: Reply<()>,
+    },
+    /// Check that a session exists and the caller may act on it.
+    CheckSession {
+        id: SessionId,
+        caller: Caller,
+        reply: Reply<()>,
+    },
+    /// End a session with a release ("destroyed").
+    DestroySession {
+        id: SessionId,
+        caller: Caller,
+        reply: Reply<()>,
+    },
+    /// The session's stream went away: forget it, no release.
+    CloseSession(SessionId),
+    /// List sessions.
+    ListSessions(Reply<Vec<SessionInfo>>),
+    /// Release every session and stop.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A subscription to the engine's state: a snapshot plus the event batches after it.
+pub struct Subscription {
+    /// The snapshot.
+    pub snapshot: Arc<Snapshot>,
+    /// Batches; skip those with `seq <= snapshot.seq`.
+    pub events: broadcast::Receiver<Arc<EventBatch>>,
+}
+
+/// Cheap to clone; every method fails with [`EngineError::Stopped`] once the engine ended.
+#[derive(Clone)]
+pub struct EngineHandle {
+    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) snapshot: watch::Receiver<Arc<Snapshot>>,
+    pub(super) events: broadcast::Sender<Arc<EventBatch>>,
+    pub(super) stopping: watch::Receiver<bool>,
+}
+
+impl EngineHandle {
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// The current snapshot (never waits for the engine).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.borrow().clone()
+    }
+
+    /// Events after a snapshot. Subscribes before reading the snapshot, so no batch between
+    /// the two is lost.
+    pub fn subscribe(&self) -> Subscription {
+        let events = self.events.subscribe();
+        Subscription {
+            snapshot: self.snapshot(),
+            events,
+        }
+    }
+
+    /// Resolves once the daemon starts shutting down.
+    pub async fn stopping(&self) {
+        let mut rx = self.stopping.clone();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Turns offline mode on or off.
+    pub async fn set_offline_mode(&self, on: bool) -> Result<ManagerInfo, EngineError> {
+        self.call(|reply| Command::SetOfflineMode(on, reply)).await
+    }
+
+    /// Moves service `id` before (or after) `anchor`; returns the new service order.
+    pub async fn move_service(
+        &self,
+        id: String,
+        anchor: String,
+        after: bool,
+    ) -> Result<Vec<Service>, EngineError> {
+        self.call(|reply| Command::MoveService {
+            id,
+            anchor,
+            after,
+            reply,
+        })
+        .await
+    }
+
+    /// Ignores an interface or stops ignoring it.
+    pub async fn set_interface_ignored(
+        &self,
+        name: String,
+        ignored: bool,
+    ) -> Result<InterfaceView, EngineError> {
+        self.call(|reply| Command::SetInterfaceIgnored {
+            name,
+            ignored,
+            reply,
+        })
+        .await
+    }
+
+    /// Opens a session; the receiver carries its views until one says `released`.
+    pub async fn open_session(
+        &self,
+        owner: Caller,
+        settings: SessionSettings,
+    ) -> Result<(SessionId, watch::Receiver<SessionView>), EngineError> {
+        self.call(|reply| Command::OpenSession {
+            owner,
+            settings,
+            reply,
+        })
+        .await
+    }
+
+    /// Changes a session's settings.
+    pub async fn change_session(
+        &self,
+        id: SessionId,
+        caller: Caller,
+        allowed_bearers: Option<Vec<Bearer>>,
+        connection_type: Option<ConnectionType>,
+    ) -> Result<(), EngineError> {
+        self.call(|reply| Command::ChangeSession {
+            id,
+            caller,
+            allowed_bearers,
+            connection_type,
+            reply,
+        })
+        .await
+    }
+
+    /// Checks that a session exists and `caller` may act on it.
+    pub async fn check_session(&self, id: SessionId, caller: Caller) -> Result<(), EngineError> {
+        self.call(|reply| Command::CheckSession { id, caller, reply })
+            .await
+    }
+
+    /// Ends a session: its stream gets a release.
+    pub async fn destroy_session(&self, id: SessionId, caller: Caller) -> Result<(), EngineError> {
+        self.call(|reply| Command::DestroySession { id, caller, reply })
+            .await
+    }
+
+    /// Forgets a session whose stream went away. Never waits.
+    pub fn close_session(&self, id: SessionId) {
+        if let Err(mpsc::error::TrySendError::Full(cmd)) =
+            self.commands.try_send(Command::CloseSession(id))
+        {
+            let commands = self.commands.clone();
+            tokio::spawn(async move {
+                let _ = commands.send(cmd).await;
+            });
+        }
+    }
+
+    /// Lists sessions, oldest first.
+    pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>, EngineError> {
+        self.call(Command::ListSessions).await
+    }
+
+    /// Releases every session (their streams get `release` "shutdown") and stops the engine.
+    /// Returns once the releases are handed to the session streams.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Helper for the engine: the id of a service the API named.
+pub(super) fn service_id(id: &str) -> ServiceId {
+    ServiceId(id.to_string())
+}

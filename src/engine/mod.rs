@@ -1,0 +1,230 @@
+//! The engine: the single owner of all state (DESIGN §2).
+//!
+//! One task receives backend events and API commands, asks [`crate::policy`] what the world
+//! should look like, and publishes the result: a [`Snapshot`] in a `watch` channel (readers
+//! never wait for the engine) and numbered [`Event`] batches on a `broadcast` channel. A
+//! watcher subscribes to the events first, then reads the snapshot, and skips batches the
+//! snapshot already contains, so nothing is lost or seen twice.
+
+mod diff;
+mod handle;
+mod sessions;
+mod world;
+
+use std::sync::Arc;
+
+pub use handle::{EngineHandle, Subscription};
+pub use world::spawn;
+
+use crate::model::{
+    Connectivity, Interface, L4Event, ManagerState, Service, ServiceId, ServiceState, SessionId,
+    Technology, TechnologyKind,
+};
+use crate::policy::readiness::Readiness;
+
+/// The manager's own properties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ManagerInfo {
+    /// Overall state.
+    pub state: ManagerState,
+    /// Offline mode.
+    pub offline_mode: bool,
+    /// L4 connectivity.
+    pub connectivity: Connectivity,
+}
+
+/// An interface with what policy derived for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceView {
+    /// The netdev.
+    pub interface: Interface,
+    /// Readiness per family.
+    pub readiness: Readiness,
+    /// The service it carries.
+    pub service_id: Option<ServiceId>,
+}
+
+/// Everything at once, as of event batch `seq`.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Number of the last event batch this snapshot includes.
+    pub seq: u64,
+    /// Manager properties.
+    pub manager: ManagerInfo,
+    /// Technologies.
+    pub technologies: Vec<Technology>,
+    /// Services in service order.
+    pub services: Vec<Service>,
+    /// Interfaces by index.
+    pub interfaces: Vec<InterfaceView>,
+}
+
+impl Snapshot {
+    /// A service by id.
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.id.0 == id)
+    }
+
+    /// An interface by name.
+    pub fn interface(&self, name: &str) -> Option<&InterfaceView> {
+        self.interfaces.iter().find(|i| i.interface.name == name)
+    }
+
+    /// A technology by kind.
+    pub fn technology(&self, kind: TechnologyKind) -> Option<&Technology> {
+        self.technologies.iter().find(|t| t.kind == kind)
+    }
+}
+
+/// One change, as WatchManager reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Manager properties changed.
+    ManagerChanged(ManagerInfo),
+    /// A technology appeared.
+    TechnologyAdded(Technology),
+    /// A technology went away.
+    TechnologyRemoved(TechnologyKind),
+    /// A technology changed.
+    TechnologyChanged(Technology),
+    /// Service list changed (ConnMan ServicesChanged).
+    ServicesChanged {
+        /// All ids in the new order.
+        order: Vec<ServiceId>,
+        /// New or changed services.
+        changed: Vec<Service>,
+        /// Removed ids.
+        removed: Vec<ServiceId>,
+    },
+    /// A service changed state.
+    ServiceStateChanged {
+        /// Which.
+        id: ServiceId,
+        /// New state.
+        state: ServiceState,
+        /// Old state.
+        previous: ServiceState,
+        /// Error word, for failure.
+        error: Option<String>,
+    },
+    /// An interface appeared or changed.
+    InterfaceChanged(InterfaceView),
+    /// An interface went away.
+    InterfaceRemoved {
+        /// Its name.
+        name: String,
+        /// Its index.
+        index: u32,
+    },
+    /// L4 connectivity changed.
+    Connectivity(L4Event),
+}
+
+/// The events of one engine step, numbered.
+#[derive(Debug)]
+pub struct EventBatch {
+    /// Increases by one per batch.
+    pub seq: u64,
+    /// The events, in order.
+    pub events: Vec<Event>,
+}
+
+/// Who is calling, from the transport (DESIGN §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A Unix-socket peer (SO_PEERCRED).
+    Local {
+        /// User id.
+        uid: u32,
+        /// Group id.
+        gid: u32,
+        /// Process id, when the kernel gave one.
+        pid: Option<i32>,
+    },
+    /// A plain-TCP peer on loopback (development only): never an administrator, and owns
+    /// only the sessions it opened on the same connection.
+    LoopbackTcp(std::net::SocketAddr),
+    /// Peer unknown.
+    Unknown,
+}
+
+impl Caller {
+    /// May act on anyone's sessions: root over the Unix socket.
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Caller::Local { uid: 0, .. })
+    }
+
+    /// May act on a session owned by `owner`: the same user, or an administrator.
+    pub fn may_act_for(&self, owner: &Caller) -> bool {
+        if self.is_admin() {
+            return true;
+        }
+        match (self, owner) {
+            (Caller::Local { uid: a, .. }, Caller::Local { uid: b, .. }) => a == b,
+            (Caller::LoopbackTcp(a), Caller::LoopbackTcp(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Caller::Local {
+                uid,
+                gid,
+                pid: Some(pid),
+            } => write!(f, "uid={uid} gid={gid} pid={pid}"),
+            Caller::Local {
+                uid,
+                gid,
+                pid: None,
+            } => write!(f, "uid={uid} gid={gid}"),
+            Caller::LoopbackTcp(addr) => write!(f, "tcp {addr}"),
+            Caller::Unknown => f.write_str("unknown"),
+        }
+    }
+}
+
+/// Why the engine refused a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// No such object.
+    #[error("{kind} {id:?} not found")]
+    NotFound {
+        /// "service", "interface", "session", "technology".
+        kind: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// The input is wrong; `field` names it.
+    #[error("{field}: {message}")]
+    InvalidArgument {
+        /// Field path, e.g. "settings.allowed_bearers[1]".
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The caller may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// Only one at a time (ConnMan "AlreadyExists").
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The engine has stopped (daemon shutting down).
+    #[error("the daemon is shutting down")]
+    Stopped,
+}
+
+/// A session's id as the API spells it.
+pub fn parse_session_id(field: &str, text: &str) -> Result<SessionId, EngineError> {
+    text.parse()
+        .map(SessionId)
+        .map_err(|_| EngineError::InvalidArgument {
+            field: field.to_string(),
+            message: format!("{text:?} is not a session id (a decimal number from OpenSession)"),
+        })
+}
+
+/// Shared pointer to the published snapshot.
+pub type SharedSnapshot = Arc<Snapshot>;

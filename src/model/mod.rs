@@ -1,0 +1,60 @@
+//! Domain types: what the engine owns and policy decides over. No I/O, no protobuf.
+
+mod interface;
+mod service;
+mod session;
+mod technology;
+
+pub use interface::{AddrScope, Interface, InterfaceAddress, InterfaceKind};
+pub use service::{IpMethod, Ipv4Info, Ipv6Info, Service, ServiceId, ServiceState};
+pub use session::{
+    Bearer, ConnectionType, SessionId, SessionInfo, SessionSettings, SessionState, SessionView,
+};
+pub use technology::{Technology, TechnologyKind};
+
+/// Daemon-wide state, ConnMan's manager "State" (doc/manager-api.txt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ManagerState {
+    /// Offline mode is on.
+    Offline,
+    /// No service is ready.
+    #[default]
+    Idle,
+    /// A service is ready, none online.
+    Ready,
+    /// A service passed the online check.
+    Online,
+}
+
+/// L4 connectivity: is at least one interface ready, per family (Zephyr conn_mgr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Connectivity {
+    /// Ready for IPv4 or IPv6.
+    pub any: bool,
+    /// Ready for IPv4.
+    pub ipv4: bool,
+    /// Ready for IPv6.
+    pub ipv6: bool,
+}
+
+/// Address family of an L4 connectivity event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Either family.
+    Any,
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+/// The number of ready interfaces of one family went 0 → 1 (`connected`) or 1 → 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct L4Event {
+    /// Which count changed.
+    pub family: Family,
+    /// True for 0 → 1.
+    pub connected: bool,
+    /// Name of the interface whose change caused it.
+    pub interface: String,
+}

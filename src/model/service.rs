@@ -1,0 +1,143 @@
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::TechnologyKind;
+
+/// Service identifier as ConnMan builds it, e.g. `ethernet_0242c0a80002_cable`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceId(pub String);
+
+impl ServiceId {
+    /// The id of the Ethernet service on a NIC with this MAC: `ethernet_<mac-hex>_cable`.
+    pub fn ethernet(mac: [u8; 6]) -> Self {
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        Self(format!("ethernet_{hex}_cable"))
+    }
+}
+
+impl fmt::Display for ServiceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Service state, ConnMan's service "State" (doc/service-api.txt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServiceState {
+    /// Not connected; for Ethernet, no carrier.
+    Idle,
+    /// Link layer coming up; for Ethernet, carrier seen.
+    Association,
+    /// Waiting for IP configuration.
+    Configuration,
+    /// IP configured.
+    Ready,
+    /// Online check passed.
+    Online,
+    /// Being disconnected.
+    Disconnect,
+    /// Failed; see [`Service::error`].
+    Failure,
+}
+
+impl ServiceState {
+    /// Ready or online: the service carries traffic.
+    pub fn is_connected(self) -> bool {
+        matches!(self, Self::Ready | Self::Online)
+    }
+
+    /// Association or configuration: on its way to ready.
+    pub fn is_connecting(self) -> bool {
+        matches!(self, Self::Association | Self::Configuration)
+    }
+
+    /// ConnMan's word for the state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Association => "association",
+            Self::Configuration => "configuration",
+            Self::Ready => "ready",
+            Self::Online => "online",
+            Self::Disconnect => "disconnect",
+            Self::Failure => "failure",
+        }
+    }
+}
+
+/// How an address family is configured (ConnMan "IPv4.Method" / "IPv6.Method").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpMethod {
+    /// DHCPv4 (IPv4 only).
+    Dhcp,
+    /// SLAAC / DHCPv6 (IPv6 only).
+    Auto,
+    /// Static.
+    Manual,
+    /// Disabled.
+    Off,
+    /// Configured outside netpilot.
+    Fixed,
+}
+
+/// IPv4 in use on a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ipv4Info {
+    /// How it was obtained.
+    pub method: IpMethod,
+    /// The address.
+    pub address: Ipv4Addr,
+    /// Prefix length, 0..=32.
+    pub prefix_len: u8,
+    /// Default gateway, when a default route goes through the service's link.
+    pub gateway: Option<Ipv4Addr>,
+}
+
+/// IPv6 in use on a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ipv6Info {
+    /// How it was obtained.
+    pub method: IpMethod,
+    /// The global address.
+    pub address: Ipv6Addr,
+    /// Prefix length, 0..=128.
+    pub prefix_len: u8,
+    /// Default gateway, when a default route goes through the service's link.
+    pub gateway: Option<Ipv6Addr>,
+}
+
+/// Something you can connect to (ConnMan Service properties).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// Identifier.
+    pub id: ServiceId,
+    /// Human-readable name ("Wired", an SSID).
+    pub name: String,
+    /// Technology.
+    pub technology: TechnologyKind,
+    /// State.
+    pub state: ServiceState,
+    /// ConnMan error word when `state` is `Failure`.
+    pub error: Option<String>,
+    /// Signal strength 0..=100 (0 for Ethernet).
+    pub strength: u8,
+    /// Known to the user or configured.
+    pub favorite: bool,
+    /// Configured outside the API; read-only.
+    pub immutable: bool,
+    /// Connected by netpilot on its own.
+    pub autoconnect: bool,
+    /// Kernel interface carrying it.
+    pub interface: String,
+    /// MAC of that interface, `aa:bb:…`.
+    pub mac: String,
+    /// MTU of that interface.
+    pub mtu: u32,
+    /// IPv4 in use.
+    pub ipv4: Option<Ipv4Info>,
+    /// IPv6 in use.
+    pub ipv6: Option<Ipv6Info>,
+    /// Engine sequence number of the moment it last became ready; keeps the order of
+    /// otherwise equal services stable (the one connected first stays first).
+    pub ready_since: Option<u64>,
+}

@@ -1,0 +1,77 @@
+use std::fmt;
+use std::str::FromStr;
+
+/// A kind of link, ConnMan's technology "Type" (doc/technology-api.txt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TechnologyKind {
+    /// Wired Ethernet.
+    Ethernet,
+    /// IEEE 802.11.
+    Wifi,
+    /// Bluetooth PAN.
+    Bluetooth,
+    /// Cellular data.
+    Cellular,
+}
+
+impl TechnologyKind {
+    /// Every kind, in ConnMan's default preference order.
+    pub const ALL: [TechnologyKind; 4] =
+        [Self::Ethernet, Self::Wifi, Self::Bluetooth, Self::Cellular];
+
+    /// ConnMan's name: "ethernet", "wifi", "bluetooth", "cellular".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ethernet => "ethernet",
+            Self::Wifi => "wifi",
+            Self::Bluetooth => "bluetooth",
+            Self::Cellular => "cellular",
+        }
+    }
+}
+
+impl fmt::Display for TechnologyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The name is not one of "ethernet", "wifi", "bluetooth", "cellular".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown technology {0:?}: expected one of ethernet, wifi, bluetooth, cellular")]
+pub struct UnknownTechnology(pub String);
+
+impl FromStr for TechnologyKind {
+    type Err = UnknownTechnology;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownTechnology(s.to_string()))
+    }
+}
+
+/// One technology and its settings (ConnMan Technology properties).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Technology {
+    /// The kind.
+    pub kind: TechnologyKind,
+    /// Enabled.
+    pub powered: bool,
+    /// A service of this kind is ready or online.
+    pub connected: bool,
+    /// Tethering on.
+    pub tethering: bool,
+}
+
+impl Technology {
+    /// Human-readable name, as ConnMan shows it.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            TechnologyKind::Ethernet => "Wired",
+            TechnologyKind::Wifi => "WiFi",
+            TechnologyKind::Bluetooth => "Bluetooth",
+            TechnologyKind::Cellular => "Cellular",
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! The kernel side: what the kernel says about links, addresses and routes.
+
+pub mod netlink;

@@ -1,0 +1,9 @@
+//! Pure decisions: no I/O, no clocks. The engine feeds state in and applies what comes out.
+
+pub mod order;
+pub mod readiness;
+pub mod session;
+pub mod state;
+
+#[cfg(test)]
+pub(crate) mod fixtures;

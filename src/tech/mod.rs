@@ -1,0 +1,3 @@
+//! Technology backends: each turns one external system into services.
+
+pub mod ethernet;
