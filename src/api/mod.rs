@@ -73,8 +73,14 @@ pub fn bind_unix(path: &Path) -> Result<UnixListener, ServeError> {
 }
 
 async fn routes(engine: &EngineHandle) -> Result<Routes, ServeError> {
+    // Both reflection versions list both, so `grpcurl list` shows everything served.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
+            .include_reflection_service(false)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };

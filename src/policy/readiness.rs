@@ -233,12 +233,13 @@ mod tests {
     #[test]
     fn l4_events_table() {
         use Family::*;
-        let cases: Vec<(
-            &str,
+        type Case = (
+            &'static str,
             BTreeMap<String, Readiness>,
             BTreeMap<String, Readiness>,
             Vec<L4Event>,
-        )> = vec![
+        );
+        let cases: Vec<Case> = vec![
             (
                 "first v4 interface",
                 map(&[("a", false, false)]),

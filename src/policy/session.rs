@@ -78,13 +78,14 @@ mod tests {
             service("eth2-ready", Ethernet, Ready),
             service("cell-conf", Cellular, Configuration),
         ];
-        let cases: Vec<(
-            &str,
+        type Case = (
+            &'static str,
             Vec<Bearer>,
             ConnectionType,
-            Option<&str>,
+            Option<&'static str>,
             SessionState,
-        )> = vec![
+        );
+        let cases: Vec<Case> = vec![
             (
                 "any bearer, local: first connected",
                 vec![Any],

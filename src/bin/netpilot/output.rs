@@ -116,7 +116,7 @@ impl Printer {
         if self.json {
             return self.print_json(r);
         }
-        let m = r.manager.clone().unwrap_or_default();
+        let m = r.manager.unwrap_or_default();
         let c = m.connectivity.unwrap_or_default();
         let state = pb::ManagerState::try_from(m.state)
             .map(|s| word(s.as_str_name()))

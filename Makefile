@@ -1,0 +1,30 @@
+# netpilot — the two commands: `make run` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+TOOLS := $(CURDIR)/target/tools
+export PATH := $(TOOLS)/bin:$(PATH)
+export GRPCURL := $(TOOLS)/bin/grpcurl
+
+.PHONY: deps build run test lint unit clean
+
+deps:
+	@scripts/deps.sh $(TOOLS)
+
+build: deps
+	cargo build --bins
+
+## Starts netpilotd on this machine with deploy/dev.toml: observes links, changes nothing,
+## socket and state under /tmp/netpilot-dev, plain TCP on 127.0.0.1:50051 for grpcurl.
+run: build
+	./target/debug/netpilotd --config deploy/dev.toml
+
+lint: deps
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+## Every test: formatting, lints, unit and policy tests, and the integration tests that run
+## netpilotd in network namespaces they create (needs root, as in CI).
+test: lint
+	cargo test
+
+clean:
+	cargo clean

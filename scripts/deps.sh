@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need, and only what is missing (idempotent).
+# Usage: scripts/deps.sh TOOLS_DIR
+set -euo pipefail
+tools=${1:?usage: deps.sh TOOLS_DIR}
+grpcurl_version=v1.9.3
+
+say() { printf 'deps: %s\n' "$*"; }
+
+apt_packages=(iproute2)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  say "installing ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+command -v cargo >/dev/null || { say "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
+for component in rustfmt clippy; do
+  cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 || rustup component add "$component"
+done
+
+mkdir -p "$tools/bin"
+if [ ! -x "$tools/bin/grpcurl" ]; then
+  command -v go >/dev/null || { say "go not found: needed to build grpcurl"; exit 1; }
+  say "building grpcurl $grpcurl_version"
+  GOBIN="$(cd "$tools/bin" && pwd)" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$grpcurl_version"
+fi

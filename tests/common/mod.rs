@@ -1,0 +1,355 @@
+//! Testbed for integration tests (DESIGN §5): every test gets its own network namespaces,
+//! veth pairs with addresses from 198.18.0.0/15, a netpilotd started inside the daemon
+//! namespace with its socket and state under a temp dir, and RAII guards that remove all of
+//! it even when the test fails.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use netpilot::pb;
+use netpilot::pb::manager_service_client::ManagerServiceClient;
+use netpilot::pb::session_service_client::SessionServiceClient;
+use tonic::transport::{Channel, Endpoint};
+
+/// How long a test waits for a condition before it fails. A deadline, not a measurement.
+pub const DEADLINE: Duration = Duration::from_secs(15);
+
+/// Fails the test unless it runs as root: namespace tests must run, not skip.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "netns integration tests need root (CAP_NET_ADMIN); run them with `sudo make test`"
+    );
+}
+
+/// Runs a command and fails the test with its output when it fails.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A network namespace, deleted on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates `np-<pid>-<n>-<tag>` with loopback up.
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "np-{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        run("ip", &["netns", "add", &name]);
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// `ip -n <ns> ARGS…`.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        run("ip", &all)
+    }
+
+    /// `ip netns exec <ns> PROGRAM ARGS…`.
+    pub fn exec(&self, program: &str, args: &[&str]) -> String {
+        let mut all = vec!["netns", "exec", self.name.as_str(), program];
+        all.extend_from_slice(args);
+        run("ip", &all)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// The daemon's namespace and a peer namespace, joined by veth pairs.
+pub struct Testbed {
+    pub host: Netns,
+    pub peer: Netns,
+}
+
+impl Testbed {
+    pub fn new() -> Self {
+        require_root();
+        Testbed {
+            host: Netns::new("d"),
+            peer: Netns::new("p"),
+        }
+    }
+
+    /// A veth pair `name` (daemon side, admin-up) ⇄ `peer_name` (peer side, admin-up, so
+    /// the daemon side has carrier).
+    pub fn veth(&self, name: &str, peer_name: &str) {
+        run(
+            "ip",
+            &[
+                "link",
+                "add",
+                name,
+                "netns",
+                &self.host.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                peer_name,
+                "netns",
+                &self.peer.name,
+            ],
+        );
+        self.peer.ip(&["link", "set", peer_name, "up"]);
+        self.host.ip(&["link", "set", name, "up"]);
+    }
+
+    /// Carrier on the daemon side, by setting the peer end up or down.
+    pub fn carrier(&self, peer_name: &str, on: bool) {
+        self.peer
+            .ip(&["link", "set", peer_name, if on { "up" } else { "down" }]);
+    }
+
+    /// The MAC of a daemon-side link, as in service ids: `ethernet_<hex>_cable`.
+    pub fn service_id(&self, name: &str) -> String {
+        let json = self.host.ip(&["-j", "link", "show", name]);
+        let v: serde_json::Value = serde_json::from_str(&json).expect("ip -j output");
+        let mac = v[0]["address"].as_str().expect("address").replace(':', "");
+        format!("ethernet_{mac}_cable")
+    }
+}
+
+/// A running netpilotd, inside a test namespace. Killed (by its PID) on drop.
+pub struct Daemon {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+}
+
+impl Daemon {
+    /// Starts netpilotd in `ns` and waits until its socket answers.
+    pub async fn start(ns: &Netns, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("netpilot.sock");
+        let log = std::fs::File::create(dir.path().join("netpilotd.log")).expect("log file");
+        let (state, runtime) = (dir.path().join("state"), dir.path().join("run"));
+        let mut args: Vec<String> = vec![
+            "netns".into(),
+            "exec".into(),
+            ns.name.clone(),
+            env!("CARGO_BIN_EXE_netpilotd").into(),
+            "--socket".into(),
+            socket.display().to_string(),
+            "--state-dir".into(),
+            state.display().to_string(),
+            "--run-dir".into(),
+            runtime.display().to_string(),
+            "--log-level".into(),
+            "debug".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        // `ip netns exec` execs the program, so the child's PID is netpilotd's.
+        let child = Command::new("ip")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn netpilotd");
+        let mut daemon = Daemon {
+            child: Some(child),
+            dir,
+            socket,
+        };
+        let start = Instant::now();
+        loop {
+            if let Some(status) = daemon
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "netpilotd exited with {status} before serving:\n{}",
+                    daemon.log()
+                );
+            }
+            if daemon.socket.exists() && daemon.try_channel().await.is_some() {
+                return daemon;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "netpilotd did not serve in time:\n{}",
+                daemon.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("netpilotd.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child
+            .as_ref()
+            .map(|c| c.id() as i32)
+            .expect("daemon running")
+    }
+
+    async fn try_channel(&self) -> Option<Channel> {
+        let uri = format!("unix://{}", self.socket.display());
+        Endpoint::from_shared(uri).ok()?.connect().await.ok()
+    }
+
+    pub async fn channel(&self) -> Channel {
+        self.try_channel()
+            .await
+            .unwrap_or_else(|| panic!("connect to {}", self.socket.display()))
+    }
+
+    pub async fn manager(&self) -> ManagerServiceClient<Channel> {
+        ManagerServiceClient::new(self.channel().await)
+    }
+
+    pub async fn sessions(&self) -> SessionServiceClient<Channel> {
+        SessionServiceClient::new(self.channel().await)
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
+        // SAFETY: kill with a PID of a child we spawned and have not reaped.
+        let rc = unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill -TERM {}", self.pid());
+    }
+
+    /// Waits for the process to exit, at most `DEADLINE`.
+    pub async fn wait_exit(&mut self) -> ExitStatus {
+        let start = Instant::now();
+        let child = self.child.as_mut().expect("daemon running");
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                self.child = None;
+                return status;
+            }
+            assert!(start.elapsed() < DEADLINE, "netpilotd did not exit");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "---- netpilotd log ({}) ----\n{}",
+                self.dir.path().display(),
+                self.log()
+            );
+        }
+    }
+}
+
+/// Reads messages until one matches, failing after `DEADLINE`. Returns every message read,
+/// the matching one last.
+pub async fn read_until<T>(
+    stream: &mut tonic::Streaming<T>,
+    what: &str,
+    mut matches: impl FnMut(&T) -> bool,
+) -> Vec<T> {
+    let mut seen = Vec::new();
+    let outcome = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match stream.message().await {
+                Ok(Some(m)) => {
+                    let done = matches(&m);
+                    seen.push(m);
+                    if done {
+                        return Ok(());
+                    }
+                }
+                Ok(None) => return Err("stream ended".to_string()),
+                Err(e) => return Err(format!("stream failed: {e}")),
+            }
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Ok(())) => seen,
+        Ok(Err(e)) => panic!("waiting for {what}: {e}"),
+        Err(_) => panic!("waiting for {what}: nothing matched within {DEADLINE:?}"),
+    }
+}
+
+/// Polls `check` until it returns true, failing after `DEADLINE`.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{what}: still not true after {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Opens WatchManager and returns the snapshot and the stream.
+pub async fn watch(
+    manager: &mut ManagerServiceClient<Channel>,
+) -> (
+    pb::ManagerSnapshot,
+    tonic::Streaming<pb::WatchManagerResponse>,
+) {
+    let mut stream = manager
+        .watch_manager(pb::WatchManagerRequest {})
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = stream
+        .message()
+        .await
+        .expect("first message")
+        .expect("a snapshot");
+    match first.event {
+        Some(pb::watch_manager_response::Event::Snapshot(s)) => (s, stream),
+        other => panic!("first WatchManager message is not a snapshot: {other:?}"),
+    }
+}
+
+/// Path of a tool the Makefile installs, from the environment or PATH.
+pub fn tool(env: &str, name: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(env) {
+        return PathBuf::from(p);
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| Path::new(p).exists()))
+        .unwrap_or_else(|| panic!("{name} not found: set {env} or run the tests through `make test`, which installs it"))
+}
