@@ -24,7 +24,7 @@ lint: deps
 ## Every test: formatting, lints, unit and policy tests, and the integration tests that run
 ## netpilotd in network namespaces they create (needs root, as in CI).
 test: lint
-	cargo test
+	cargo test --no-fail-fast
 
 clean:
 	cargo clean

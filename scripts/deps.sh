@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh TOOLS_DIR
 set -euo pipefail
 tools=${1:?usage: deps.sh TOOLS_DIR}
-grpcurl_version=v1.9.3
+grpcurl_version=v1.9.4
 
 say() { printf 'deps: %s\n' "$*"; }
 

@@ -252,6 +252,10 @@ fn parse_link(msg: &LinkMessage) -> Option<Link> {
     let kind = match msg.header.link_layer_type {
         LinkLayerType::Loopback => InterfaceKind::Loopback,
         LinkLayerType::Ether if info_kind == Some(InfoKind::Bridge) => InterfaceKind::Bridge,
+        // Intermediate functional blocks and dummies carry no traffic of their own.
+        LinkLayerType::Ether if matches!(info_kind, Some(InfoKind::Ifb | InfoKind::Dummy)) => {
+            InterfaceKind::Other
+        }
         LinkLayerType::Ether if is_wireless(&name) => InterfaceKind::Wireless,
         LinkLayerType::Ether => InterfaceKind::Ethernet,
         _ => InterfaceKind::Other,
