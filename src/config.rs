@@ -27,6 +27,9 @@ const ENV_KEYS: &[&str] = &[
     "log_level",
     "preferred_technologies",
     "ignored_interfaces",
+    "managed_interfaces",
+    "single_connected_technology",
+    "always_connected_technologies",
 ];
 
 /// Log verbosity.
@@ -80,6 +83,143 @@ pub struct Config {
     /// NetworkInterfaceBlacklist). Default: vmnet, vboxnet, virbr, ifb, ve-, vb- — `veth`
     /// is not ignored.
     pub ignored_interfaces: Vec<String>,
+    /// Interfaces netpilot configures (DHCP, static addresses, routes, DNS): name globs
+    /// (`eth*`, `enp?s0`) or MAC addresses (`02:00:00:00:00:01`). Others stay visible,
+    /// read-only. Built-in default: none, so a daemon started without a config changes
+    /// nothing; the production config (`deploy/netpilot.toml`) sets `["*"]`, every Ethernet
+    /// link not ignored.
+    pub managed_interfaces: Vec<String>,
+    /// Keep at most one technology connected: the preferred one (ConnMan main.conf
+    /// SingleConnectedTechnology). Default false.
+    pub single_connected_technology: bool,
+    /// Technologies that stay connected even with `single_connected_technology` (ConnMan
+    /// main.conf AlwaysConnectedTechnologies). Default empty.
+    #[serde(with = "technology_list")]
+    pub always_connected_technologies: Vec<TechnologyKind>,
+    /// The HTTP online check.
+    pub online_check: OnlineCheck,
+    /// Where nameservers go.
+    pub dns: Dns,
+    /// DHCPv4 client settings.
+    pub dhcp: Dhcp,
+    /// Connecting services.
+    pub connect: Connect,
+}
+
+/// When the online check runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnlineCheckMode {
+    /// Never: services stop at `ready`.
+    Off,
+    /// Once per connection, retried with backoff until it passes (ConnMan's default).
+    OneShot,
+    /// Also after passing, every `interval_max`; `failures` failures in a row demote the
+    /// service to `ready` with error `online-check-failed`.
+    Continuous,
+}
+
+/// `[online_check]`: an HTTP GET through each connected managed service's interface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OnlineCheck {
+    /// off, one-shot (default), continuous.
+    pub mode: OnlineCheckMode,
+    /// URL probed over IPv4 (http only). Default Android's generate_204.
+    pub ipv4_url: String,
+    /// URL probed over IPv6 (http only).
+    pub ipv6_url: String,
+    /// HTTP status that means online. Default 204. A redirect means a captive portal.
+    pub expect_status: u16,
+    /// First retry delay, seconds (ConnMan: 1). Doubles up to `interval_max`.
+    pub interval_min: u64,
+    /// Longest retry delay and the re-check period in continuous mode, seconds (ConnMan: 720).
+    pub interval_max: u64,
+    /// Continuous mode: failures in a row that demote an online service. Default 3.
+    pub failures: u32,
+    /// Per-probe timeout, seconds. Default 5.
+    pub timeout: u64,
+}
+
+impl Default for OnlineCheck {
+    fn default() -> Self {
+        Self {
+            mode: OnlineCheckMode::OneShot,
+            ipv4_url: "http://connectivitycheck.gstatic.com/generate_204".into(),
+            ipv6_url: "http://connectivitycheck.gstatic.com/generate_204".into(),
+            expect_status: 204,
+            interval_min: 1,
+            interval_max: 720,
+            failures: 3,
+            timeout: 5,
+        }
+    }
+}
+
+/// Where nameservers go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsBackend {
+    /// A resolv.conf file at `resolv_conf`.
+    File,
+    /// systemd-resolved (not built yet: rejected at start-up).
+    Resolved,
+}
+
+/// `[dns]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dns {
+    /// file (default) or resolved.
+    pub backend: DnsBackend,
+    /// The resolv.conf netpilot writes, atomically. Default `/run/netpilot/resolv.conf`.
+    pub resolv_conf: PathBuf,
+}
+
+impl Default for Dns {
+    fn default() -> Self {
+        Self {
+            backend: DnsBackend::File,
+            resolv_conf: PathBuf::from("/run/netpilot/resolv.conf"),
+        }
+    }
+}
+
+/// `[dhcp]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dhcp {
+    /// Host name sent in DHCP (option 12). Empty (default): the system's host name.
+    pub hostname: String,
+    /// Vendor class identifier (option 60). Must stay empty: the DHCP client (mozim 0.3)
+    /// cannot send it yet.
+    pub vendor_class: String,
+}
+
+/// `[connect]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Connect {
+    /// Seconds a connect may take before the service fails with `connect-failed`
+    /// (Zephyr conn_mgr connect timeout). 0: no limit. Default 30.
+    pub timeout: u64,
+    /// Set the link admin-down when a connect times out. Default false.
+    pub admin_down_on_timeout: bool,
+    /// First reconnect delay after an unintended loss, seconds. Default 1.
+    pub retry_min: u64,
+    /// Longest reconnect delay, seconds. Default 60.
+    pub retry_max: u64,
+}
+
+impl Default for Connect {
+    fn default() -> Self {
+        Self {
+            timeout: 30,
+            admin_down_on_timeout: false,
+            retry_min: 1,
+            retry_max: 60,
+        }
+    }
 }
 
 impl Default for Config {
@@ -94,11 +234,26 @@ impl Default for Config {
             ignored_interfaces: ["vmnet", "vboxnet", "virbr", "ifb", "ve-", "vb-"]
                 .map(String::from)
                 .to_vec(),
+            managed_interfaces: vec![],
+            single_connected_technology: false,
+            always_connected_technologies: vec![],
+            online_check: OnlineCheck::default(),
+            dns: Dns::default(),
+            dhcp: Dhcp::default(),
+            connect: Connect::default(),
         }
     }
 }
 
 impl Config {
+    /// Whether netpilot configures this interface: its name matches a glob of
+    /// `managed_interfaces` or its MAC (`aa:bb:…`, any case) is listed.
+    pub fn is_managed(&self, ifname: &str, mac: &str) -> bool {
+        self.managed_interfaces.iter().any(|m| {
+            m.eq_ignore_ascii_case(mac) || glob::Pattern::new(m).is_ok_and(|p| p.matches(ifname))
+        })
+    }
+
     /// Whether an interface name matches the ignore list.
     pub fn is_ignored(&self, ifname: &str) -> bool {
         self.ignored_interfaces
@@ -205,6 +360,74 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         }
         seen.push(*t);
     }
+    for (i, m) in config.managed_interfaces.iter().enumerate() {
+        if let Err(e) = glob::Pattern::new(m) {
+            return Err(ConfigError::Invalid {
+                key: "managed_interfaces",
+                message: format!("entry {i} {m:?} is not a valid glob: {e}"),
+            });
+        }
+    }
+    let check = &config.online_check;
+    for (key, url) in [
+        ("online_check.ipv4_url", &check.ipv4_url),
+        ("online_check.ipv6_url", &check.ipv6_url),
+    ] {
+        if !url.starts_with("http://") {
+            return Err(ConfigError::Invalid {
+                key,
+                message: format!(
+                    "{url:?} must be an http:// URL (the check reads a status code, not content)"
+                ),
+            });
+        }
+    }
+    if !(100..=599).contains(&check.expect_status) {
+        return Err(ConfigError::Invalid {
+            key: "online_check.expect_status",
+            message: format!("{} is not an HTTP status (100..599)", check.expect_status),
+        });
+    }
+    if check.interval_min == 0 || check.interval_min > check.interval_max {
+        return Err(ConfigError::Invalid {
+            key: "online_check.interval_min",
+            message: format!(
+                "must be at least 1 and at most interval_max ({})",
+                check.interval_max
+            ),
+        });
+    }
+    if check.timeout == 0 || check.failures == 0 {
+        return Err(ConfigError::Invalid {
+            key: if check.timeout == 0 {
+                "online_check.timeout"
+            } else {
+                "online_check.failures"
+            },
+            message: "must be at least 1".into(),
+        });
+    }
+    if config.connect.retry_min == 0 || config.connect.retry_min > config.connect.retry_max {
+        return Err(ConfigError::Invalid {
+            key: "connect.retry_min",
+            message: format!(
+                "must be at least 1 and at most retry_max ({})",
+                config.connect.retry_max
+            ),
+        });
+    }
+    if config.dns.backend == DnsBackend::Resolved {
+        return Err(ConfigError::Invalid {
+            key: "dns.backend",
+            message: "\"resolved\" (systemd-resolved) is not built yet; use \"file\"".into(),
+        });
+    }
+    if !config.dhcp.vendor_class.is_empty() {
+        return Err(ConfigError::Invalid {
+            key: "dhcp.vendor_class",
+            message: "the DHCP client (mozim 0.3) cannot send a vendor class (option 60) yet; leave it empty".into(),
+        });
+    }
     if config.socket.as_os_str().is_empty() {
         return Err(ConfigError::Invalid {
             key: "socket",
@@ -306,5 +529,61 @@ mod tests {
         assert!(c.is_ignored("ve-container"));
         assert!(!c.is_ignored("veth0"));
         assert!(!c.is_ignored("eth0"));
+    }
+
+    #[test]
+    fn managed_interfaces_by_glob_or_mac() {
+        let c = Config {
+            managed_interfaces: vec!["veth*".into(), "02:00:00:00:00:AA".into()],
+            ..Config::default()
+        };
+        assert!(c.is_managed("veth0", "02:00:00:00:00:01"));
+        assert!(
+            c.is_managed("eth3", "02:00:00:00:00:aa"),
+            "MAC match ignores case"
+        );
+        assert!(!c.is_managed("eth0", "02:00:00:00:00:01"));
+        let none = Config {
+            managed_interfaces: vec![],
+            ..Config::default()
+        };
+        assert!(!none.is_managed("eth0", ""));
+        assert!(
+            !Config::default().is_managed("eth0", ""),
+            "built-in default manages nothing"
+        );
+    }
+
+    #[test]
+    fn nested_sections_are_checked() {
+        let cases = [
+            (
+                "[online_check]\nipv4_url = \"https://x\"\n",
+                "online_check.ipv4_url",
+            ),
+            (
+                "[online_check]\nexpect_status = 42\n",
+                "online_check.expect_status",
+            ),
+            ("[online_check]\nmode = \"sometimes\"\n", "mode"),
+            ("[dns]\nbackend = \"resolved\"\n", "dns.backend"),
+            ("[dhcp]\nvendor_class = \"robot\"\n", "dhcp.vendor_class"),
+            ("[dhcp]\nhostnam = \"x\"\n", "hostnam"),
+            ("managed_interfaces = [\"[\"]\n", "managed_interfaces"),
+        ];
+        for (text, want) in cases {
+            let f = file(text);
+            let err = load(Some(f.path()), &Overrides::default())
+                .expect_err(text)
+                .to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+        let f = file("[online_check]\nmode = \"continuous\"\nipv4_url = \"http://198.18.0.1/generate_204\"\n");
+        let c = load(Some(f.path()), &Overrides::default()).expect("valid");
+        assert_eq!(c.online_check.mode, OnlineCheckMode::Continuous);
+        assert_eq!(
+            c.online_check.expect_status, 204,
+            "defaults fill the rest of the section"
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod model;
 pub mod net;
 pub mod policy;
+pub mod store;
 pub mod tech;
 
 /// Generated protobuf and gRPC code for package `netpilot.v1`.

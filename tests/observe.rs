@@ -53,7 +53,7 @@ async fn watch_reports_snapshot_order_states_and_l4_events() {
     bed.veth("veth0", "peer0");
     bed.veth("veth1", "peer1");
     let (svc0, svc1) = (bed.service_id("veth0"), bed.service_id("veth1"));
-    let daemon = Daemon::start(&bed.host, &[]).await;
+    let daemon = Daemon::start(&bed.host, "", &[]).await;
     let mut manager = daemon.manager().await;
 
     let (snapshot, mut events) = watch(&mut manager).await;
@@ -241,7 +241,7 @@ async fn move_service_reorders_and_unknown_ids_are_not_found() {
     bed.host
         .ip(&["addr", "add", "198.18.2.2/24", "dev", "veth1"]);
     let (svc0, svc1) = (bed.service_id("veth0"), bed.service_id("veth1"));
-    let daemon = Daemon::start(&bed.host, &[]).await;
+    let daemon = Daemon::start(&bed.host, "", &[]).await;
     let mut manager = daemon.manager().await;
     let order = |services: Vec<pb::Service>| services.into_iter().map(|s| s.id).collect::<Vec<_>>();
     let first = order(
@@ -283,16 +283,21 @@ async fn move_service_reorders_and_unknown_ids_are_not_found() {
         .expect_err("unknown service");
     assert_eq!(err.code(), tonic::Code::NotFound);
 
-    // Observed links cannot be connected yet: a clean UNIMPLEMENTED that says why.
+    // Unmanaged (observed) links cannot be connected: a clean FAILED_PRECONDITION that says
+    // what to change.
     let err = manager
         .connect_service(pb::ConnectServiceRequest {
             service_id: a.clone(),
             ..Default::default()
         })
         .await
-        .expect_err("connect is not built yet");
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
-    assert!(err.message().contains("observes"), "{}", err.message());
+        .expect_err("observed links are immutable");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        err.message().contains("managed_interfaces"),
+        "{}",
+        err.message()
+    );
     let err = manager
         .get_technology(pb::GetTechnologyRequest {
             r#type: pb::TechnologyType::Wifi.into(),

@@ -52,7 +52,7 @@ async fn local_ethernet_session_follows_the_link() {
     bed.veth("veth0", "peer0");
     bed.veth("veth1", "peer1");
     let (svc0, svc1) = (bed.service_id("veth0"), bed.service_id("veth1"));
-    let daemon = Daemon::start(&bed.host, &[]).await;
+    let daemon = Daemon::start(&bed.host, "", &[]).await;
     let mut sessions = daemon.sessions().await;
     let mut stream = sessions
         .open_session(local_ethernet())
@@ -156,7 +156,7 @@ async fn local_ethernet_session_follows_the_link() {
 #[tokio::test]
 async fn invalid_settings_are_rejected_naming_the_field() {
     let bed = Testbed::new();
-    let daemon = Daemon::start(&bed.host, &[]).await;
+    let daemon = Daemon::start(&bed.host, "", &[]).await;
     let mut sessions = daemon.sessions().await;
     let cases = [
         (
@@ -219,7 +219,7 @@ async fn invalid_settings_are_rejected_naming_the_field() {
 #[tokio::test]
 async fn a_dropped_stream_ends_its_session_and_destroy_releases() {
     let bed = Testbed::new();
-    let daemon = Daemon::start(&bed.host, &[]).await;
+    let daemon = Daemon::start(&bed.host, "", &[]).await;
     let mut sessions = daemon.sessions().await;
     let mut kept = sessions
         .open_session(local_ethernet())
@@ -291,7 +291,7 @@ async fn a_dropped_stream_ends_its_session_and_destroy_releases() {
 #[tokio::test]
 async fn sigterm_releases_every_session_and_exits_zero() {
     let bed = Testbed::new();
-    let mut daemon = Daemon::start(&bed.host, &[]).await;
+    let mut daemon = Daemon::start(&bed.host, "", &[]).await;
     let mut sessions = daemon.sessions().await;
     let mut streams = Vec::new();
     for _ in 0..3 {

@@ -3,8 +3,9 @@
 
 use crate::engine::{Event, EventBatch, InterfaceView, ManagerInfo, Snapshot};
 use crate::model::{
-    Bearer, ConnectionType, Family, Interface, IpMethod, ManagerState, Service, ServiceState,
-    SessionInfo, SessionSettings, SessionState, SessionView, Technology, TechnologyKind,
+    Bearer, ConnectionType, Family, Interface, IpMethod, Ipv4Config, Ipv6Config, ManagerState,
+    Service, ServiceState, SessionInfo, SessionSettings, SessionState, SessionView, Technology,
+    TechnologyKind,
 };
 use crate::pb;
 
@@ -113,14 +114,182 @@ impl From<&Service> for pb::Service {
             autoconnect: s.autoconnect,
             ipv4: ipv4(&s.ipv4),
             ipv6: ipv6(&s.ipv6),
+            ipv4_config: s.config.as_ref().map(|c| ipv4_config(&c.ipv4)),
+            ipv6_config: s.config.as_ref().map(|c| ipv6_config(&c.ipv6)),
+            nameservers: s.nameservers.iter().map(|n| n.to_string()).collect(),
+            nameservers_config: s
+                .config
+                .iter()
+                .flat_map(|c| c.nameservers.iter().map(|n| n.to_string()))
+                .collect(),
+            timeservers: s.timeservers.clone(),
+            timeservers_config: s
+                .config
+                .iter()
+                .flat_map(|c| c.timeservers.clone())
+                .collect(),
+            domains: s.domains.clone(),
+            domains_config: s.config.iter().flat_map(|c| c.domains.clone()).collect(),
             ethernet: Some(pb::Ethernet {
                 interface: s.interface.clone(),
                 address: s.mac.clone(),
                 mtu: s.mtu,
             }),
-            ..Default::default()
+            route_metric: s.route_metric.unwrap_or_default(),
+            captive_portal_url: s.captive_portal_url.clone().unwrap_or_default(),
+            managed: s.managed,
+            roaming: false,
+            security: vec![],
+            proxy: None,
+            proxy_config: None,
         }
     }
+}
+
+fn ipv4_config(c: &Ipv4Config) -> pb::Ipv4Settings {
+    match c {
+        Ipv4Config::Dhcp => pb::Ipv4Settings {
+            method: pb::Ipv4Method::Dhcp.into(),
+            ..Default::default()
+        },
+        Ipv4Config::Off => pb::Ipv4Settings {
+            method: pb::Ipv4Method::Off.into(),
+            ..Default::default()
+        },
+        Ipv4Config::Manual {
+            address,
+            prefix_len,
+            gateway,
+        } => pb::Ipv4Settings {
+            method: pb::Ipv4Method::Manual.into(),
+            address: address.to_string(),
+            prefix_length: (*prefix_len).into(),
+            gateway: gateway.map(|g| g.to_string()).unwrap_or_default(),
+        },
+    }
+}
+
+fn ipv6_config(c: &Ipv6Config) -> pb::Ipv6Settings {
+    match c {
+        Ipv6Config::Auto => pb::Ipv6Settings {
+            method: pb::Ipv6Method::Auto.into(),
+            ..Default::default()
+        },
+        Ipv6Config::Off => pb::Ipv6Settings {
+            method: pb::Ipv6Method::Off.into(),
+            ..Default::default()
+        },
+        Ipv6Config::Manual {
+            address,
+            prefix_len,
+            gateway,
+        } => pb::Ipv6Settings {
+            method: pb::Ipv6Method::Manual.into(),
+            address: address.to_string(),
+            prefix_length: (*prefix_len).into(),
+            gateway: gateway.map(|g| g.to_string()).unwrap_or_default(),
+        },
+    }
+}
+
+fn parse<T: std::str::FromStr>(field: &str, what: &str, text: &str) -> Result<T, tonic::Status> {
+    text.parse()
+        .map_err(|_| status::invalid(field, format!("{text:?} is not {what}")))
+}
+
+fn optional<T: std::str::FromStr>(
+    field: &str,
+    what: &str,
+    text: &str,
+) -> Result<Option<T>, tonic::Status> {
+    if text.is_empty() {
+        Ok(None)
+    } else {
+        parse(field, what, text).map(Some)
+    }
+}
+
+fn prefix(field: &str, value: u32, max: u32) -> Result<u8, tonic::Status> {
+    if (1..=max).contains(&value) {
+        Ok(value as u8)
+    } else {
+        Err(status::invalid(
+            field,
+            format!("{value} is out of range 1..{max}"),
+        ))
+    }
+}
+
+/// IPv4 configuration from UpdateService's `service.ipv4_config`.
+pub fn ipv4_config_from(s: Option<&pb::Ipv4Settings>) -> Result<Ipv4Config, tonic::Status> {
+    const F: &str = "service.ipv4_config";
+    let s = s.ok_or_else(|| {
+        status::invalid(
+            F,
+            "set method (and for manual: address, prefix_length, gateway)",
+        )
+    })?;
+    match pb::Ipv4Method::try_from(s.method) {
+        Ok(pb::Ipv4Method::Dhcp) => Ok(Ipv4Config::Dhcp),
+        Ok(pb::Ipv4Method::Off) => Ok(Ipv4Config::Off),
+        Ok(pb::Ipv4Method::Manual) => {
+            let address = parse(&format!("{F}.address"), "an IPv4 address", &s.address)?;
+            let prefix_len = prefix(&format!("{F}.prefix_length"), s.prefix_length, 32)?;
+            let gateway = optional(&format!("{F}.gateway"), "an IPv4 address", &s.gateway)?;
+            Ok(Ipv4Config::Manual {
+                address,
+                prefix_len,
+                gateway,
+            })
+        }
+        _ => Err(status::invalid(
+            format!("{F}.method"),
+            "must be dhcp, manual or off",
+        )),
+    }
+}
+
+/// IPv6 configuration from UpdateService's `service.ipv6_config`.
+pub fn ipv6_config_from(s: Option<&pb::Ipv6Settings>) -> Result<Ipv6Config, tonic::Status> {
+    const F: &str = "service.ipv6_config";
+    let s = s.ok_or_else(|| {
+        status::invalid(
+            F,
+            "set method (and for manual: address, prefix_length, gateway)",
+        )
+    })?;
+    match pb::Ipv6Method::try_from(s.method) {
+        Ok(pb::Ipv6Method::Auto) => Ok(Ipv6Config::Auto),
+        Ok(pb::Ipv6Method::Off) => Ok(Ipv6Config::Off),
+        Ok(pb::Ipv6Method::Manual) => {
+            let address = parse(&format!("{F}.address"), "an IPv6 address", &s.address)?;
+            let prefix_len = prefix(&format!("{F}.prefix_length"), s.prefix_length, 128)?;
+            let gateway = optional(&format!("{F}.gateway"), "an IPv6 address", &s.gateway)?;
+            Ok(Ipv6Config::Manual {
+                address,
+                prefix_len,
+                gateway,
+            })
+        }
+        _ => Err(status::invalid(
+            format!("{F}.method"),
+            "must be auto, manual or off",
+        )),
+    }
+}
+
+/// Nameservers from `service.nameservers_config`.
+pub fn nameservers_from(list: &[String]) -> Result<Vec<std::net::IpAddr>, tonic::Status> {
+    list.iter()
+        .enumerate()
+        .map(|(i, n)| {
+            parse(
+                &format!("service.nameservers_config[{i}]"),
+                "an IP address",
+                n,
+            )
+        })
+        .collect()
 }
 
 impl From<&Technology> for pb::Technology {
@@ -251,6 +420,19 @@ impl From<&Event> for pb::watch_manager_response::Event {
                 connected: l4.connected,
                 interface: l4.interface.clone(),
             }),
+            Event::ConnectTimedOut { id, timeout } => E::ConnectTimedOut(pb::ConnectTimedOut {
+                service_id: id.0.clone(),
+                timeout: Some(pbjson_types::Duration {
+                    seconds: timeout.as_secs() as i64,
+                    nanos: timeout.subsec_nanos() as i32,
+                }),
+            }),
+            Event::CaptivePortal { id, url } => {
+                E::CaptivePortalDetected(pb::CaptivePortalDetected {
+                    service_id: id.0.clone(),
+                    url: url.clone(),
+                })
+            }
         }
     }
 }

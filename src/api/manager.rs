@@ -2,6 +2,7 @@
 //! engine commands.
 
 use std::pin::Pin;
+use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -27,9 +28,6 @@ const UPDATABLE_SERVICE_FIELDS: &[&str] = &[
     "domains_config",
     "proxy_config",
 ];
-
-const OBSERVED_ONLY: &str = "netpilot observes Ethernet links but does not manage them yet: \
-     connecting, disconnecting, forgetting and configuring services come with managed links (DHCP, static IP)";
 
 /// The ManagerService implementation.
 pub struct ManagerApi {
@@ -240,24 +238,44 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         &self,
         req: Request<pb::ConnectServiceRequest>,
     ) -> Result<Response<pb::ConnectServiceResponse>, Status> {
-        self.service("service_id", &req.into_inner().service_id)?;
-        Err(not_supported(OBSERVED_ONLY))
+        let req = req.into_inner();
+        self.service("service_id", &req.service_id)?;
+        if req.credentials.is_some() {
+            return Err(not_supported(
+                "credentials are for Wi-Fi, whose backend is not built yet",
+            ));
+        }
+        let timeout = match req.timeout {
+            None => None,
+            Some(d) if d.seconds < 0 || d.nanos < 0 || (d.seconds == 0 && d.nanos == 0) => {
+                return Err(invalid("timeout", "must be positive"));
+            }
+            Some(d) => Some(Duration::new(d.seconds as u64, d.nanos as u32)),
+        };
+        let service = self.engine.connect(req.service_id, timeout).await?;
+        Ok(Response::new(pb::ConnectServiceResponse {
+            service: Some((&service).into()),
+        }))
     }
 
     async fn disconnect_service(
         &self,
         req: Request<pb::DisconnectServiceRequest>,
     ) -> Result<Response<pb::DisconnectServiceResponse>, Status> {
-        self.service("service_id", &req.into_inner().service_id)?;
-        Err(not_supported(OBSERVED_ONLY))
+        let id = req.into_inner().service_id;
+        self.service("service_id", &id)?;
+        self.engine.disconnect(id).await?;
+        Ok(Response::new(pb::DisconnectServiceResponse {}))
     }
 
     async fn remove_service(
         &self,
         req: Request<pb::RemoveServiceRequest>,
     ) -> Result<Response<pb::RemoveServiceResponse>, Status> {
-        self.service("service_id", &req.into_inner().service_id)?;
-        Err(not_supported(OBSERVED_ONLY))
+        let id = req.into_inner().service_id;
+        self.service("service_id", &id)?;
+        self.engine.remove(id).await?;
+        Ok(Response::new(pb::RemoveServiceResponse {}))
     }
 
     async fn move_service(
@@ -288,7 +306,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         req: Request<pb::UpdateServiceRequest>,
     ) -> Result<Response<pb::UpdateServiceResponse>, Status> {
         let req = req.into_inner();
-        let service = req
+        let wanted = req
             .service
             .ok_or_else(|| invalid("service", "the service with its new values is required"))?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
@@ -301,29 +319,72 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
                 ),
             ));
         }
+        if wanted.id.is_empty() {
+            return Err(invalid(
+                "service.id",
+                "a service id is required (see ListServices)",
+            ));
+        }
+        let snapshot = self.engine.snapshot();
+        let current = snapshot.service(&wanted.id).ok_or_else(|| {
+            Status::from(EngineError::NotFound {
+                kind: "service",
+                id: wanted.id.clone(),
+            })
+        })?;
+        let Some(mut config) = current.config.clone() else {
+            return Err(EngineError::FailedPrecondition {
+                reason: "NotSupported",
+                message: format!(
+                    "service {} is immutable: netpilot observes its link but does not manage it; add the interface to managed_interfaces",
+                    wanted.id
+                ),
+            }
+            .into());
+        };
         for (i, path) in paths.iter().enumerate() {
-            if !UPDATABLE_SERVICE_FIELDS.contains(&path.as_str()) {
-                return Err(invalid(
-                    format!("update_mask.paths[{i}]"),
-                    format!(
-                        "{path:?} cannot be changed; allowed: {}",
-                        UPDATABLE_SERVICE_FIELDS.join(", ")
-                    ),
-                ));
+            match path.as_str() {
+                "autoconnect" => config.autoconnect = wanted.autoconnect,
+                "ipv4_config" => {
+                    config.ipv4 = convert::ipv4_config_from(wanted.ipv4_config.as_ref())?
+                }
+                "ipv6_config" => {
+                    config.ipv6 = convert::ipv6_config_from(wanted.ipv6_config.as_ref())?
+                }
+                "nameservers_config" => {
+                    config.nameservers = convert::nameservers_from(&wanted.nameservers_config)?
+                }
+                "timeservers_config" => config.timeservers = wanted.timeservers_config.clone(),
+                "domains_config" => config.domains = wanted.domains_config.clone(),
+                "proxy_config" => {
+                    return Err(not_supported("proxy configuration is not built yet"))
+                }
+                other => {
+                    return Err(invalid(
+                        format!("update_mask.paths[{i}]"),
+                        format!(
+                            "{other:?} cannot be changed; allowed: {}",
+                            UPDATABLE_SERVICE_FIELDS.join(", ")
+                        ),
+                    ))
+                }
             }
         }
-        self.service("service.id", &service.id)?;
-        Err(not_supported(OBSERVED_ONLY))
+        config.validate().map_err(|e| invalid(e.field, e.message))?;
+        let service = self.engine.update_service(wanted.id, config).await?;
+        Ok(Response::new(pb::UpdateServiceResponse {
+            service: Some((&service).into()),
+        }))
     }
 
     async fn report_connectivity(
         &self,
         req: Request<pb::ReportConnectivityRequest>,
     ) -> Result<Response<pb::ReportConnectivityResponse>, Status> {
-        self.service("service_id", &req.into_inner().service_id)?;
-        Err(not_supported(
-            "the online check is not built yet, so there is nothing to re-check",
-        ))
+        let id = req.into_inner().service_id;
+        self.service("service_id", &id)?;
+        self.engine.report_connectivity(id).await?;
+        Ok(Response::new(pb::ReportConnectivityResponse {}))
     }
 
     async fn list_interfaces(

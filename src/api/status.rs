@@ -35,6 +35,17 @@ pub fn from_engine(error: EngineError) -> Status {
             with_reason(Code::PermissionDenied, message, "PermissionDenied")
         }
         EngineError::AlreadyExists(_) => with_reason(Code::AlreadyExists, message, "AlreadyExists"),
+        EngineError::FailedPrecondition { reason, .. } => {
+            with_reason(Code::FailedPrecondition, message, reason)
+        }
+        EngineError::ConnectFailed { reason, .. } => {
+            with_reason(Code::Unavailable, message, reason)
+        }
+        EngineError::Timeout { .. } => {
+            with_reason(Code::DeadlineExceeded, message, "connect-failed")
+        }
+        EngineError::Aborted(_) => with_reason(Code::Aborted, message, "Aborted"),
+        EngineError::Store(_) => with_reason(Code::Internal, message, "Failed"),
         EngineError::Stopped => with_reason(Code::Unavailable, message, "Stopped"),
     }
 }
@@ -91,6 +102,33 @@ mod tests {
                 Code::AlreadyExists,
                 "AlreadyExists",
             ),
+            (
+                EngineError::FailedPrecondition {
+                    reason: "NotSupported",
+                    message: "m".into(),
+                },
+                Code::FailedPrecondition,
+                "NotSupported",
+            ),
+            (
+                EngineError::ConnectFailed {
+                    id: "s".into(),
+                    reason: "dhcp-failed",
+                    message: "m".into(),
+                },
+                Code::Unavailable,
+                "dhcp-failed",
+            ),
+            (
+                EngineError::Timeout {
+                    id: "s".into(),
+                    after: std::time::Duration::from_secs(1),
+                },
+                Code::DeadlineExceeded,
+                "connect-failed",
+            ),
+            (EngineError::Aborted("a".into()), Code::Aborted, "Aborted"),
+            (EngineError::Store("disk".into()), Code::Internal, "Failed"),
             (EngineError::Stopped, Code::Unavailable, "Stopped"),
         ];
         for (error, code, reason) in cases {

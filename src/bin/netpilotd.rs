@@ -1,5 +1,5 @@
-//! netpilotd: the netpilot daemon. Startup order: configuration, logging, engine, kernel
-//! monitor (rtnetlink), API listeners.
+//! netpilotd: the netpilot daemon. Startup order: configuration, logging, store, engine,
+//! kernel applier and monitor (rtnetlink), API listeners.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use netpilot::config::{self, Config, LogLevel, Overrides};
 use netpilot::net::netlink::display_chain;
-use netpilot::{api, engine, net};
+use netpilot::{api, engine, net, store};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -105,7 +105,15 @@ async fn run(config: Config) -> Result<(), String> {
     let mut sigint =
         signal(SignalKind::interrupt()).map_err(|e| format!("install SIGINT handler: {e}"))?;
 
-    let (engine, net_events, engine_task) = engine::spawn(&config);
+    let (store, stored) = store::Store::open(&config.state_dir).map_err(|e| display_chain(&e))?;
+    let engine::Engine {
+        handle: engine,
+        net_events,
+        plans,
+        task: engine_task,
+    } = engine::spawn(&config, store, stored);
+    net::apply::spawn(config.dns.resolv_conf.clone(), plans)
+        .map_err(|e| format!("open rtnetlink socket for changes: {e}"))?;
     net::netlink::spawn(net_events)
         .await
         .map_err(|e| display_chain(&e))?;

@@ -24,6 +24,24 @@ pub(super) enum Command {
         after: bool,
         reply: Reply<Vec<Service>>,
     },
+    /// Connect a service; answered when it is ready or has failed.
+    Connect {
+        id: String,
+        timeout: Option<std::time::Duration>,
+        reply: Reply<Service>,
+    },
+    /// Disconnect a service and keep it disconnected.
+    Disconnect { id: String, reply: Reply<()> },
+    /// Forget a service's configuration and favorite.
+    Remove { id: String, reply: Reply<()> },
+    /// Replace a service's configuration (validated by the caller).
+    UpdateService {
+        id: String,
+        config: crate::model::ServiceConfig,
+        reply: Reply<Service>,
+    },
+    /// Re-run the online check now.
+    ReportConnectivity { id: String, reply: Reply<()> },
     /// Ignore an interface or stop ignoring it.
     SetInterfaceIgnored {
         name: String,
@@ -131,6 +149,43 @@ impl EngineHandle {
             reply,
         })
         .await
+    }
+
+    /// Connects a service (ConnMan Service.Connect); resolves when it is ready, or with
+    /// [`EngineError::Timeout`] / [`EngineError::ConnectFailed`].
+    pub async fn connect(
+        &self,
+        id: String,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Service, EngineError> {
+        self.call(|reply| Command::Connect { id, timeout, reply })
+            .await
+    }
+
+    /// Disconnects a service; it stays disconnected until the next connect.
+    pub async fn disconnect(&self, id: String) -> Result<(), EngineError> {
+        self.call(|reply| Command::Disconnect { id, reply }).await
+    }
+
+    /// Forgets a service: disconnects it and drops its stored configuration and favorite.
+    pub async fn remove(&self, id: String) -> Result<(), EngineError> {
+        self.call(|reply| Command::Remove { id, reply }).await
+    }
+
+    /// Stores and applies a new configuration for a service.
+    pub async fn update_service(
+        &self,
+        id: String,
+        config: crate::model::ServiceConfig,
+    ) -> Result<Service, EngineError> {
+        self.call(|reply| Command::UpdateService { id, config, reply })
+            .await
+    }
+
+    /// Re-runs a service's online check now.
+    pub async fn report_connectivity(&self, id: String) -> Result<(), EngineError> {
+        self.call(|reply| Command::ReportConnectivity { id, reply })
+            .await
     }
 
     /// Ignores an interface or stops ignoring it.

@@ -8,13 +8,15 @@
 
 mod diff;
 mod handle;
+mod managed;
+mod plan;
 mod sessions;
 mod world;
 
 use std::sync::Arc;
 
 pub use handle::{EngineHandle, Subscription};
-pub use world::spawn;
+pub use world::{spawn, Engine};
 
 use crate::model::{
     Connectivity, Interface, L4Event, ManagerState, Service, ServiceId, ServiceState, SessionId,
@@ -118,6 +120,20 @@ pub enum Event {
     },
     /// L4 connectivity changed.
     Connectivity(L4Event),
+    /// A connect gave up after `timeout`.
+    ConnectTimedOut {
+        /// Which service.
+        id: ServiceId,
+        /// The timeout that ran out.
+        timeout: std::time::Duration,
+    },
+    /// The online check found a captive portal.
+    CaptivePortal {
+        /// Which service.
+        id: ServiceId,
+        /// The portal URL.
+        url: String,
+    },
 }
 
 /// The events of one engine step, numbered.
@@ -211,6 +227,39 @@ pub enum EngineError {
     /// Only one at a time (ConnMan "AlreadyExists").
     #[error("{0}")]
     AlreadyExists(String),
+    /// The call does not fit the object's state; `reason` is ConnMan's error word
+    /// (NotSupported, InProgress, …).
+    #[error("{message}")]
+    FailedPrecondition {
+        /// ConnMan error word.
+        reason: &'static str,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A connect failed (DHCP gave no usable lease, …).
+    #[error("connect {id}: {reason}: {message}")]
+    ConnectFailed {
+        /// Which service.
+        id: String,
+        /// ConnMan error word, e.g. dhcp-failed.
+        reason: &'static str,
+        /// Details.
+        message: String,
+    },
+    /// A connect did not finish in time.
+    #[error("connect {id}: not ready after {after:?} (connect-failed)")]
+    Timeout {
+        /// Which service.
+        id: String,
+        /// The timeout.
+        after: std::time::Duration,
+    },
+    /// Another call ended this one (e.g. a Disconnect during a Connect).
+    #[error("{0}")]
+    Aborted(String),
+    /// Persisting the configuration failed; nothing was changed.
+    #[error("{0}")]
+    Store(String),
     /// The engine has stopped (daemon shutting down).
     #[error("the daemon is shutting down")]
     Stopped,

@@ -1,11 +1,15 @@
 //! Domain types: what the engine owns and policy decides over. No I/O, no protobuf.
 
+mod config;
 mod interface;
+mod lease;
 mod service;
 mod session;
 mod technology;
 
+pub use config::{FieldError, Ipv4Config, Ipv6Config, ServiceConfig};
 pub use interface::{AddrScope, Interface, InterfaceAddress, InterfaceKind};
+pub use lease::Lease;
 pub use service::{IpMethod, Ipv4Info, Ipv6Info, Service, ServiceId, ServiceState};
 pub use session::{
     Bearer, ConnectionType, SessionId, SessionInfo, SessionSettings, SessionState, SessionView,

@@ -1,7 +1,7 @@
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::TechnologyKind;
+use super::{ServiceConfig, TechnologyKind};
 
 /// Service identifier as ConnMan builds it, e.g. `ethernet_0242c0a80002_cable`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -140,4 +140,18 @@ pub struct Service {
     /// Engine sequence number of the moment it last became ready; keeps the order of
     /// otherwise equal services stable (the one connected first stays first).
     pub ready_since: Option<u64>,
+    /// netpilot configures the link (config `managed_interfaces`).
+    pub managed: bool,
+    /// Stored configuration; `None` for unmanaged services.
+    pub config: Option<ServiceConfig>,
+    /// Nameservers in use, most preferred first.
+    pub nameservers: Vec<IpAddr>,
+    /// Timeservers in use.
+    pub timeservers: Vec<String>,
+    /// Search domains in use.
+    pub domains: Vec<String>,
+    /// Metric of the default route netpilot installed for it.
+    pub route_metric: Option<u32>,
+    /// Captive portal found by the online check.
+    pub captive_portal_url: Option<String>,
 }

@@ -1,3 +1,8 @@
-//! The kernel side: what the kernel says about links, addresses and routes.
+//! The kernel side: what the kernel says about links, addresses and routes, and what
+//! netpilot asks of it (DHCP, addresses, routes, DNS, online check).
 
+pub mod apply;
+pub mod dhcp;
 pub mod netlink;
+pub mod online;
+pub mod resolv;

@@ -18,5 +18,12 @@ pub fn service(id: &str, technology: TechnologyKind, state: ServiceState) -> Ser
         ipv4: None,
         ipv6: None,
         ready_since: None,
+        managed: false,
+        config: None,
+        nameservers: vec![],
+        timeservers: vec![],
+        domains: vec![],
+        route_metric: None,
+        captive_portal_url: None,
     }
 }

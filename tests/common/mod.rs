@@ -86,10 +86,41 @@ impl Drop for Netns {
     }
 }
 
-/// The daemon's namespace and a peer namespace, joined by veth pairs.
+/// The daemon's namespace and a peer namespace, joined by veth pairs. On drop it checks
+/// that the machine's own addresses, routes and /etc/resolv.conf did not change.
 pub struct Testbed {
     pub host: Netns,
     pub peer: Netns,
+    machine: String,
+}
+
+/// The machine's (not a test namespace's) addresses, routes and resolv.conf, without
+/// lifetimes or counters.
+fn machine_state() -> String {
+    let addrs: serde_json::Value =
+        serde_json::from_str(&run("ip", &["-j", "addr"])).expect("ip -j addr");
+    let mut lines: Vec<String> = Vec::new();
+    for link in addrs.as_array().into_iter().flatten() {
+        for a in link["addr_info"].as_array().into_iter().flatten() {
+            lines.push(format!(
+                "addr {} {}/{}",
+                link["ifname"], a["local"], a["prefixlen"]
+            ));
+        }
+    }
+    for family in ["-4", "-6"] {
+        let routes: serde_json::Value =
+            serde_json::from_str(&run("ip", &[family, "-j", "route"])).expect("ip -j route");
+        for r in routes.as_array().into_iter().flatten() {
+            lines.push(format!(
+                "route {} via {} dev {} metric {}",
+                r["dst"], r["gateway"], r["dev"], r["metric"]
+            ));
+        }
+    }
+    lines.sort();
+    lines.push(std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+    lines.join("\n")
 }
 
 impl Testbed {
@@ -98,6 +129,7 @@ impl Testbed {
         Testbed {
             host: Netns::new("d"),
             peer: Netns::new("p"),
+            machine: machine_state(),
         }
     }
 
@@ -140,25 +172,96 @@ impl Testbed {
     }
 }
 
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_eq!(
+                machine_state(),
+                self.machine,
+                "the test changed the machine outside its namespaces"
+            );
+        }
+    }
+}
+
+/// A process started in a test namespace (a DHCP server, an HTTP endpoint); killed by its
+/// PID on drop.
+pub struct Peer {
+    child: Child,
+    pub name: String,
+}
+
+impl Peer {
+    /// Starts `program args…` in `ns`; its stderr goes to `log`.
+    pub fn start(ns: &Netns, name: &str, program: &str, args: &[&str], log: &Path) -> Self {
+        let log = std::fs::File::create(log).expect("peer log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.name, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Peer {
+            child,
+            name: name.to_string(),
+        }
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill with the PID of a child we spawned and have not reaped.
+        let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(rc, 0, "signal {} to {}", signal, self.name);
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Path of a file under tests/peers/.
+pub fn peer_script(name: &str) -> String {
+    format!("{}/tests/peers/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
 /// A running netpilotd, inside a test namespace. Killed (by its PID) on drop.
 pub struct Daemon {
     child: Option<Child>,
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
+    args: Vec<String>,
 }
 
 impl Daemon {
-    /// Starts netpilotd in `ns` and waits until its socket answers.
-    pub async fn start(ns: &Netns, extra: &[&str]) -> Self {
+    /// Starts netpilotd in `ns` with the TOML `config` (which must not have a `[dns]`
+    /// table: the harness puts resolv.conf in the temp dir) and waits until its socket
+    /// answers.
+    pub async fn start(ns: &Netns, config: &str, extra: &[&str]) -> Self {
+        assert!(!config.contains("[dns]"), "the harness owns [dns]");
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("netpilot.sock");
-        let log = std::fs::File::create(dir.path().join("netpilotd.log")).expect("log file");
+        let config_path = dir.path().join("netpilot.toml");
+        let resolv = dir.path().join("resolv.conf");
+        std::fs::write(
+            &config_path,
+            format!(
+                "{config}\n[dns]\nresolv_conf = {:?}\n",
+                resolv.display().to_string()
+            ),
+        )
+        .expect("write config");
         let (state, runtime) = (dir.path().join("state"), dir.path().join("run"));
         let mut args: Vec<String> = vec![
             "netns".into(),
             "exec".into(),
             ns.name.clone(),
             env!("CARGO_BIN_EXE_netpilotd").into(),
+            "--config".into(),
+            config_path.display().to_string(),
             "--socket".into(),
             socket.display().to_string(),
             "--state-dir".into(),
@@ -169,41 +272,73 @@ impl Daemon {
             "debug".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
+        let mut daemon = Daemon {
+            child: None,
+            dir,
+            socket,
+            args,
+        };
+        daemon.spawn().await;
+        daemon
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("netpilotd.log"))
+            .expect("log file");
         // `ip netns exec` execs the program, so the child's PID is netpilotd's.
         let child = Command::new("ip")
-            .args(&args)
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn netpilotd");
-        let mut daemon = Daemon {
-            child: Some(child),
-            dir,
-            socket,
-        };
+        self.child = Some(child);
         let start = Instant::now();
         loop {
-            if let Some(status) = daemon
+            if let Some(status) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
                 panic!(
                     "netpilotd exited with {status} before serving:\n{}",
-                    daemon.log()
+                    self.log()
                 );
             }
-            if daemon.socket.exists() && daemon.try_channel().await.is_some() {
-                return daemon;
+            if self.socket.exists() && self.try_channel().await.is_some() {
+                return;
             }
             assert!(
                 start.elapsed() < DEADLINE,
                 "netpilotd did not serve in time:\n{}",
-                daemon.log()
+                self.log()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Stops the daemon with SIGTERM and starts it again with the same config and state.
+    pub async fn restart(&mut self) {
+        self.sigterm();
+        let status = self.wait_exit().await;
+        assert!(status.success(), "netpilotd exit status {status}");
+        self.spawn().await;
+    }
+
+    /// The resolv.conf the daemon writes.
+    pub fn resolv_conf(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("resolv.conf")).unwrap_or_default()
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
     pub fn log(&self) -> String {
@@ -352,4 +487,30 @@ pub fn tool(env: &str, name: &str) -> PathBuf {
     std::env::var_os("PATH")
         .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| Path::new(p).exists()))
         .unwrap_or_else(|| panic!("{name} not found: set {env} or run the tests through `make test`, which installs it"))
+}
+
+/// Waits until `ListServices` has a service matching `check`, and returns it.
+pub async fn wait_service(
+    manager: &mut ManagerServiceClient<Channel>,
+    what: &str,
+    deadline: Duration,
+    check: impl Fn(&pb::Service) -> bool,
+) -> pb::Service {
+    let start = Instant::now();
+    loop {
+        let services = manager
+            .list_services(pb::ListServicesRequest {})
+            .await
+            .expect("list services")
+            .into_inner()
+            .services;
+        if let Some(s) = services.iter().find(|s| check(s)) {
+            return s.clone();
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "{what}: no such service after {deadline:?}: {services:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

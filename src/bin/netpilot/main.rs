@@ -89,6 +89,137 @@ enum Command {
         /// Service id.
         service: String,
     },
+    /// Change a managed service's configuration; only the options given change.
+    /// Example: netpilot config SERVICE --ipv4 manual 198.18.0.5/24 --gateway 198.18.0.1
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigArgs {
+    /// Service id.
+    service: String,
+    /// IPv4 method: dhcp, off, or manual ADDRESS/PREFIX.
+    #[arg(long, num_args = 1..=2, value_names = ["METHOD", "ADDRESS/PREFIX"])]
+    ipv4: Option<Vec<String>>,
+    /// IPv4 gateway for --ipv4 manual.
+    #[arg(long, requires = "ipv4")]
+    gateway: Option<String>,
+    /// IPv6 method: auto, off, or manual ADDRESS/PREFIX.
+    #[arg(long, num_args = 1..=2, value_names = ["METHOD", "ADDRESS/PREFIX"])]
+    ipv6: Option<Vec<String>>,
+    /// IPv6 gateway for --ipv6 manual.
+    #[arg(long, requires = "ipv6")]
+    ipv6_gateway: Option<String>,
+    /// Nameservers, comma-separated; an empty value clears them.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    nameservers: Option<Vec<String>>,
+    /// Timeservers, comma-separated.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    timeservers: Option<Vec<String>>,
+    /// Search domains, comma-separated.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    domains: Option<Vec<String>>,
+    /// Connect on its own when possible.
+    #[arg(long)]
+    autoconnect: Option<OnOff>,
+}
+
+/// "198.18.0.5/24" → ("198.18.0.5", 24); the daemon validates the rest.
+fn address_prefix(flag: &str, method: &[String]) -> Result<(String, u32), Failure> {
+    let text = method
+        .get(1)
+        .ok_or_else(|| Failure::Output(format!("{flag} manual needs ADDRESS/PREFIX")))?;
+    let (address, prefix) = text
+        .split_once('/')
+        .ok_or_else(|| Failure::Output(format!("{flag}: {text:?} is not ADDRESS/PREFIX")))?;
+    let prefix = prefix
+        .parse()
+        .map_err(|_| Failure::Output(format!("{flag}: prefix {prefix:?} is not a number")))?;
+    Ok((address.to_string(), prefix))
+}
+
+fn update_request(args: &ConfigArgs) -> Result<pb::UpdateServiceRequest, Failure> {
+    let mut service = pb::Service {
+        id: args.service.clone(),
+        ..Default::default()
+    };
+    let mut paths = Vec::new();
+    if let Some(method) = &args.ipv4 {
+        let mut settings = pb::Ipv4Settings::default();
+        match method[0].as_str() {
+            "dhcp" => settings.method = pb::Ipv4Method::Dhcp.into(),
+            "off" => settings.method = pb::Ipv4Method::Off.into(),
+            "manual" => {
+                let (address, prefix) = address_prefix("--ipv4", method)?;
+                settings = pb::Ipv4Settings {
+                    method: pb::Ipv4Method::Manual.into(),
+                    address,
+                    prefix_length: prefix,
+                    gateway: args.gateway.clone().unwrap_or_default(),
+                };
+            }
+            other => {
+                return Err(Failure::Output(format!(
+                    "--ipv4: {other:?} is not dhcp, manual or off"
+                )))
+            }
+        }
+        service.ipv4_config = Some(settings);
+        paths.push("ipv4_config");
+    }
+    if let Some(method) = &args.ipv6 {
+        let mut settings = pb::Ipv6Settings::default();
+        match method[0].as_str() {
+            "auto" => settings.method = pb::Ipv6Method::Auto.into(),
+            "off" => settings.method = pb::Ipv6Method::Off.into(),
+            "manual" => {
+                let (address, prefix) = address_prefix("--ipv6", method)?;
+                settings = pb::Ipv6Settings {
+                    method: pb::Ipv6Method::Manual.into(),
+                    address,
+                    prefix_length: prefix,
+                    gateway: args.ipv6_gateway.clone().unwrap_or_default(),
+                };
+            }
+            other => {
+                return Err(Failure::Output(format!(
+                    "--ipv6: {other:?} is not auto, manual or off"
+                )))
+            }
+        }
+        service.ipv6_config = Some(settings);
+        paths.push("ipv6_config");
+    }
+    let list = |v: &Vec<String>| {
+        v.iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    if let Some(v) = &args.nameservers {
+        service.nameservers_config = list(v);
+        paths.push("nameservers_config");
+    }
+    if let Some(v) = &args.timeservers {
+        service.timeservers_config = list(v);
+        paths.push("timeservers_config");
+    }
+    if let Some(v) = &args.domains {
+        service.domains_config = list(v);
+        paths.push("domains_config");
+    }
+    if let Some(on) = args.autoconnect {
+        service.autoconnect = matches!(on, OnOff::On);
+        paths.push("autoconnect");
+    }
+    if paths.is_empty() {
+        return Err(Failure::Output("nothing to change: give --ipv4, --ipv6, --nameservers, --timeservers, --domains or --autoconnect".into()));
+    }
+    let paths = paths.into_iter().map(String::from).collect();
+    Ok(pb::UpdateServiceRequest {
+        service: Some(service),
+        update_mask: Some(pbjson_types::FieldMask { paths }),
+    })
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -323,6 +454,15 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
                 })
                 .await?;
             out.done(&format!("{service} disconnected"))
+        }
+        Command::Config(args) => {
+            let response = manager
+                .update_service(update_request(args)?)
+                .await?
+                .into_inner();
+            out.services(&pb::ListServicesResponse {
+                services: response.service.into_iter().collect(),
+            })
         }
         Command::Remove { service } => {
             manager

@@ -392,6 +392,13 @@ impl Printer {
                 };
                 println!("L4 {what} ({family}) via {}", c.interface);
             }
+            Some(Event::ConnectTimedOut(t)) => {
+                let secs = t.timeout.map_or(0, |d| d.seconds);
+                println!("service {}: connect timed out after {secs}s", t.service_id);
+            }
+            Some(Event::CaptivePortalDetected(p)) => {
+                println!("service {}: captive portal at {}", p.service_id, p.url)
+            }
             Some(Event::InputRequired(i)) => {
                 println!("service {} needs input from an agent", i.service_id)
             }

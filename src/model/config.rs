@@ -1,0 +1,338 @@
+//! A service's stored configuration: what the user asked for through UpdateService
+//! (ConnMan's "*.Configuration" properties), validated before anything is applied.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+
+/// How IPv4 is configured (ConnMan "IPv4.Configuration").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum Ipv4Config {
+    /// DHCPv4 (RFC 2131).
+    #[default]
+    Dhcp,
+    /// Static address.
+    Manual {
+        /// The address.
+        address: Ipv4Addr,
+        /// Prefix length, 1..=32.
+        prefix_len: u8,
+        /// Default gateway, inside the subnet.
+        gateway: Option<Ipv4Addr>,
+    },
+    /// No IPv4.
+    Off,
+}
+
+/// How IPv6 is configured (ConnMan "IPv6.Configuration").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum Ipv6Config {
+    /// SLAAC by the kernel (accept_ra).
+    #[default]
+    Auto,
+    /// Static address.
+    Manual {
+        /// The address.
+        address: Ipv6Addr,
+        /// Prefix length, 1..=128.
+        prefix_len: u8,
+        /// Default gateway: link-local or inside the prefix.
+        gateway: Option<Ipv6Addr>,
+    },
+    /// No IPv6 (no RA, no SLAAC).
+    Off,
+}
+
+/// Everything stored per service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// IPv4 method and static settings.
+    pub ipv4: Ipv4Config,
+    /// IPv6 method and static settings.
+    pub ipv6: Ipv6Config,
+    /// Nameservers that replace the ones DHCP/RA give, most preferred first.
+    pub nameservers: Vec<IpAddr>,
+    /// Timeservers (NTP) that replace the ones DHCP gives.
+    pub timeservers: Vec<String>,
+    /// Search domains that replace the ones DHCP gives.
+    pub domains: Vec<String>,
+    /// Connect on its own when possible (persistence).
+    pub autoconnect: bool,
+    /// Connected before: kept in the store, ranked first.
+    pub favorite: bool,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            ipv4: Ipv4Config::Dhcp,
+            ipv6: Ipv6Config::Auto,
+            nameservers: vec![],
+            timeservers: vec![],
+            domains: vec![],
+            autoconnect: true,
+            favorite: false,
+        }
+    }
+}
+
+/// A field that failed validation: its path in the API (`ipv4_config.gateway`) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Field path.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn mask(prefix_len: u8) -> u32 {
+    if prefix_len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix_len))
+    }
+}
+
+/// Checks a static IPv4 configuration: unicast address, prefix 1..=32, gateway inside the
+/// subnet and not the address itself; network and broadcast addresses are refused for
+/// prefixes up to /30.
+pub fn validate_ipv4(
+    field: &str,
+    address: Ipv4Addr,
+    prefix_len: u8,
+    gateway: Option<Ipv4Addr>,
+) -> Result<(), FieldError> {
+    if !(1..=32).contains(&prefix_len) {
+        return Err(err(
+            format!("{field}.prefix_length"),
+            format!("{prefix_len} is out of range 1..32"),
+        ));
+    }
+    let bad =
+        |a: Ipv4Addr| a.is_unspecified() || a.is_multicast() || a.is_broadcast() || a.is_loopback();
+    if bad(address) {
+        return Err(err(
+            format!("{field}.address"),
+            format!("{address} is not a unicast host address"),
+        ));
+    }
+    let m = mask(prefix_len);
+    let host = u32::from(address) & !m;
+    if prefix_len <= 30 && (host == 0 || host == !m) {
+        return Err(err(
+            format!("{field}.address"),
+            format!("{address} is the network or broadcast address of its /{prefix_len}"),
+        ));
+    }
+    if let Some(gw) = gateway {
+        if bad(gw) {
+            return Err(err(
+                format!("{field}.gateway"),
+                format!("{gw} is not a unicast address"),
+            ));
+        }
+        if gw == address {
+            return Err(err(
+                format!("{field}.gateway"),
+                "must differ from the address",
+            ));
+        }
+        if prefix_len < 32 && u32::from(gw) & m != u32::from(address) & m {
+            return Err(err(
+                format!("{field}.gateway"),
+                format!(
+                    "{gw} is outside {}/{prefix_len}",
+                    Ipv4Addr::from(u32::from(address) & m)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a static IPv6 configuration: unicast address, prefix 1..=128, gateway link-local
+/// or inside the prefix.
+pub fn validate_ipv6(
+    field: &str,
+    address: Ipv6Addr,
+    prefix_len: u8,
+    gateway: Option<Ipv6Addr>,
+) -> Result<(), FieldError> {
+    if !(1..=128).contains(&prefix_len) {
+        return Err(err(
+            format!("{field}.prefix_length"),
+            format!("{prefix_len} is out of range 1..128"),
+        ));
+    }
+    let bad = |a: Ipv6Addr| a.is_unspecified() || a.is_multicast() || a.is_loopback();
+    if bad(address) {
+        return Err(err(
+            format!("{field}.address"),
+            format!("{address} is not a unicast address"),
+        ));
+    }
+    if let Some(gw) = gateway {
+        if bad(gw) || gw == address {
+            return Err(err(
+                format!("{field}.gateway"),
+                format!("{gw} cannot be the gateway"),
+            ));
+        }
+        let link_local = gw.segments()[0] & 0xffc0 == 0xfe80;
+        let prefix = |a: Ipv6Addr| u128::from(a) >> (128 - u32::from(prefix_len));
+        if !link_local && prefix_len < 128 && prefix(gw) != prefix(address) {
+            return Err(err(
+                format!("{field}.gateway"),
+                format!("{gw} is neither link-local nor inside the prefix"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a search domain: 1..=253 characters, labels of 1..=63 letters, digits and '-'.
+pub fn validate_domain(field: &str, domain: &str) -> Result<(), FieldError> {
+    let ok = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.trim_end_matches('.').split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !l.starts_with('-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(err(field, format!("{domain:?} is not a domain name")))
+    }
+}
+
+/// Checks a nameserver address.
+pub fn validate_nameserver(field: &str, addr: IpAddr) -> Result<(), FieldError> {
+    if addr.is_unspecified()
+        || addr.is_multicast()
+        || matches!(addr, IpAddr::V4(a) if a.is_broadcast())
+    {
+        return Err(err(field, format!("{addr} cannot be a nameserver")));
+    }
+    Ok(())
+}
+
+/// Checks a timeserver: a host name or an address.
+pub fn validate_timeserver(field: &str, server: &str) -> Result<(), FieldError> {
+    match server.parse::<IpAddr>() {
+        Ok(a) => validate_nameserver(field, a),
+        Err(_) => validate_domain(field, server),
+    }
+}
+
+impl ServiceConfig {
+    /// Checks every field; the first problem names its field as the API spells it.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if let Ipv4Config::Manual {
+            address,
+            prefix_len,
+            gateway,
+        } = self.ipv4
+        {
+            validate_ipv4("service.ipv4_config", address, prefix_len, gateway)?;
+        }
+        if let Ipv6Config::Manual {
+            address,
+            prefix_len,
+            gateway,
+        } = self.ipv6
+        {
+            validate_ipv6("service.ipv6_config", address, prefix_len, gateway)?;
+        }
+        for (i, n) in self.nameservers.iter().enumerate() {
+            validate_nameserver(&format!("service.nameservers_config[{i}]"), *n)?;
+        }
+        for (i, t) in self.timeservers.iter().enumerate() {
+            validate_timeserver(&format!("service.timeservers_config[{i}]"), t)?;
+        }
+        for (i, d) in self.domains.iter().enumerate() {
+            validate_domain(&format!("service.domains_config[{i}]"), d)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(a: &str) -> Ipv4Addr {
+        a.parse().expect("ipv4")
+    }
+
+    #[test]
+    fn ipv4_validation_table() {
+        let cases: [(&str, u8, Option<&str>, Option<&str>); 10] = [
+            ("198.18.0.5", 24, Some("198.18.0.1"), None),
+            ("198.18.0.5", 32, None, None),
+            ("198.18.0.5", 32, Some("198.18.0.1"), None),
+            ("198.18.0.5", 0, None, Some("prefix_length")),
+            ("198.18.0.5", 33, None, Some("prefix_length")),
+            ("224.0.0.1", 24, None, Some("address")),
+            ("255.255.255.255", 24, None, Some("address")),
+            ("198.18.0.255", 24, None, Some("address")),
+            ("198.18.0.5", 24, Some("198.18.1.1"), Some("gateway")),
+            ("198.18.0.5", 24, Some("198.18.0.5"), Some("gateway")),
+        ];
+        for (addr, prefix, gw, want) in cases {
+            let got = validate_ipv4("ipv4_config", v4(addr), prefix, gw.map(v4));
+            match want {
+                None => assert!(got.is_ok(), "{addr}/{prefix} via {gw:?}: {got:?}"),
+                Some(field) => assert_eq!(
+                    got.map_err(|e| e.field),
+                    Err(format!("ipv4_config.{field}")),
+                    "{addr}/{prefix} via {gw:?}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn ipv6_and_names() {
+        let a: Ipv6Addr = "2001:db8::5".parse().expect("ipv6");
+        assert!(validate_ipv6("x", a, 64, Some("fe80::1".parse().expect("ll"))).is_ok());
+        assert!(validate_ipv6("x", a, 64, Some("2001:db8::1".parse().expect("gw"))).is_ok());
+        assert_eq!(
+            validate_ipv6("x", a, 64, Some("2001:db9::1".parse().expect("gw")))
+                .map_err(|e| e.field),
+            Err("x.gateway".into())
+        );
+        assert_eq!(
+            validate_ipv6("x", a, 129, None).map_err(|e| e.field),
+            Err("x.prefix_length".into())
+        );
+        assert_eq!(
+            validate_ipv6("x", "ff02::1".parse().expect("mc"), 64, None).map_err(|e| e.field),
+            Err("x.address".into())
+        );
+        assert!(validate_domain("d", "robots.example").is_ok());
+        assert!(validate_domain("d", "bad domain").is_err());
+        assert!(validate_domain("d", "").is_err());
+        assert!(validate_timeserver("t", "198.18.0.1").is_ok());
+        assert!(validate_timeserver("t", "pool.ntp.org").is_ok());
+        let cfg = ServiceConfig {
+            domains: vec!["ok.example".into(), "not ok".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            cfg.validate().map_err(|e| e.field),
+            Err("service.domains_config[1]".into())
+        );
+    }
+}

@@ -1,0 +1,27 @@
+use std::net::Ipv4Addr;
+
+/// A DHCPv4 lease as netpilot uses it (RFC 2131 §3, options from RFC 2132 and RFC 3442).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// Our address (yiaddr).
+    pub address: Ipv4Addr,
+    /// Prefix length from the subnet mask (option 1), 1..=32.
+    pub prefix_len: u8,
+    /// Default gateway (option 3, or the 0.0.0.0/0 entry of option 121).
+    pub gateway: Option<Ipv4Addr>,
+    /// Classless static routes other than the default (option 121): destination, prefix
+    /// length, next hop.
+    pub routes: Vec<(Ipv4Addr, u8, Ipv4Addr)>,
+    /// Nameservers (option 6).
+    pub nameservers: Vec<Ipv4Addr>,
+    /// Search domains: option 119, else the domain name (option 15).
+    pub domains: Vec<String>,
+    /// NTP servers (option 42).
+    pub timeservers: Vec<Ipv4Addr>,
+    /// Interface MTU (option 26).
+    pub mtu: Option<u16>,
+    /// Lease time in seconds (option 51); `u32::MAX` is infinite.
+    pub lease_secs: u32,
+    /// Server identifier (option 54).
+    pub server: Ipv4Addr,
+}

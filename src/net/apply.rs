@@ -1,0 +1,257 @@
+//! Applies what the engine wants on managed links: admin state, addresses, routes, IPv6
+//! sysctls, and resolv.conf. It compares the wanted plan with what it applied before and
+//! changes only the difference, so a new route metric is "add the new route, then delete
+//! the old one" (no gap), and it removes only what it added. Failures are logged with the
+//! action and object, and the rest of the plan still goes through.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+
+use rtnetlink::packet_route::route::{RouteMessage, RouteProtocol, RouteScope};
+use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
+use tokio::sync::watch;
+
+use super::netlink::display_chain;
+use super::resolv;
+
+/// One route netpilot wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PlannedRoute {
+    /// Destination network.
+    pub destination: IpAddr,
+    /// Destination prefix length (0 = default route).
+    pub prefix_len: u8,
+    /// Next hop; `None` for an on-link (scope link) route.
+    pub gateway: Option<IpAddr>,
+    /// Route metric.
+    pub metric: u32,
+}
+
+/// IPv6 mode of a link, applied through /proc/sys/net/ipv6/conf/<if>/.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ipv6Mode {
+    /// SLAAC from router advertisements (accept_ra=2, autoconf=1).
+    Slaac,
+    /// Static only (accept_ra=0, autoconf=0).
+    Static,
+    /// IPv6 disabled (disable_ipv6=1).
+    Disabled,
+}
+
+/// What one managed link should look like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkPlan {
+    /// Interface name (for sysctls and logs).
+    pub ifname: String,
+    /// Set the link up (true) or down (false).
+    pub admin_up: bool,
+    /// Addresses netpilot wants on the link.
+    pub addresses: Vec<(IpAddr, u8)>,
+    /// Routes netpilot wants through the link.
+    pub routes: Vec<PlannedRoute>,
+    /// IPv6 mode.
+    pub ipv6: Ipv6Mode,
+}
+
+/// Everything netpilot wants from the kernel and the resolver.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetPlan {
+    /// Managed links by ifindex.
+    pub links: BTreeMap<u32, LinkPlan>,
+    /// resolv.conf content; `None` leaves the file alone.
+    pub resolv_conf: Option<String>,
+}
+
+/// Starts the applier: it applies every new plan from `plans`.
+pub fn spawn(
+    resolv_conf: PathBuf,
+    mut plans: watch::Receiver<NetPlan>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let (conn, handle, _) = rtnetlink::new_connection()?;
+    tokio::spawn(conn);
+    Ok(tokio::spawn(async move {
+        let mut applied = NetPlan::default();
+        loop {
+            let plan = plans.borrow_and_update().clone();
+            apply(&handle, &applied, &plan, &resolv_conf).await;
+            applied = plan;
+            if plans.changed().await.is_err() {
+                return;
+            }
+        }
+    }))
+}
+
+fn warn(action: &str, object: String, e: rtnetlink::Error) {
+    // EEXIST on add and ESRCH/EADDRNOTAVAIL/ENODEV on delete mean "already as wanted".
+    if let rtnetlink::Error::NetlinkError(ref m) = e {
+        if matches!(m.raw_code(), -17 | -3 | -99 | -19) {
+            tracing::debug!(%object, "{action}: already done ({})", m.raw_code());
+            return;
+        }
+    }
+    tracing::warn!(%object, error = %display_chain(&e), "{action} failed");
+}
+
+async fn apply(handle: &Handle, old: &NetPlan, new: &NetPlan, resolv_conf: &std::path::Path) {
+    for (index, want) in &new.links {
+        let had = old.links.get(index);
+        if had.map(|h| h.admin_up) != Some(want.admin_up) {
+            let msg = if want.admin_up {
+                LinkUnspec::new_with_index(*index).up()
+            } else {
+                LinkUnspec::new_with_index(*index).down()
+            };
+            if let Err(e) = handle.link().set(msg.build()).execute().await {
+                warn(
+                    "set link state",
+                    format!("{} up={}", want.ifname, want.admin_up),
+                    e,
+                );
+            }
+        }
+        if had.map(|h| h.ipv6) != Some(want.ipv6) {
+            set_ipv6_mode(&want.ifname, want.ipv6);
+        }
+        for (addr, prefix) in &want.addresses {
+            if !had.is_some_and(|h| h.addresses.contains(&(*addr, *prefix))) {
+                tracing::info!(interface = %want.ifname, "add address {addr}/{prefix}");
+                if let Err(e) = handle.address().add(*index, *addr, *prefix).execute().await {
+                    warn(
+                        "add address",
+                        format!("{addr}/{prefix} on {}", want.ifname),
+                        e,
+                    );
+                }
+            }
+        }
+        for route in &want.routes {
+            if !had.is_some_and(|h| h.routes.contains(route)) {
+                tracing::info!(interface = %want.ifname, ?route, "add route");
+                if let Err(e) = handle
+                    .route()
+                    .add(route_message(*index, route))
+                    .replace()
+                    .execute()
+                    .await
+                {
+                    warn("add route", format!("{route:?} via {}", want.ifname), e);
+                }
+            }
+        }
+    }
+    // Removals after additions: traffic always has a route.
+    for (index, had) in &old.links {
+        let want = new.links.get(index);
+        for route in &had.routes {
+            if !want.is_some_and(|w| w.routes.contains(route)) {
+                tracing::info!(interface = %had.ifname, ?route, "delete route");
+                if let Err(e) = handle
+                    .route()
+                    .del(route_message(*index, route))
+                    .execute()
+                    .await
+                {
+                    warn("delete route", format!("{route:?} via {}", had.ifname), e);
+                }
+            }
+        }
+        for (addr, prefix) in &had.addresses {
+            if !want.is_some_and(|w| w.addresses.contains(&(*addr, *prefix))) {
+                tracing::info!(interface = %had.ifname, "delete address {addr}/{prefix}");
+                if let Err(e) = delete_address(handle, *index, *addr, *prefix).await {
+                    warn(
+                        "delete address",
+                        format!("{addr}/{prefix} on {}", had.ifname),
+                        e,
+                    );
+                }
+            }
+        }
+    }
+    if new.resolv_conf != old.resolv_conf {
+        if let Some(content) = &new.resolv_conf {
+            match resolv::write(resolv_conf, content) {
+                Ok(()) => tracing::info!(path = %resolv_conf.display(), "resolv.conf updated"),
+                Err(e) => {
+                    tracing::error!(path = %resolv_conf.display(), error = %e, "write resolv.conf failed")
+                }
+            }
+        }
+    }
+}
+
+fn route_message(index: u32, r: &PlannedRoute) -> RouteMessage {
+    let scope = if r.gateway.is_some() {
+        RouteScope::Universe
+    } else {
+        RouteScope::Link
+    };
+    match (r.destination, r.gateway) {
+        (IpAddr::V4(dst), gw) => {
+            let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(dst, r.prefix_len)
+                .output_interface(index)
+                .priority(r.metric)
+                .protocol(RouteProtocol::Static)
+                .scope(scope);
+            if let Some(IpAddr::V4(g)) = gw {
+                b = b.gateway(g);
+            }
+            b.build()
+        }
+        (IpAddr::V6(dst), gw) => {
+            let mut b = RouteMessageBuilder::<Ipv6Addr>::new()
+                .destination_prefix(dst, r.prefix_len)
+                .output_interface(index)
+                .priority(r.metric)
+                .protocol(RouteProtocol::Static)
+                .scope(scope);
+            if let Some(IpAddr::V6(g)) = gw {
+                b = b.gateway(g);
+            }
+            b.build()
+        }
+    }
+}
+
+async fn delete_address(
+    handle: &Handle,
+    index: u32,
+    addr: IpAddr,
+    prefix: u8,
+) -> Result<(), rtnetlink::Error> {
+    use futures_util::TryStreamExt;
+    let mut found = handle
+        .address()
+        .get()
+        .set_link_index_filter(index)
+        .set_address_filter(addr)
+        .execute();
+    while let Some(msg) = found.try_next().await? {
+        if msg.header.prefix_len == prefix {
+            handle.address().del(msg).execute().await?;
+        }
+    }
+    Ok(())
+}
+
+fn set_ipv6_mode(ifname: &str, mode: Ipv6Mode) {
+    let (disable, accept_ra, autoconf) = match mode {
+        Ipv6Mode::Slaac => ("0", "2", "1"),
+        Ipv6Mode::Static => ("0", "0", "0"),
+        Ipv6Mode::Disabled => ("1", "0", "0"),
+    };
+    let dir = std::path::Path::new("/proc/sys/net/ipv6/conf").join(ifname);
+    for (key, value) in [
+        ("disable_ipv6", disable),
+        ("accept_ra", accept_ra),
+        ("autoconf", autoconf),
+    ] {
+        let path = dir.join(key);
+        if let Err(e) = std::fs::write(&path, value) {
+            tracing::warn!(path = %path.display(), error = %e, "set IPv6 sysctl failed");
+        }
+    }
+}

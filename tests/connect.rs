@@ -1,0 +1,887 @@
+//! Managed Ethernet end to end, on real peers in a second namespace: DHCP from dnsmasq (and a
+//! small hostile server), routes with metrics, resolv.conf, the online check, failover,
+//! lease expiry, static configuration, SLAAC from radvd, captive portals, connect timeouts.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{peer_script, read_until, wait_service, watch, Daemon, Peer, Testbed};
+use netpilot::pb;
+use pb::watch_manager_response::Event;
+use tonic_types::StatusExt;
+
+/// Longer than any DHCP/online-check path here needs; a deadline, not a measurement.
+const SLOW: Duration = Duration::from_secs(45);
+
+/// Managed `veth*`, online check (`mode`: off, one-shot, continuous) against the peer's
+/// HTTP server, short backoffs.
+fn config(mode: &str) -> String {
+    format!(
+        r#"managed_interfaces = ["veth*"]
+
+[online_check]
+mode = "{mode}"
+ipv4_url = "http://198.18.1.1/generate_204"
+ipv6_url = "http://198.18.1.1/generate_204"
+interval_min = 1
+interval_max = 2
+timeout = 2
+
+[connect]
+timeout = 5
+retry_min = 1
+retry_max = 2
+"#
+    )
+}
+
+/// The peer end of a veth gets `<net>.1/24` and a dnsmasq serving `<net>.100-150`, router
+/// `<net>.1`, DNS `<net>.53`, domain lab.example.
+fn dnsmasq(bed: &Testbed, peer_if: &str, net: &str, dir: &std::path::Path) -> Peer {
+    bed.peer
+        .ip(&["addr", "add", &format!("{net}.1/24"), "dev", peer_if]);
+    let leases = dir.join(format!("{peer_if}.leases"));
+    let args = [
+        "--no-daemon".to_string(),
+        "--conf-file=/dev/null".into(),
+        "--no-ping".into(),
+        "--no-resolv".into(),
+        "--no-hosts".into(),
+        "--port=0".into(),
+        format!("--interface={peer_if}"),
+        "--bind-interfaces".into(),
+        "--dhcp-authoritative".into(),
+        format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,2m"),
+        format!("--dhcp-option=option:router,{net}.1"),
+        format!("--dhcp-option=option:dns-server,{net}.53"),
+        "--dhcp-option=option:domain-name,lab.example".into(),
+        format!("--dhcp-leasefile={}", leases.display()),
+        "--pid-file=".into(),
+        "--user=root".into(),
+        "--group=root".into(),
+        "--log-dhcp".into(),
+        "--log-facility=-".into(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Peer::start(
+        &bed.peer,
+        "dnsmasq",
+        "dnsmasq",
+        &args,
+        &dir.join(format!("dnsmasq-{peer_if}.log")),
+    )
+}
+
+fn http_server(bed: &Testbed, addr: &str, dir: &std::path::Path) -> Peer {
+    let script = peer_script("http_probe_server.py");
+    Peer::start(
+        &bed.peer,
+        "http",
+        "python3",
+        &[&script, addr, "80"],
+        &dir.join("http.log"),
+    )
+}
+
+/// Default routes in a namespace: (gateway, dev, metric).
+fn default_routes(ns: &common::Netns, family: &str) -> Vec<(String, String, u64)> {
+    let json = ns.ip(&[family, "-j", "route", "show", "default"]);
+    let routes: serde_json::Value = serde_json::from_str(&json).expect("ip -j route");
+    routes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r["gateway"].as_str().unwrap_or_default().to_string(),
+                r["dev"].as_str().unwrap_or_default().to_string(),
+                r["metric"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn addresses(ns: &common::Netns, dev: &str) -> Vec<String> {
+    let json = ns.ip(&["-j", "addr", "show", "dev", dev]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("ip -j addr");
+    v[0]["addr_info"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            format!(
+                "{}/{}",
+                a["local"].as_str().unwrap_or_default(),
+                a["prefixlen"]
+            )
+        })
+        .collect()
+}
+
+fn ipv4_address(s: &pb::Service) -> &str {
+    s.ipv4
+        .as_ref()
+        .map(|i| i.address.as_str())
+        .unwrap_or_default()
+}
+
+async fn eventually_routes(ns: &common::Netns, want: &[(&str, &str, u64)]) {
+    let want: Vec<(String, String, u64)> = want
+        .iter()
+        .map(|(g, d, m)| (g.to_string(), d.to_string(), *m))
+        .collect();
+    let start = Instant::now();
+    loop {
+        let got = default_routes(ns, "-4");
+        if got == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < common::DEADLINE,
+            "default routes {got:?}, want {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn dhcp_to_online_with_checksum_offload_on_and_off() {
+    for offload in [true, false] {
+        let bed = Testbed::new();
+        bed.veth("veth0", "peer0");
+        let peers = tempfile::tempdir().expect("tempdir");
+        if !offload {
+            bed.peer.exec("ethtool", &["-K", "peer0", "tx", "off"]);
+        }
+        let _dhcp = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+        let _http = http_server(&bed, "198.18.1.1", peers.path());
+        let daemon = Daemon::start(&bed.host, &config("one-shot"), &[]).await;
+        let mut sessions = daemon.sessions().await;
+        let request = pb::OpenSessionRequest {
+            settings: Some(pb::SessionSettings {
+                allowed_bearers: None,
+                connection_type: pb::ConnectionType::Internet.into(),
+            }),
+        };
+        let mut session = sessions
+            .open_session(request)
+            .await
+            .expect("open")
+            .into_inner();
+        let mut manager = daemon.manager().await;
+
+        let service = wait_service(&mut manager, "online over DHCP", SLOW, |s| {
+            s.state() == pb::ServiceState::Online
+        })
+        .await;
+        let ipv4 = service.ipv4.clone().expect("ipv4");
+        assert!(
+            ipv4.address.starts_with("198.18.1.1"),
+            "leased address {ipv4:?} (offload {offload})"
+        );
+        assert_eq!(
+            (ipv4.prefix_length, ipv4.gateway.as_str(), ipv4.method()),
+            (24, "198.18.1.1", pb::Ipv4Method::Dhcp)
+        );
+        assert!(
+            service.managed && !service.immutable && service.favorite,
+            "{service:?}"
+        );
+        assert_eq!(service.nameservers, vec!["198.18.1.53"]);
+        assert_eq!(service.domains, vec!["lab.example"]);
+        assert_eq!(service.route_metric, 100);
+        assert!(addresses(&bed.host, "veth0").contains(&format!("{}/24", ipv4.address)));
+        eventually_routes(&bed.host, &[("198.18.1.1", "veth0", 100)]).await;
+        let resolv = daemon.resolv_conf();
+        assert!(
+            resolv.contains("nameserver 198.18.1.53\n") && resolv.contains("search lab.example\n"),
+            "{resolv}"
+        );
+
+        read_until(&mut session, "session online", |m| {
+            matches!(&m.event, Some(pb::open_session_response::Event::Update(u)) if u.state == Some(pb::SessionState::Online.into()))
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn failover_to_the_other_link_and_back() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    bed.veth("veth1", "peer1");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _dhcp0 = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+    let _dhcp1 = dnsmasq(&bed, "peer1", "198.18.2", peers.path());
+    let (svc0, svc1) = (bed.service_id("veth0"), bed.service_id("veth1"));
+    let daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    for id in [&svc0, &svc1] {
+        wait_service(&mut manager, "both ready", SLOW, |s| {
+            &s.id == id && s.state() == pb::ServiceState::Ready
+        })
+        .await;
+    }
+    // veth0 is the preferred link.
+    manager
+        .move_service(pb::MoveServiceRequest {
+            service_id: svc0.clone(),
+            target: Some(pb::move_service_request::Target::Before(svc1.clone())),
+        })
+        .await
+        .expect("move");
+    eventually_routes(
+        &bed.host,
+        &[("198.18.1.1", "veth0", 100), ("198.18.2.1", "veth1", 110)],
+    )
+    .await;
+
+    let mut sessions = daemon.sessions().await;
+    let mut session = sessions
+        .open_session(pb::OpenSessionRequest::default())
+        .await
+        .expect("open")
+        .into_inner();
+    let first = session.message().await.expect("first").expect("message");
+    let update = |m: &pb::OpenSessionResponse| match &m.event {
+        Some(pb::open_session_response::Event::Update(u)) => u.clone(),
+        other => panic!("expected an update, got {other:?}"),
+    };
+    assert_eq!(update(&first).interface(), "veth0");
+
+    // Carrier loss on the preferred link: one update moves the session to veth1.
+    bed.carrier("peer0", false);
+    let moved = update(&session.message().await.expect("update").expect("message"));
+    assert_eq!(
+        (moved.interface(), moved.service_id()),
+        ("veth1", svc1.as_str()),
+        "{moved:?}"
+    );
+    assert!(
+        moved.state.is_none(),
+        "still connected, so state is unchanged: {moved:?}"
+    );
+    eventually_routes(&bed.host, &[("198.18.2.1", "veth1", 100)]).await;
+
+    // Carrier back: the preferred link reconnects by itself and takes over again.
+    bed.carrier("peer0", true);
+    let back = update(&session.message().await.expect("update").expect("message"));
+    assert_eq!(
+        (back.interface(), back.service_id()),
+        ("veth0", svc0.as_str()),
+        "{back:?}"
+    );
+    eventually_routes(
+        &bed.host,
+        &[("198.18.1.1", "veth0", 100), ("198.18.2.1", "veth1", 110)],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn lease_expiry_leaves_ready_and_the_service_reconnects_by_itself() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    bed.peer
+        .ip(&["addr", "add", "198.18.4.1/24", "dev", "peer0"]);
+    let peers = tempfile::tempdir().expect("tempdir");
+    let server = Peer::start(
+        &bed.peer,
+        "dhcp_server",
+        "python3",
+        &[
+            &peer_script("dhcp_server.py"),
+            "peer0",
+            "198.18.4.1",
+            "198.18.4.20",
+            "--lease",
+            "8",
+        ],
+        &peers.path().join("dhcp.log"),
+    );
+    let daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    let ready = wait_service(&mut manager, "ready", SLOW, |s| {
+        s.state() == pb::ServiceState::Ready
+    })
+    .await;
+    assert_eq!(ipv4_address(&ready), "198.18.4.20");
+    let mut sessions = daemon.sessions().await;
+    let mut session = sessions
+        .open_session(pb::OpenSessionRequest::default())
+        .await
+        .expect("open")
+        .into_inner();
+    session.message().await.expect("first").expect("message");
+
+    // The server stops answering: renew (T1 4 s) and rebind (T2 7 s) fail, the lease
+    // expires at 8 s and the service leaves ready; the session sees it.
+    server.signal(libc::SIGUSR1);
+    let lost = Instant::now();
+    read_until(&mut session, "session disconnected", |m| {
+        matches!(&m.event, Some(pb::open_session_response::Event::Update(u)) if u.state == Some(pb::SessionState::Disconnected.into()))
+    })
+    .await;
+    assert!(
+        lost.elapsed() >= Duration::from_secs(1),
+        "the address must stay until the lease runs out"
+    );
+    assert!(
+        !addresses(&bed.host, "veth0").contains(&"198.18.4.20/24".to_string()),
+        "expired address removed"
+    );
+
+    // The server answers again: the service comes back without any call (persistence).
+    server.signal(libc::SIGUSR1);
+    let again = wait_service(&mut manager, "ready again", SLOW, |s| {
+        s.state() == pb::ServiceState::Ready
+    })
+    .await;
+    assert_eq!(ipv4_address(&again), "198.18.4.20");
+}
+
+#[tokio::test]
+async fn hostile_or_broken_offers_give_a_working_config_or_a_clean_failure() {
+    // (server flags, what must happen)
+    let cases: [(&[&str], &str); 5] = [
+        (&["--no-router"], "ready without default route"),
+        (
+            &["--mask", "255.255.255.255", "--router", "198.18.6.1"],
+            "ready on a /32 with an on-link gateway",
+        ),
+        (&["--lease", "0"], "failure"),
+        (&["--lease", "4294967295"], "ready"),
+        (&["--garbage"], "ready or failure"),
+    ];
+    for (flags, want) in cases {
+        let bed = Testbed::new();
+        bed.veth("veth0", "peer0");
+        bed.peer
+            .ip(&["addr", "add", "198.18.6.1/24", "dev", "peer0"]);
+        let peers = tempfile::tempdir().expect("tempdir");
+        let mut args = vec![
+            peer_script("dhcp_server.py"),
+            "peer0".into(),
+            "198.18.6.1".into(),
+            "198.18.6.30".into(),
+        ];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let _server = Peer::start(
+            &bed.peer,
+            "dhcp_server",
+            "python3",
+            &args,
+            &peers.path().join("dhcp.log"),
+        );
+        let mut daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+        let mut manager = daemon.manager().await;
+        let what = format!("{flags:?}: {want}");
+        let settled = |s: &pb::Service| {
+            matches!(
+                s.state(),
+                pb::ServiceState::Ready | pb::ServiceState::Failure
+            )
+        };
+        let s = wait_service(&mut manager, &what, SLOW, settled).await;
+        let expected = match s.state() {
+            pb::ServiceState::Failure => "failure",
+            _ => "ready",
+        };
+        assert!(want.contains(expected), "{what}: got {s:?}");
+        if s.state() == pb::ServiceState::Failure {
+            assert!(
+                ["dhcp-failed", "connect-failed"].contains(&s.error.as_str()),
+                "{what}: {s:?}"
+            );
+            assert!(
+                !addresses(&bed.host, "veth0")
+                    .iter()
+                    .any(|a| a.starts_with("198.18.6.")),
+                "{what}: no half-configured link"
+            );
+        } else {
+            assert_eq!(ipv4_address(&s), "198.18.6.30", "{what}");
+            match flags[0] {
+                "--no-router" => {
+                    assert_eq!(
+                        s.ipv4.as_ref().map(|i| i.gateway.as_str()),
+                        Some(""),
+                        "{what}"
+                    );
+                    assert!(default_routes(&bed.host, "-4").is_empty(), "{what}");
+                }
+                "--mask" => {
+                    assert!(
+                        addresses(&bed.host, "veth0").contains(&"198.18.6.30/32".to_string()),
+                        "{what}"
+                    );
+                    eventually_routes(&bed.host, &[("198.18.6.1", "veth0", 100)]).await;
+                }
+                _ => eventually_routes(&bed.host, &[("198.18.6.1", "veth0", 100)]).await,
+            }
+        }
+        assert!(
+            daemon.alive(),
+            "{what}: netpilotd must survive:\n{}",
+            daemon.log()
+        );
+    }
+}
+
+fn manual_update() -> pb::UpdateServiceRequest {
+    pb::UpdateServiceRequest {
+        service: Some(pb::Service {
+            ipv4_config: Some(pb::Ipv4Settings {
+                method: pb::Ipv4Method::Manual.into(),
+                address: "198.18.3.5".into(),
+                prefix_length: 24,
+                gateway: "198.18.3.1".into(),
+            }),
+            ipv6_config: Some(pb::Ipv6Settings {
+                method: pb::Ipv6Method::Manual.into(),
+                address: "2001:db8:3::5".into(),
+                prefix_length: 64,
+                gateway: "2001:db8:3::1".into(),
+            }),
+            nameservers_config: vec!["198.18.3.53".into()],
+            domains_config: vec!["static.example".into()],
+            ..Default::default()
+        }),
+        update_mask: Some(pbjson_types::FieldMask {
+            paths: [
+                "ipv4_config",
+                "ipv6_config",
+                "nameservers_config",
+                "domains_config",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn static_configuration_is_validated_applied_and_survives_a_restart() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    let mut daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "managed service", SLOW, |s| {
+        s.id == id && s.managed
+    })
+    .await;
+
+    let mut request = manual_update();
+    request.service.as_mut().expect("service").id = id.clone();
+    let updated = manager
+        .update_service(request.clone())
+        .await
+        .expect("valid static config")
+        .into_inner();
+    assert_eq!(
+        updated
+            .service
+            .and_then(|s| s.ipv4_config)
+            .map(|c| c.method()),
+        Some(pb::Ipv4Method::Manual)
+    );
+
+    let check_applied = |daemon_resolv: String, addrs: Vec<String>| {
+        assert!(
+            addrs.contains(&"198.18.3.5/24".to_string())
+                && addrs.contains(&"2001:db8:3::5/64".to_string()),
+            "{addrs:?}"
+        );
+        assert!(
+            daemon_resolv.contains("nameserver 198.18.3.53\n")
+                && daemon_resolv.contains("search static.example\n"),
+            "{daemon_resolv}"
+        );
+    };
+    let s = wait_service(&mut manager, "ready on static IPv4", SLOW, |s| {
+        ipv4_address(s) == "198.18.3.5"
+    })
+    .await;
+    assert_eq!(
+        s.ipv4.as_ref().map(|i| (i.method(), i.gateway.as_str())),
+        Some((pb::Ipv4Method::Manual, "198.18.3.1"))
+    );
+    eventually_routes(&bed.host, &[("198.18.3.1", "veth0", 100)]).await;
+    assert_eq!(
+        default_routes(&bed.host, "-6"),
+        vec![("2001:db8:3::1".to_string(), "veth0".to_string(), 100)]
+    );
+    check_applied(daemon.resolv_conf(), addresses(&bed.host, "veth0"));
+
+    // Invalid configurations: rejected, naming the field, nothing changed.
+    type Breaker = Box<dyn Fn(&mut pb::UpdateServiceRequest)>;
+    let cases: Vec<(Breaker, &str)> = vec![
+        (
+            Box::new(|r| {
+                r.service
+                    .as_mut()
+                    .unwrap()
+                    .ipv4_config
+                    .as_mut()
+                    .unwrap()
+                    .prefix_length = 33
+            }),
+            "service.ipv4_config.prefix_length",
+        ),
+        (
+            Box::new(|r| {
+                r.service
+                    .as_mut()
+                    .unwrap()
+                    .ipv4_config
+                    .as_mut()
+                    .unwrap()
+                    .gateway = "198.18.9.1".into()
+            }),
+            "service.ipv4_config.gateway",
+        ),
+        (
+            Box::new(|r| {
+                r.service
+                    .as_mut()
+                    .unwrap()
+                    .ipv4_config
+                    .as_mut()
+                    .unwrap()
+                    .address = "224.0.0.5".into()
+            }),
+            "service.ipv4_config.address",
+        ),
+        (
+            Box::new(|r| {
+                r.service
+                    .as_mut()
+                    .unwrap()
+                    .ipv6_config
+                    .as_mut()
+                    .unwrap()
+                    .gateway = "2001:db9::1".into()
+            }),
+            "service.ipv6_config.gateway",
+        ),
+        (
+            Box::new(|r| r.service.as_mut().unwrap().nameservers_config = vec!["not-an-ip".into()]),
+            "service.nameservers_config[0]",
+        ),
+        (
+            Box::new(|r| r.update_mask.as_mut().unwrap().paths.push("name".into())),
+            "update_mask.paths[4]",
+        ),
+    ];
+    for (break_it, field) in cases {
+        let mut bad = request.clone();
+        break_it(&mut bad);
+        let err = manager.update_service(bad).await.expect_err(field);
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{field}: {err:?}");
+        let violations = err
+            .get_details_bad_request()
+            .expect("BadRequest")
+            .field_violations;
+        assert_eq!(violations[0].field, field);
+    }
+    let unchanged = manager
+        .get_service(pb::GetServiceRequest {
+            service_id: id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(
+        ipv4_address(unchanged.service.as_ref().expect("service")),
+        "198.18.3.5",
+        "a rejected update changes nothing"
+    );
+
+    // The configuration is stored: a restarted daemon applies it again.
+    daemon.restart().await;
+    let mut manager = daemon.manager().await;
+    let s = wait_service(&mut manager, "static config after restart", SLOW, |s| {
+        ipv4_address(s) == "198.18.3.5"
+    })
+    .await;
+    assert_eq!(s.nameservers_config, vec!["198.18.3.53"]);
+    check_applied(daemon.resolv_conf(), addresses(&bed.host, "veth0"));
+}
+
+#[tokio::test]
+async fn ipv6_slaac_from_radvd() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    bed.peer
+        .ip(&["addr", "add", "2001:db8:5::1/64", "dev", "peer0"]);
+    bed.peer
+        .exec("sysctl", &["-q", "-w", "net.ipv6.conf.all.forwarding=1"]);
+    let peers = tempfile::tempdir().expect("tempdir");
+    let conf = peers.path().join("radvd.conf");
+    std::fs::write(
+        &conf,
+        "interface peer0 {\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 4;\n prefix 2001:db8:5::/64 {\n  AdvOnLink on;\n  AdvAutonomous on;\n };\n};\n",
+    )
+    .expect("radvd.conf");
+    let pid = peers.path().join("radvd.pid");
+    let _radvd = Peer::start(
+        &bed.peer,
+        "radvd",
+        "radvd",
+        &[
+            "--nodaemon",
+            "-C",
+            &conf.display().to_string(),
+            "-p",
+            &pid.display().to_string(),
+            "-m",
+            "stderr",
+        ],
+        &peers.path().join("radvd.log"),
+    );
+    let daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    let s = wait_service(&mut manager, "ready over SLAAC", SLOW, |s| {
+        s.ipv6
+            .as_ref()
+            .is_some_and(|v| v.address.starts_with("2001:db8:5:") && v.gateway.starts_with("fe80:"))
+    })
+    .await;
+    assert_eq!(s.state(), pb::ServiceState::Ready);
+    let ipv6 = s.ipv6.expect("ipv6");
+    assert_eq!(
+        (ipv6.prefix_length, ipv6.method()),
+        (64, pb::Ipv6Method::Auto)
+    );
+}
+
+#[tokio::test]
+async fn a_redirected_online_check_is_a_captive_portal() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _dhcp = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+    let _http = http_server(&bed, "198.18.1.1", peers.path());
+    let daemon = Daemon::start(
+        &bed.host,
+        &config("one-shot").replace("/generate_204", "/portal"),
+        &[],
+    )
+    .await;
+    let mut manager = daemon.manager().await;
+    let (_, mut events) = watch(&mut manager).await;
+    let seen = read_until(&mut events, "captive portal event", |e| {
+        matches!(&e.event, Some(Event::CaptivePortalDetected(_)))
+    })
+    .await;
+    match &seen.last().and_then(|e| e.event.clone()) {
+        Some(Event::CaptivePortalDetected(p)) => assert_eq!(p.url, "http://198.18.1.1/login"),
+        other => panic!("{other:?}"),
+    }
+    let s = wait_service(&mut manager, "portal URL on the service", SLOW, |s| {
+        !s.captive_portal_url.is_empty()
+    })
+    .await;
+    assert_eq!(
+        (s.state(), s.captive_portal_url.as_str()),
+        (pb::ServiceState::Ready, "http://198.18.1.1/login")
+    );
+    assert!(
+        !seen.iter().any(|e| matches!(&e.event, Some(Event::ServiceStateChanged(c)) if c.state() == pb::ServiceState::Online)),
+        "a portal is not online"
+    );
+}
+
+#[tokio::test]
+async fn connect_with_a_timeout_fails_after_the_timeout_not_before() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    // No DHCP server; autoconnect runs without a deadline so only ConnectService's counts.
+    let cfg = config("off").replace("timeout = 5\n", "timeout = 0\n");
+    let daemon = Daemon::start(&bed.host, &cfg, &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "configuring", SLOW, |s| {
+        s.state() == pb::ServiceState::Configuration
+    })
+    .await;
+    let (_, mut events) = watch(&mut manager).await;
+
+    let started = Instant::now();
+    let err = manager
+        .connect_service(pb::ConnectServiceRequest {
+            service_id: id.clone(),
+            timeout: Some(pbjson_types::Duration {
+                seconds: 2,
+                nanos: 0,
+            }),
+            credentials: None,
+        })
+        .await
+        .expect_err("no DHCP server: the connect must time out");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "gave up after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.code(), tonic::Code::DeadlineExceeded, "{err:?}");
+    let seen = read_until(&mut events, "timeout event", |e| {
+        matches!(&e.event, Some(Event::ConnectTimedOut(_)))
+    })
+    .await;
+    match &seen.last().and_then(|e| e.event.clone()) {
+        Some(Event::ConnectTimedOut(t)) => {
+            assert_eq!(
+                (t.service_id.as_str(), t.timeout.map(|d| d.seconds)),
+                (id.as_str(), Some(2))
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        seen.iter()
+            .any(|e| matches!(&e.event, Some(Event::ServiceStateChanged(c))
+            if c.state() == pb::ServiceState::Failure && c.error == "connect-failed")),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn disconnect_stays_disconnected_connect_and_remove() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _dhcp = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+    let daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "ready", SLOW, |s| {
+        s.state() == pb::ServiceState::Ready
+    })
+    .await;
+
+    manager
+        .disconnect_service(pb::DisconnectServiceRequest {
+            service_id: id.clone(),
+        })
+        .await
+        .expect("disconnect");
+    wait_service(&mut manager, "idle", SLOW, |s| {
+        s.state() == pb::ServiceState::Idle
+    })
+    .await;
+    let log = peers.path().join("dnsmasq-peer0.log");
+    common::eventually("dnsmasq saw DHCPRELEASE", || {
+        let log = log.clone();
+        async move {
+            std::fs::read_to_string(log)
+                .unwrap_or_default()
+                .contains("DHCPRELEASE")
+        }
+    })
+    .await;
+    // A carrier flap is no reason to reconnect after an explicit disconnect.
+    bed.carrier("peer0", false);
+    bed.carrier("peer0", true);
+    let (_, mut events) = watch(&mut manager).await;
+    let connected = manager
+        .connect_service(pb::ConnectServiceRequest {
+            service_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("connect")
+        .into_inner();
+    assert_eq!(
+        connected.service.map(|s| s.state()),
+        Some(pb::ServiceState::Ready)
+    );
+    let seen = read_until(&mut events, "ready", |e| {
+        matches!(&e.event, Some(Event::ServiceStateChanged(c)) if c.state() == pb::ServiceState::Ready)
+    })
+    .await;
+    assert!(
+        !seen.iter().any(|e| matches!(&e.event, Some(Event::ServiceStateChanged(c)) if c.previous_state() == pb::ServiceState::Ready)),
+        "it stayed disconnected until the connect: {seen:?}"
+    );
+
+    manager
+        .remove_service(pb::RemoveServiceRequest {
+            service_id: id.clone(),
+        })
+        .await
+        .expect("remove");
+    let s = wait_service(&mut manager, "forgotten", SLOW, |s| {
+        s.state() == pb::ServiceState::Idle
+    })
+    .await;
+    assert!(!s.favorite, "{s:?}");
+}
+
+#[tokio::test]
+async fn cli_config_sets_a_static_address_and_services_json_shows_it() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    let daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "managed service", SLOW, |s| {
+        s.id == id && s.managed
+    })
+    .await;
+    let socket = daemon.socket.display().to_string();
+    let cli = env!("CARGO_BIN_EXE_netpilot");
+    let args = [
+        "--socket",
+        &socket,
+        "config",
+        &id,
+        "--ipv4",
+        "manual",
+        "198.18.7.5/24",
+        "--gateway",
+        "198.18.7.1",
+    ];
+    common::run(
+        cli,
+        &[&args[..], &["--nameservers", "198.18.7.53"]].concat(),
+    );
+    wait_service(&mut manager, "ready on the CLI's address", SLOW, |s| {
+        ipv4_address(s) == "198.18.7.5"
+    })
+    .await;
+
+    let json: serde_json::Value = serde_json::from_str(&common::run(
+        cli,
+        &["--socket", &socket, "--json", "services"],
+    ))
+    .expect("JSON");
+    let service = &json["services"][0];
+    assert_eq!(service["state"], "SERVICE_STATE_READY", "{json}");
+    assert_eq!(service["ipv4"]["address"], "198.18.7.5");
+    assert_eq!(service["route_metric"], 100);
+    assert_eq!(service["nameservers"][0], "198.18.7.53");
+
+    // A bad value is refused with the field named, and the CLI exits non-zero.
+    let out = std::process::Command::new(cli)
+        .args([
+            "--socket",
+            &socket,
+            "config",
+            &id,
+            "--ipv4",
+            "manual",
+            "198.18.7.5/40",
+        ])
+        .output()
+        .expect("run netpilot");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("InvalidArgument") && stderr.contains("service.ipv4_config.prefix_length"),
+        "{stderr}"
+    );
+}
