@@ -28,3 +28,4 @@ test: lint
 
 clean:
 	cargo clean
+include clients/clients.mk

@@ -1,0 +1,215 @@
+package netpilot
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	pb "github.com/netpilot/netpilot/clients/go/netpilotv1"
+)
+
+// deadline bounds every wait in these tests.
+const deadline = 15 * time.Second
+
+const badField = "settings.allowed_bearers.bearers[0]"
+
+// env returns a variable that clients/testbed.sh exports; it fails (never skips) without.
+func env(t *testing.T, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s is not set: run the tests through clients/testbed.sh (make clients-test)", name)
+	}
+	return v
+}
+
+func ip(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+// setFields names the fields an update sets, in field-number order.
+func setFields(u *pb.SessionUpdate) []string {
+	var names []string
+	u.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		names = append(names, string(fd.Name()))
+		return true
+	})
+	return names
+}
+
+// next receives one update or fails after deadline.
+func next(t *testing.T, s *Session) *pb.SessionUpdate {
+	t.Helper()
+	select {
+	case u, ok := <-s.Updates:
+		if !ok {
+			t.Fatalf("session ended: release %v, err %v", s.Release(), s.Err())
+		}
+		return u
+	case <-time.After(deadline):
+		t.Fatal("no session update in time")
+		return nil
+	}
+}
+
+func eventually(t *testing.T, what string, check func() bool) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for !check() {
+		if time.Now().After(end) {
+			t.Fatalf("%s: still not true after %v", what, deadline)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDaemon is the clients' shared scenario against the real netpilotd that
+// clients/testbed.sh runs in a network namespace. Its steps run in order; the last stops
+// the daemon.
+func TestDaemon(t *testing.T) {
+	socket := env(t, "NETPILOT_SOCKET")
+	ns, peerNS := env(t, "NETPILOT_TEST_NS"), env(t, "NETPILOT_TEST_PEER_NS")
+	pid, err := strconv.Atoi(env(t, "NETPILOTD_PID"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	client, err := Dial(ctx, WithSocket(socket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+
+	t.Run("services over the Unix socket", func(t *testing.T) {
+		services, err := client.Services(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(services) != 1 || services[0].GetEthernet().GetInterface() != "veth0" || services[0].GetName() != "Wired" {
+			t.Fatalf("services = %v", services)
+		}
+	})
+
+	t.Run("example from the README", func(t *testing.T) {
+		out, err := exec.CommandContext(ctx, "go", "run", "../examples/state").CombinedOutput()
+		if err != nil {
+			t.Fatalf("go run ../examples/state: %v: %s", err, out)
+		}
+		if !regexp.MustCompile(`^ethernet_\w+_cable SERVICE_STATE_\w+ veth0\n$`).Match(out) {
+			t.Fatalf("unexpected output:\n%s", out)
+		}
+	})
+
+	t.Run("invalid settings name the field", func(t *testing.T) {
+		_, err := client.OpenSession(ctx, []string{"wimax"}, pb.ConnectionType_CONNECTION_TYPE_LOCAL)
+		if status.Code(err) != codes.InvalidArgument {
+			t.Fatalf("err = %v, want InvalidArgument", err)
+		}
+		if _, ok := FieldViolations(err)[badField]; !ok || !strings.Contains(status.Convert(err).Message(), badField) {
+			t.Fatalf("err = %v, violations %v: want %s", err, FieldViolations(err), badField)
+		}
+	})
+
+	t.Run("cancelling the context ends the session", func(t *testing.T) {
+		sctx, scancel := context.WithCancel(ctx)
+		s, err := client.OpenSession(sctx, []string{"ethernet"}, pb.ConnectionType_CONNECTION_TYPE_LOCAL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next(t, s)
+		list, err := client.ListSessions(ctx)
+		if err != nil || len(list) != 1 || list[0].GetSessionId() != s.ID {
+			t.Fatalf("ListSessions = %v, %v; want [%s]", list, err, s.ID)
+		}
+		scancel()
+		for range s.Updates {
+		}
+		if s.Err() != context.Canceled || s.Release() != nil {
+			t.Fatalf("after cancel: err %v, release %v", s.Err(), s.Release())
+		}
+		eventually(t, "the session is gone", func() bool {
+			list, err := client.ListSessions(ctx)
+			return err == nil && len(list) == 0
+		})
+	})
+
+	t.Run("session follows the link until shutdown", func(t *testing.T) {
+		s, err := client.OpenSession(ctx, []string{"ethernet"}, pb.ConnectionType_CONNECTION_TYPE_LOCAL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := next(t, s)
+		if len(setFields(first)) != 9 || first.GetState() != pb.SessionState_SESSION_STATE_DISCONNECTED {
+			t.Fatalf("first update must carry every field, disconnected: %v", first)
+		}
+		if !slices.Equal(first.GetAllowedBearers().GetBearers(), []string{"ethernet"}) ||
+			first.GetConnectionType() != pb.ConnectionType_CONNECTION_TYPE_LOCAL {
+			t.Fatalf("first update settings: %v", first)
+		}
+
+		ip(t, "-n", ns, "addr", "add", "198.18.5.2/24", "dev", "veth0")
+		up := next(t, s)
+		want := []string{"state", "name", "bearer", "interface", "service_id", "ipv4"}
+		if got := setFields(up); !slices.Equal(got, want) {
+			t.Fatalf("fields %v, want %v: %v", got, want, up)
+		}
+		if up.GetState() != pb.SessionState_SESSION_STATE_CONNECTED || up.GetName() != "Wired" ||
+			up.GetBearer() != "ethernet" || up.GetInterface() != "veth0" ||
+			!strings.HasPrefix(up.GetServiceId(), "ethernet_") || up.GetIpv4().GetAddress() != "198.18.5.2" {
+			t.Fatalf("connected update: %v", up)
+		}
+
+		ip(t, "-n", peerNS, "link", "set", "peer0", "down")
+		if down := next(t, s); down.GetState() != pb.SessionState_SESSION_STATE_DISCONNECTED {
+			t.Fatalf("after carrier loss: %v", down)
+		}
+
+		// grpc_health_probe answers SERVING until the daemon stops.
+		probe := exec.CommandContext(ctx, "grpc_health_probe", "-addr", "unix://"+socket)
+		if out, err := probe.CombinedOutput(); err != nil || !strings.Contains(string(out), "SERVING") {
+			t.Fatalf("grpc_health_probe: %v: %s", err, out)
+		}
+
+		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		for u := range s.Updates {
+			t.Errorf("update after SIGTERM: %v", u)
+		}
+		if s.Err() != nil || s.Release().GetReason() != "shutdown" {
+			t.Fatalf("want release \"shutdown\" and a clean end: release %v, err %v", s.Release(), s.Err())
+		}
+	})
+}
+
+// TestReadmeExample keeps the README's example identical to examples/state, which
+// TestDaemon runs.
+func TestReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```go\n(.*?)```").FindSubmatch(readme)
+	example, err := os.ReadFile("../examples/state/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m == nil || !strings.Contains(string(example), string(m[1])) {
+		t.Fatal("clients/go/README.md's example is not a verbatim part of examples/state/main.go")
+	}
+}

@@ -1,0 +1,1 @@
+"""Generated from proto/netpilot/v1 by clients/generate.sh. Do not edit."""
