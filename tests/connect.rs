@@ -885,3 +885,102 @@ async fn cli_config_sets_a_static_address_and_services_json_shows_it() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn continuous_check_demotes_online_after_repeated_failures() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _dhcp = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+    let http = http_server(&bed, "198.18.1.1", peers.path());
+    let cfg =
+        config("continuous").replace("interval_max = 2\n", "interval_max = 1\nfailures = 2\n");
+    let daemon = Daemon::start(&bed.host, &cfg, &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "online", SLOW, |s| {
+        s.state() == pb::ServiceState::Online
+    })
+    .await;
+
+    // The endpoint goes away: after two failed probes in a row, online → ready.
+    drop(http);
+    let s = wait_service(&mut manager, "demoted", SLOW, |s| {
+        s.state() == pb::ServiceState::Ready
+    })
+    .await;
+    assert_eq!(s.error, "online-check-failed", "{s:?}");
+}
+
+#[tokio::test]
+async fn report_connectivity_rechecks_at_once() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _dhcp = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+    // No endpoint yet, and the next scheduled probe is five minutes away.
+    let cfg = config("one-shot")
+        .replace("interval_min = 1\n", "interval_min = 300\n")
+        .replace("interval_max = 2\n", "interval_max = 600\n");
+    let daemon = Daemon::start(&bed.host, &cfg, &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "ready, not online", SLOW, |s| {
+        s.state() == pb::ServiceState::Ready
+    })
+    .await;
+
+    let _http = http_server(&bed, "198.18.1.1", peers.path());
+    common::eventually("the endpoint listens", || async {
+        std::fs::read_to_string("/proc/net/tcp").is_ok()
+            && bed
+                .peer
+                .exec("ss", &["-Htln", "sport = :80"])
+                .contains(":80")
+    })
+    .await;
+    manager
+        .report_connectivity(pb::ReportConnectivityRequest {
+            service_id: id.clone(),
+        })
+        .await
+        .expect("report connectivity");
+    wait_service(
+        &mut manager,
+        "online after the re-check",
+        common::DEADLINE,
+        |s| s.state() == pb::ServiceState::Online,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_timed_out_connect_can_take_the_link_down() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let cfg = config("off")
+        .replace(
+            "timeout = 5\n",
+            "timeout = 1\nadmin_down_on_timeout = true\n",
+        )
+        .replace(
+            "retry_min = 1\nretry_max = 2",
+            "retry_min = 60\nretry_max = 60",
+        );
+    let daemon = Daemon::start(&bed.host, &cfg, &[]).await;
+    let mut manager = daemon.manager().await;
+    let s = wait_service(&mut manager, "failed", SLOW, |s| {
+        s.state() == pb::ServiceState::Failure
+    })
+    .await;
+    assert_eq!(s.error, "connect-failed");
+    common::eventually("veth0 admin-down", || async {
+        let json = bed.host.ip(&["-j", "link", "show", "veth0"]);
+        let v: serde_json::Value = serde_json::from_str(&json).expect("ip -j link");
+        !v[0]["flags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|f| f == "UP")
+    })
+    .await;
+}

@@ -64,6 +64,8 @@ pub(super) struct Managed {
     pub mac: [u8; 6],
     pub config: ServiceConfig,
     pub intent: Intent,
+    /// Policy lets this technology connect (single_connected_technology).
+    pub allowed: bool,
     dhcp: Option<DhcpClient>,
     dhcp_generation: u64,
     saved_lease: Option<SavedLease>,
@@ -131,6 +133,7 @@ impl Managed {
             mac,
             config,
             intent: Intent::Auto,
+            allowed: true,
             dhcp: None,
             dhcp_generation: 0,
             saved_lease: None,
@@ -155,7 +158,7 @@ impl Managed {
     /// netpilot wants this service connected.
     pub fn wanted(&self) -> bool {
         match self.intent {
-            Intent::Auto => self.config.autoconnect,
+            Intent::Auto => self.config.autoconnect && self.allowed,
             Intent::Connect => true,
             Intent::Disconnected => false,
         }

@@ -139,3 +139,43 @@ pub fn plan(
     });
     NetPlan { links, resolv_conf }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ServiceState::*;
+    use crate::model::TechnologyKind::Ethernet;
+    use crate::policy::fixtures::service;
+
+    #[test]
+    fn metrics_follow_the_order_of_connected_services() {
+        let snapshot = Snapshot {
+            services: vec![
+                service("a", Ethernet, Online),
+                service("b", Ethernet, Ready),
+                service("c", Ethernet, Configuration),
+                service("d", Ethernet, Ready),
+            ],
+            ..Snapshot::default()
+        };
+        let got: Vec<(String, u32)> = metrics(&snapshot)
+            .into_iter()
+            .map(|(id, m)| (id.0, m))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("a".into(), 100), ("b".into(), 110), ("d".into(), 120)]
+        );
+    }
+
+    #[test]
+    fn subnet_check_for_on_link_gateways() {
+        let ip = |s: &str| s.parse::<Ipv4Addr>().expect("ip");
+        assert!(in_subnet(ip("198.18.0.1"), ip("198.18.0.9"), 24));
+        assert!(
+            !in_subnet(ip("198.18.0.1"), ip("198.18.0.9"), 32),
+            "a /32 lease needs an on-link route"
+        );
+        assert!(in_subnet(ip("198.18.0.1"), ip("10.0.0.1"), 0));
+    }
+}

@@ -188,7 +188,15 @@ impl World {
     fn drive(&mut self) -> bool {
         let mut changed = false;
         let published = self.published.clone();
+        let allowed = policy::autoconnect::allowed_technologies(
+            self.config.single_connected_technology,
+            &self.config.always_connected_technologies,
+            &published.services,
+        );
         for (id, m) in &mut self.managed {
+            let allow = allowed.contains(&TechnologyKind::Ethernet);
+            changed |= m.allowed != allow;
+            m.allowed = allow;
             let (Some(link), Some(service)) =
                 (self.links.get(&m.ifindex), published.service(&id.0))
             else {
