@@ -4,7 +4,7 @@ TOOLS := $(CURDIR)/target/tools
 export PATH := $(TOOLS)/bin:$(PATH)
 export GRPCURL := $(TOOLS)/bin/grpcurl
 
-.PHONY: deps build run test lint unit clean
+.PHONY: deps build run test lint bench clean
 
 deps:
 	@scripts/deps.sh $(TOOLS)
@@ -25,6 +25,12 @@ lint: deps
 ## netpilotd in network namespaces they create (needs root, as in CI).
 test: lint
 	cargo test --no-fail-fast
+
+## netpilotd against ConnMan (../shared/bench/connman_baseline.sh) on the same testbed, in
+## the same run: medians and ratios. Needs root; takes about 6 minutes.
+bench: deps
+	cargo build --release --bins
+	bench/carrier.sh
 
 clean:
 	cargo clean

@@ -259,6 +259,7 @@ impl Managed {
             if self.deadline.take().is_some() || !self.pending.is_empty() {
                 self.answer_pending(Ok(service.clone()));
             }
+            self.requested_timeout = None;
             self.retry_delay = Duration::from_secs(config.connect.retry_min);
             if !self.config.favorite {
                 self.config.favorite = true;

@@ -466,6 +466,7 @@ impl World {
     }
 
     fn remove(&mut self, id: &str) -> Result<(), EngineError> {
+        self.managed_mut(id)?;
         let sid = service_id(id);
         self.store
             .remove(&sid)
