@@ -37,7 +37,7 @@ retry_max = 2
 }
 
 /// The peer end of a veth gets `<net>.1/24` and a dnsmasq serving `<net>.100-150`, router
-/// `<net>.1`, DNS `<net>.53`, domain lab.example.
+/// `<net>.1`, DNS `<net>.53`, domain lab.example, MTU 1400.
 fn dnsmasq(bed: &Testbed, peer_if: &str, net: &str, dir: &std::path::Path) -> Peer {
     bed.peer
         .ip(&["addr", "add", &format!("{net}.1/24"), "dev", peer_if]);
@@ -56,6 +56,7 @@ fn dnsmasq(bed: &Testbed, peer_if: &str, net: &str, dir: &std::path::Path) -> Pe
         format!("--dhcp-option=option:router,{net}.1"),
         format!("--dhcp-option=option:dns-server,{net}.53"),
         "--dhcp-option=option:domain-name,lab.example".into(),
+        "--dhcp-option=option:mtu,1400".into(),
         format!("--dhcp-leasefile={}", leases.display()),
         "--pid-file=".into(),
         "--user=root".into(),
@@ -117,6 +118,12 @@ fn addresses(ns: &common::Netns, dev: &str) -> Vec<String> {
             )
         })
         .collect()
+}
+
+fn link_mtu(ns: &common::Netns, dev: &str) -> u64 {
+    let v: serde_json::Value =
+        serde_json::from_str(&ns.ip(&["-j", "link", "show", dev])).expect("ip -j link");
+    v[0]["mtu"].as_u64().unwrap_or(0)
 }
 
 fn ipv4_address(s: &pb::Service) -> &str {
@@ -193,6 +200,7 @@ async fn dhcp_to_online_with_checksum_offload_on_and_off() {
         assert_eq!(service.route_metric, 100);
         assert!(addresses(&bed.host, "veth0").contains(&format!("{}/24", ipv4.address)));
         eventually_routes(&bed.host, &[("198.18.1.1", "veth0", 100)]).await;
+        assert_eq!(link_mtu(&bed.host, "veth0"), 1400, "DHCP option 26");
         let resolv = daemon.resolv_conf();
         assert!(
             resolv.contains("nameserver 198.18.1.53\n") && resolv.contains("search lab.example\n"),
@@ -762,6 +770,10 @@ async fn disconnect_stays_disconnected_connect_and_remove() {
         s.state() == pb::ServiceState::Ready
     })
     .await;
+    common::eventually("MTU from the lease", || async {
+        link_mtu(&bed.host, "veth0") == 1400
+    })
+    .await;
 
     manager
         .disconnect_service(pb::DisconnectServiceRequest {
@@ -771,6 +783,10 @@ async fn disconnect_stays_disconnected_connect_and_remove() {
         .expect("disconnect");
     wait_service(&mut manager, "idle", SLOW, |s| {
         s.state() == pb::ServiceState::Idle
+    })
+    .await;
+    common::eventually("MTU restored", || async {
+        link_mtu(&bed.host, "veth0") == 1500
     })
     .await;
     let log = peers.path().join("dnsmasq-peer0.log");

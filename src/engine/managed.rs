@@ -62,6 +62,8 @@ pub(super) struct Managed {
     pub ifindex: u32,
     pub ifname: String,
     pub mac: [u8; 6],
+    /// The link's MTU when netpilot took it over; restored when no lease sets one.
+    pub original_mtu: u32,
     pub config: ServiceConfig,
     pub intent: Intent,
     /// Policy lets this technology connect (single_connected_technology).
@@ -123,6 +125,7 @@ impl Managed {
         ifindex: u32,
         ifname: String,
         mac: [u8; 6],
+        original_mtu: u32,
         config: ServiceConfig,
         retry_min: Duration,
     ) -> Self {
@@ -131,6 +134,7 @@ impl Managed {
             ifindex,
             ifname,
             mac,
+            original_mtu,
             config,
             intent: Intent::Auto,
             allowed: true,

@@ -114,6 +114,12 @@ pub fn plan(
             Ipv6Config::Manual { .. } => Ipv6Mode::Static,
             Ipv6Config::Off => Ipv6Mode::Disabled,
         };
+        let mtu = match (&m.config.ipv4, &m.lease) {
+            (Ipv4Config::Dhcp, Some(lease)) if m.active(link) => {
+                lease.mtu.map_or(m.original_mtu, u32::from)
+            }
+            _ => m.original_mtu,
+        };
         links.insert(
             iface.index,
             LinkPlan {
@@ -122,6 +128,7 @@ pub fn plan(
                 addresses,
                 routes,
                 ipv6,
+                mtu,
             },
         );
     }

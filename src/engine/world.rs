@@ -291,6 +291,7 @@ impl World {
                     i.index,
                     i.name.clone(),
                     mac,
+                    i.mtu,
                     config,
                     Duration::from_secs(self.config.connect.retry_min),
                 )

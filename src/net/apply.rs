@@ -52,6 +52,8 @@ pub struct LinkPlan {
     pub routes: Vec<PlannedRoute>,
     /// IPv6 mode.
     pub ipv6: Ipv6Mode,
+    /// MTU in bytes: the lease's (DHCP option 26) or the link's own.
+    pub mtu: u32,
 }
 
 /// Everything netpilot wants from the kernel and the resolver.
@@ -109,6 +111,12 @@ async fn apply(handle: &Handle, old: &NetPlan, new: &NetPlan, resolv_conf: &std:
                     format!("{} up={}", want.ifname, want.admin_up),
                     e,
                 );
+            }
+        }
+        if had.map(|h| h.mtu) != Some(want.mtu) {
+            let msg = LinkUnspec::new_with_index(*index).mtu(want.mtu).build();
+            if let Err(e) = handle.link().set(msg).execute().await {
+                warn("set MTU", format!("{} mtu {}", want.ifname, want.mtu), e);
             }
         }
         if had.map(|h| h.ipv6) != Some(want.ipv6) {
