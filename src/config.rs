@@ -162,7 +162,8 @@ impl Default for OnlineCheck {
 pub enum DnsBackend {
     /// A resolv.conf file at `resolv_conf`.
     File,
-    /// systemd-resolved (not built yet: rejected at start-up).
+    /// systemd-resolved over D-Bus, per link; falls back to the file when resolved is not
+    /// on the system bus.
     Resolved,
 }
 
@@ -170,7 +171,7 @@ pub enum DnsBackend {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Dns {
-    /// file (default) or resolved.
+    /// file (default) or resolved (systemd-resolved, when it is running).
     pub backend: DnsBackend,
     /// The resolv.conf netpilot writes, atomically. Default `/run/netpilot/resolv.conf`.
     pub resolv_conf: PathBuf,
@@ -416,12 +417,6 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             ),
         });
     }
-    if config.dns.backend == DnsBackend::Resolved {
-        return Err(ConfigError::Invalid {
-            key: "dns.backend",
-            message: "\"resolved\" (systemd-resolved) is not built yet; use \"file\"".into(),
-        });
-    }
     if !config.dhcp.vendor_class.is_empty() {
         return Err(ConfigError::Invalid {
             key: "dhcp.vendor_class",
@@ -566,7 +561,7 @@ mod tests {
                 "online_check.expect_status",
             ),
             ("[online_check]\nmode = \"sometimes\"\n", "mode"),
-            ("[dns]\nbackend = \"resolved\"\n", "dns.backend"),
+            ("[dns]\nbackend = \"bind\"\n", "backend"),
             ("[dhcp]\nvendor_class = \"robot\"\n", "dhcp.vendor_class"),
             ("[dhcp]\nhostnam = \"x\"\n", "hostnam"),
             ("managed_interfaces = [\"[\"]\n", "managed_interfaces"),

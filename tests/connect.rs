@@ -1000,3 +1000,145 @@ async fn a_timed_out_connect_can_take_the_link_down() {
     })
     .await;
 }
+
+/// `dbus-send` on the test bus; returns its output.
+fn dbus_send(address: &str, args: &[&str]) -> String {
+    let bus = format!("--bus={address}");
+    common::run(
+        "dbus-send",
+        &[&[bus.as_str(), "--print-reply"][..], args].concat(),
+    )
+}
+
+#[tokio::test]
+async fn dns_goes_to_systemd_resolved_when_it_is_on_the_bus() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let socket = peers.path().join("system_bus");
+    let address = format!("unix:path={}", socket.display());
+    let _bus = Peer::start(
+        &bed.peer,
+        "dbus-daemon",
+        "dbus-daemon",
+        &[
+            "--session",
+            &format!("--address={address}"),
+            "--nofork",
+            "--nopidfile",
+        ],
+        &peers.path().join("dbus.log"),
+    );
+    common::eventually("the test bus is up", || async { socket.exists() }).await;
+    // systemd-resolved cannot run here (no systemd); python-dbusmock stands in for it and
+    // logs every call it gets.
+    let calls = peers.path().join("resolved-calls.log");
+    let _resolved = Peer::start(
+        &bed.peer,
+        "resolved mock",
+        "env",
+        &[
+            &format!("DBUS_SYSTEM_BUS_ADDRESS={address}"),
+            "/usr/bin/python3",
+            "-m",
+            "dbusmock",
+            "--system",
+            "-l",
+            &calls.display().to_string(),
+            "org.freedesktop.resolve1",
+            "/org/freedesktop/resolve1",
+            "org.freedesktop.resolve1.Manager",
+        ],
+        &peers.path().join("dbusmock.log"),
+    );
+    common::eventually("resolve1 on the bus", || async {
+        dbus_send(
+            &address,
+            &[
+                "--dest=org.freedesktop.DBus",
+                "/",
+                "org.freedesktop.DBus.NameHasOwner",
+                "string:org.freedesktop.resolve1",
+            ],
+        )
+        .contains("boolean true")
+    })
+    .await;
+    for (method, signature) in [
+        ("SetLinkDNS", "ia(iay)"),
+        ("SetLinkDomains", "ia(sb)"),
+        ("SetLinkDefaultRoute", "ib"),
+        ("RevertLink", "i"),
+    ] {
+        dbus_send(
+            &address,
+            &[
+                "--dest=org.freedesktop.resolve1",
+                "/org/freedesktop/resolve1",
+                "org.freedesktop.DBus.Mock.AddMethod",
+                "string:org.freedesktop.resolve1.Manager",
+                &format!("string:{method}"),
+                &format!("string:{signature}"),
+                "string:",
+                "string:",
+            ],
+        );
+    }
+    let _dhcp = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+    let env = [("DBUS_SYSTEM_BUS_ADDRESS", address.clone())];
+    let daemon = Daemon::start_with(&bed.host, &config("off"), "resolved", &env, &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "ready", SLOW, |s| {
+        s.state() == pb::ServiceState::Ready
+    })
+    .await;
+    let log = || std::fs::read_to_string(&calls).unwrap_or_default();
+    let ifindex = bed.host.ip(&["-j", "link", "show", "veth0"]);
+    let ifindex: serde_json::Value = serde_json::from_str(&ifindex).expect("ip -j link");
+    let ifindex = ifindex[0]["ifindex"].as_u64().expect("ifindex");
+    // dbusmock logs "<time> <method> <args as dbus-python reprs>".
+    let dns = format!("SetLinkDNS {ifindex} [dbus.Struct((dbus.Int32(2), dbus.Array([dbus.Byte(198), dbus.Byte(18), dbus.Byte(1), dbus.Byte(53)]");
+    let domains = format!(
+        "SetLinkDomains {ifindex} [dbus.Struct((dbus.String('lab.example'), dbus.Boolean(False))"
+    );
+    common::eventually("SetLinkDNS and SetLinkDomains for veth0", || async {
+        let log = log();
+        log.contains(&dns) && log.contains(&domains)
+    })
+    .await;
+    assert_eq!(
+        daemon.resolv_conf(),
+        "",
+        "with resolved on the bus, no resolv.conf is written"
+    );
+
+    bed.carrier("peer0", false);
+    common::eventually("RevertLink when the link goes down", || async {
+        log().contains("RevertLink")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn without_resolved_on_the_bus_dns_falls_back_to_the_file() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _dhcp = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+    let nowhere = format!("unix:path={}", peers.path().join("no-bus").display());
+    let env = [("DBUS_SYSTEM_BUS_ADDRESS", nowhere)];
+    let daemon = Daemon::start_with(&bed.host, &config("off"), "resolved", &env, &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "ready", SLOW, |s| {
+        s.state() == pb::ServiceState::Ready
+    })
+    .await;
+    common::eventually("resolv.conf written instead", || async {
+        daemon.resolv_conf().contains("nameserver 198.18.1.53")
+    })
+    .await;
+    assert!(
+        daemon.log().contains("systemd-resolved not available"),
+        "the fallback is logged"
+    );
+}

@@ -105,6 +105,8 @@ async fn run(config: Config) -> Result<(), String> {
     let mut sigint =
         signal(SignalKind::interrupt()).map_err(|e| format!("install SIGINT handler: {e}"))?;
 
+    let use_resolved = config.dns.backend == config::DnsBackend::Resolved;
+    let dns = net::apply::DnsSink::open(use_resolved, config.dns.resolv_conf.clone()).await;
     let (store, stored) = store::Store::open(&config.state_dir).map_err(|e| display_chain(&e))?;
     let engine::Engine {
         handle: engine,
@@ -112,8 +114,7 @@ async fn run(config: Config) -> Result<(), String> {
         plans,
         task: engine_task,
     } = engine::spawn(&config, store, stored);
-    net::apply::spawn(config.dns.resolv_conf.clone(), plans)
-        .map_err(|e| format!("open rtnetlink socket for changes: {e}"))?;
+    net::apply::spawn(dns, plans).map_err(|e| format!("open rtnetlink socket for changes: {e}"))?;
     net::netlink::spawn(net_events)
         .await
         .map_err(|e| display_chain(&e))?;

@@ -114,6 +114,7 @@ pub fn plan(
             Ipv6Config::Manual { .. } => Ipv6Mode::Static,
             Ipv6Config::Off => Ipv6Mode::Disabled,
         };
+        let connected = snapshot.service(&m.id.0).filter(|s| s.state.is_connected());
         let mtu = match (&m.config.ipv4, &m.lease) {
             (Ipv4Config::Dhcp, Some(lease)) if m.active(link) => {
                 lease.mtu.map_or(m.original_mtu, u32::from)
@@ -129,6 +130,8 @@ pub fn plan(
                 routes,
                 ipv6,
                 mtu,
+                nameservers: connected.map(|s| s.nameservers.clone()).unwrap_or_default(),
+                domains: connected.map(|s| s.domains.clone()).unwrap_or_default(),
             },
         );
     }

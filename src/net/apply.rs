@@ -1,5 +1,5 @@
-//! Applies what the engine wants on managed links: admin state, addresses, routes, IPv6
-//! sysctls, and resolv.conf. It compares the wanted plan with what it applied before and
+//! Applies what the engine wants on managed links: admin state, MTU, addresses, routes,
+//! IPv6 sysctls, and DNS (resolv.conf or systemd-resolved). It compares the wanted plan with what it applied before and
 //! changes only the difference, so a new route metric is "add the new route, then delete
 //! the old one" (no gap), and it removes only what it added. Failures are logged with the
 //! action and object, and the rest of the plan still goes through.
@@ -54,6 +54,34 @@ pub struct LinkPlan {
     pub ipv6: Ipv6Mode,
     /// MTU in bytes: the lease's (DHCP option 26) or the link's own.
     pub mtu: u32,
+    /// Nameservers of the link's connected service (resolved backend).
+    pub nameservers: Vec<IpAddr>,
+    /// Search domains of the link's connected service (resolved backend).
+    pub domains: Vec<String>,
+}
+
+/// Where nameservers go.
+pub enum DnsSink {
+    /// resolv.conf at this path.
+    File(PathBuf),
+    /// systemd-resolved, per link.
+    Resolved(super::resolved::Resolved),
+}
+
+impl DnsSink {
+    /// systemd-resolved when `use_resolved` and it is on the system bus, else the file
+    /// (logged), so a device without resolved still gets DNS.
+    pub async fn open(use_resolved: bool, resolv_conf: PathBuf) -> Self {
+        if use_resolved {
+            match super::resolved::Resolved::connect().await {
+                Ok(r) => return DnsSink::Resolved(r),
+                Err(e) => {
+                    tracing::warn!(error = %e, file = %resolv_conf.display(), "systemd-resolved not available; writing resolv.conf instead")
+                }
+            }
+        }
+        DnsSink::File(resolv_conf)
+    }
 }
 
 /// Everything netpilot wants from the kernel and the resolver.
@@ -67,7 +95,7 @@ pub struct NetPlan {
 
 /// Starts the applier: it applies every new plan from `plans`.
 pub fn spawn(
-    resolv_conf: PathBuf,
+    dns: DnsSink,
     mut plans: watch::Receiver<NetPlan>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let (conn, handle, _) = rtnetlink::new_connection()?;
@@ -76,7 +104,8 @@ pub fn spawn(
         let mut applied = NetPlan::default();
         loop {
             let plan = plans.borrow_and_update().clone();
-            apply(&handle, &applied, &plan, &resolv_conf).await;
+            apply(&handle, &applied, &plan).await;
+            apply_dns(&dns, &applied, &plan).await;
             applied = plan;
             if plans.changed().await.is_err() {
                 return;
@@ -96,7 +125,7 @@ fn warn(action: &str, object: String, e: rtnetlink::Error) {
     tracing::warn!(%object, error = %display_chain(&e), "{action} failed");
 }
 
-async fn apply(handle: &Handle, old: &NetPlan, new: &NetPlan, resolv_conf: &std::path::Path) {
+async fn apply(handle: &Handle, old: &NetPlan, new: &NetPlan) {
     for (index, want) in &new.links {
         let had = old.links.get(index);
         if had.map(|h| h.admin_up) != Some(want.admin_up) {
@@ -178,12 +207,48 @@ async fn apply(handle: &Handle, old: &NetPlan, new: &NetPlan, resolv_conf: &std:
             }
         }
     }
-    if new.resolv_conf != old.resolv_conf {
-        if let Some(content) = &new.resolv_conf {
-            match resolv::write(resolv_conf, content) {
-                Ok(()) => tracing::info!(path = %resolv_conf.display(), "resolv.conf updated"),
-                Err(e) => {
-                    tracing::error!(path = %resolv_conf.display(), error = %e, "write resolv.conf failed")
+}
+
+async fn apply_dns(dns: &DnsSink, old: &NetPlan, new: &NetPlan) {
+    match dns {
+        DnsSink::File(path) => {
+            if new.resolv_conf != old.resolv_conf {
+                if let Some(content) = &new.resolv_conf {
+                    match resolv::write(path, content) {
+                        Ok(()) => tracing::info!(path = %path.display(), "resolv.conf updated"),
+                        Err(e) => {
+                            tracing::error!(path = %path.display(), error = %e, "write resolv.conf failed")
+                        }
+                    }
+                }
+            }
+        }
+        DnsSink::Resolved(resolved) => {
+            let dns_of = |plan: &NetPlan, index: &u32| {
+                plan.links
+                    .get(index)
+                    .map(|l| (l.nameservers.clone(), l.domains.clone()))
+                    .unwrap_or_default()
+            };
+            let indexes: std::collections::BTreeSet<u32> =
+                old.links.keys().chain(new.links.keys()).copied().collect();
+            for index in indexes {
+                let (was, is) = (dns_of(old, &index), dns_of(new, &index));
+                if was == is {
+                    continue;
+                }
+                let result = if is.0.is_empty() && is.1.is_empty() {
+                    resolved.revert(index).await
+                } else {
+                    resolved.set_link(index, &is.0, &is.1).await
+                };
+                match result {
+                    Ok(()) => {
+                        tracing::info!(ifindex = index, nameservers = ?is.0, domains = ?is.1, "DNS pushed to systemd-resolved")
+                    }
+                    Err(e) => {
+                        tracing::warn!(ifindex = index, error = %e, "push DNS to systemd-resolved failed")
+                    }
                 }
             }
         }

@@ -6,3 +6,4 @@ pub mod dhcp;
 pub mod netlink;
 pub mod online;
 pub mod resolv;
+pub mod resolved;

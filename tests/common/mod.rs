@@ -234,6 +234,7 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
     args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -241,6 +242,18 @@ impl Daemon {
     /// table: the harness puts resolv.conf in the temp dir) and waits until its socket
     /// answers.
     pub async fn start(ns: &Netns, config: &str, extra: &[&str]) -> Self {
+        Self::start_with(ns, config, "file", &[], extra).await
+    }
+
+    /// Like [`Daemon::start`], with a DNS backend ("file" or "resolved") and extra
+    /// environment variables for the daemon.
+    pub async fn start_with(
+        ns: &Netns,
+        config: &str,
+        dns_backend: &str,
+        env: &[(&str, String)],
+        extra: &[&str],
+    ) -> Self {
         assert!(!config.contains("[dns]"), "the harness owns [dns]");
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("netpilot.sock");
@@ -249,7 +262,7 @@ impl Daemon {
         std::fs::write(
             &config_path,
             format!(
-                "{config}\n[dns]\nresolv_conf = {:?}\n",
+                "{config}\n[dns]\nbackend = {dns_backend:?}\nresolv_conf = {:?}\n",
                 resolv.display().to_string()
             ),
         )
@@ -272,11 +285,16 @@ impl Daemon {
             "debug".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         let mut daemon = Daemon {
             child: None,
             dir,
             socket,
             args,
+            env,
         };
         daemon.spawn().await;
         daemon
@@ -291,6 +309,7 @@ impl Daemon {
         // `ip netns exec` execs the program, so the child's PID is netpilotd's.
         let child = Command::new("ip")
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
