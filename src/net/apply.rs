@@ -1,9 +1,9 @@
 //! Applies what the engine wants on managed links: admin state, MTU, addresses, routes,
 //! IPv6 sysctls, and DNS (resolv.conf or systemd-resolved). It compares the wanted plan
 //! with what it applied before and changes only the difference, so a new route metric is
-//! "add the new route, then delete
-//! the old one" (no gap), and it removes only what it added. Failures are logged with the
-//! action and object, and the rest of the plan still goes through.
+//! "add the new route, then delete the old one" (no gap), and it removes only what it
+//! added. Failures are logged with the action and object, and the rest of the plan still
+//! goes through.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
