@@ -305,7 +305,7 @@ impl From<&Technology> for pb::Technology {
     }
 }
 
-fn interface(i: &Interface) -> Vec<pb::InterfaceAddress> {
+fn addresses(i: &Interface) -> Vec<pb::InterfaceAddress> {
     i.addresses
         .iter()
         .map(|a| pb::InterfaceAddress {
@@ -328,7 +328,7 @@ impl From<&InterfaceView> for pb::Interface {
             admin_up: i.admin_up,
             oper_up: i.oper_up,
             mtu: i.mtu,
-            addresses: interface(i),
+            addresses: addresses(i),
             ready: v.readiness.any(),
             ready_ipv4: v.readiness.ipv4,
             ready_ipv6: v.readiness.ipv6,
