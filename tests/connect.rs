@@ -1142,3 +1142,49 @@ async fn without_resolved_on_the_bus_dns_falls_back_to_the_file() {
         "the fallback is logged"
     );
 }
+
+#[tokio::test]
+async fn what_a_crashed_run_left_is_removed_and_nothing_else() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    let mut daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "managed service", SLOW, |s| {
+        s.id == id && s.managed
+    })
+    .await;
+    let mut request = manual_update();
+    request.service.as_mut().expect("service").id = id.clone();
+    manager
+        .update_service(request)
+        .await
+        .expect("static config");
+    wait_service(&mut manager, "static address", SLOW, |s| {
+        ipv4_address(s) == "198.18.3.5"
+    })
+    .await;
+    eventually_routes(&bed.host, &[("198.18.3.1", "veth0", 100)]).await;
+
+    // A crash, an address somebody else added, and a new stored address while stopped.
+    daemon.kill().await;
+    bed.host
+        .ip(&["addr", "add", "198.18.9.9/24", "dev", "veth0"]);
+    let stored = daemon.dir.path().join(format!("state/services/{id}.json"));
+    let text = std::fs::read_to_string(&stored).expect("stored config");
+    std::fs::write(&stored, text.replace("198.18.3.5", "198.18.3.6")).expect("edit stored config");
+
+    daemon.start_again().await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "new static address", SLOW, |s| {
+        ipv4_address(s) == "198.18.3.6"
+    })
+    .await;
+    common::eventually("the old address is gone, the foreign one stays", || async {
+        let addrs = addresses(&bed.host, "veth0");
+        !addrs.contains(&"198.18.3.5/24".to_string())
+            && addrs.contains(&"198.18.9.9/24".to_string())
+    })
+    .await;
+    eventually_routes(&bed.host, &[("198.18.3.1", "veth0", 100)]).await;
+}

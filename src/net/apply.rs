@@ -9,12 +9,18 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
+use rtnetlink::packet_route::address::{AddressAttribute, AddressProtocol};
 use rtnetlink::packet_route::route::{RouteMessage, RouteProtocol, RouteScope};
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 use tokio::sync::watch;
 
 use super::netlink::display_chain;
 use super::resolv;
+
+/// Protocol number on every address (IFA_PROTO) and route (RTM_PROTOCOL) netpilot adds, so
+/// a restarted daemon finds what an earlier run left behind, and `ip` shows whose they are
+/// ("proto 211").
+pub const PROTOCOL: u8 = 211;
 
 /// One route netpilot wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -102,6 +108,7 @@ pub fn spawn(
     let (conn, handle, _) = rtnetlink::new_connection()?;
     tokio::spawn(conn);
     Ok(tokio::spawn(async move {
+        remove_leftovers(&handle).await;
         let mut applied = NetPlan::default();
         loop {
             let plan = plans.borrow_and_update().clone();
@@ -155,7 +162,12 @@ async fn apply(handle: &Handle, old: &NetPlan, new: &NetPlan) {
         for (addr, prefix) in &want.addresses {
             if !had.is_some_and(|h| h.addresses.contains(&(*addr, *prefix))) {
                 tracing::info!(interface = %want.ifname, "add address {addr}/{prefix}");
-                if let Err(e) = handle.address().add(*index, *addr, *prefix).execute().await {
+                let mut request = handle.address().add(*index, *addr, *prefix);
+                request
+                    .message_mut()
+                    .attributes
+                    .push(AddressAttribute::Protocol(AddressProtocol::Other(PROTOCOL)));
+                if let Err(e) = request.execute().await {
                     warn(
                         "add address",
                         format!("{addr}/{prefix} on {}", want.ifname),
@@ -268,7 +280,7 @@ fn route_message(index: u32, r: &PlannedRoute) -> RouteMessage {
                 .destination_prefix(dst, r.prefix_len)
                 .output_interface(index)
                 .priority(r.metric)
-                .protocol(RouteProtocol::Static)
+                .protocol(RouteProtocol::Other(PROTOCOL))
                 .scope(scope);
             if let Some(IpAddr::V4(g)) = gw {
                 b = b.gateway(g);
@@ -280,12 +292,71 @@ fn route_message(index: u32, r: &PlannedRoute) -> RouteMessage {
                 .destination_prefix(dst, r.prefix_len)
                 .output_interface(index)
                 .priority(r.metric)
-                .protocol(RouteProtocol::Static)
+                .protocol(RouteProtocol::Other(PROTOCOL))
                 .scope(scope);
             if let Some(IpAddr::V6(g)) = gw {
                 b = b.gateway(g);
             }
             b.build()
+        }
+    }
+}
+
+/// Removes the addresses and routes an earlier run added (tagged [`PROTOCOL`]): after a
+/// crash or a configuration change while stopped they would be stale. The engine's first
+/// plans add back what is still wanted.
+async fn remove_leftovers(handle: &Handle) {
+    use futures_util::TryStreamExt;
+    let ours = RouteProtocol::Other(PROTOCOL);
+    let mut routes: Vec<RouteMessage> = Vec::new();
+    for dump in [
+        handle
+            .route()
+            .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
+            .execute()
+            .try_collect::<Vec<_>>()
+            .await,
+        handle
+            .route()
+            .get(RouteMessageBuilder::<Ipv6Addr>::new().build())
+            .execute()
+            .try_collect::<Vec<_>>()
+            .await,
+    ] {
+        match dump {
+            Ok(found) => routes.extend(found.into_iter().filter(|r| r.header.protocol == ours)),
+            Err(e) => tracing::warn!(error = %display_chain(&e), "dump routes to find leftovers"),
+        }
+    }
+    for route in routes {
+        tracing::info!(route = ?route.attributes, "removing a route an earlier run left");
+        if let Err(e) = handle.route().del(route).execute().await {
+            warn("delete leftover route", String::new(), e);
+        }
+    }
+    let addresses = match handle
+        .address()
+        .get()
+        .execute()
+        .try_collect::<Vec<_>>()
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %display_chain(&e), "dump addresses to find leftovers");
+            return;
+        }
+    };
+    let tagged = |a: &rtnetlink::packet_route::address::AddressMessage| {
+        a.attributes
+            .contains(&AddressAttribute::Protocol(AddressProtocol::Other(
+                PROTOCOL,
+            )))
+    };
+    for address in addresses.into_iter().filter(tagged) {
+        tracing::info!(ifindex = address.header.index, attributes = ?address.attributes, "removing an address an earlier run left");
+        if let Err(e) = handle.address().del(address).execute().await {
+            warn("delete leftover address", String::new(), e);
         }
     }
 }

@@ -348,6 +348,20 @@ impl Daemon {
         self.spawn().await;
     }
 
+    /// Kills the daemon with SIGKILL (no cleanup, as in a crash) and waits for it.
+    pub async fn kill(&mut self) {
+        // SAFETY: kill with the PID of a child we spawned and have not reaped.
+        let rc = unsafe { libc::kill(self.pid(), libc::SIGKILL) };
+        assert_eq!(rc, 0, "kill -KILL {}", self.pid());
+        self.wait_exit().await;
+    }
+
+    /// Starts a stopped daemon again with the same config and state.
+    pub async fn start_again(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.spawn().await;
+    }
+
     /// The resolv.conf the daemon writes.
     pub fn resolv_conf(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("resolv.conf")).unwrap_or_default()
