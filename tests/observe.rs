@@ -37,6 +37,17 @@ fn last_order(events: &[pb::WatchManagerResponse]) -> Vec<String> {
         .expect("a ServicesChanged event")
 }
 
+/// Reads events up to the next IPv4 L4 event (the last of an L4 batch: any, then IPv4).
+async fn until_ipv4_l4(
+    events: &mut tonic::Streaming<pb::WatchManagerResponse>,
+    what: &str,
+) -> Vec<pb::WatchManagerResponse> {
+    read_until(events, what, |e| {
+        matches!(&e.event, Some(Event::ConnectivityChanged(c)) if c.family() == pb::AddressFamily::Ipv4)
+    })
+    .await
+}
+
 fn l4(
     family: pb::AddressFamily,
     connected: bool,
@@ -88,16 +99,7 @@ async fn watch_reports_snapshot_order_states_and_l4_events() {
         state_change(e) == Some((&svc0, Ready))
     })
     .await;
-    let seen = [
-        seen,
-        read_until(
-            &mut events,
-            "L4 ipv4 connected",
-            |e| matches!(&e.event, Some(Event::ConnectivityChanged(c)) if c.family() == Ipv4),
-        )
-        .await,
-    ]
-    .concat();
+    let seen = [seen, until_ipv4_l4(&mut events, "L4 ipv4 connected").await].concat();
     assert_eq!(
         l4_events(&seen),
         vec![l4(Any, true, "veth0"), l4(Ipv4, true, "veth0")]
@@ -149,12 +151,7 @@ async fn watch_reports_snapshot_order_states_and_l4_events() {
     .await;
     let seen = [
         seen,
-        read_until(
-            &mut events,
-            "L4 ipv4 disconnected",
-            |e| matches!(&e.event, Some(Event::ConnectivityChanged(c)) if c.family() == Ipv4),
-        )
-        .await,
+        until_ipv4_l4(&mut events, "L4 ipv4 disconnected").await,
     ]
     .concat();
     assert_eq!(
@@ -168,16 +165,7 @@ async fn watch_reports_snapshot_order_states_and_l4_events() {
         state_change(e) == Some((&svc0, Ready))
     })
     .await;
-    let seen = [
-        seen,
-        read_until(
-            &mut events,
-            "L4 ipv4 connected",
-            |e| matches!(&e.event, Some(Event::ConnectivityChanged(c)) if c.family() == Ipv4),
-        )
-        .await,
-    ]
-    .concat();
+    let seen = [seen, until_ipv4_l4(&mut events, "L4 ipv4 connected").await].concat();
     assert_eq!(
         l4_events(&seen),
         vec![l4(Any, true, "veth0"), l4(Ipv4, true, "veth0")]
@@ -193,12 +181,7 @@ async fn watch_reports_snapshot_order_states_and_l4_events() {
         .expect("ignore")
         .into_inner();
     assert!(updated.interface.expect("interface").ignored);
-    let seen = read_until(
-        &mut events,
-        "L4 ipv4 disconnected",
-        |e| matches!(&e.event, Some(Event::ConnectivityChanged(c)) if c.family() == Ipv4),
-    )
-    .await;
+    let seen = until_ipv4_l4(&mut events, "L4 ipv4 disconnected").await;
     assert_eq!(
         l4_events(&seen),
         vec![l4(Any, false, "veth0"), l4(Ipv4, false, "veth0")]

@@ -333,14 +333,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
             })
         })?;
         let Some(mut config) = current.config.clone() else {
-            return Err(EngineError::FailedPrecondition {
-                reason: "NotSupported",
-                message: format!(
-                    "service {} is immutable: netpilot observes its link but does not manage it; add the interface to managed_interfaces",
-                    wanted.id
-                ),
-            }
-            .into());
+            return Err(EngineError::immutable(&wanted.id).into());
         };
         for (i, path) in paths.iter().enumerate() {
             match path.as_str() {

@@ -18,8 +18,6 @@ use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::service::Routes;
 use tonic::transport::Server;
 
-pub use session::diff as session_diff;
-
 use crate::engine::EngineHandle;
 use crate::pb;
 use pb::agent_service_server::AgentServiceServer;

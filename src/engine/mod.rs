@@ -265,6 +265,19 @@ pub enum EngineError {
     Stopped,
 }
 
+impl EngineError {
+    /// The error for changing a service netpilot only observes.
+    pub fn immutable(id: &str) -> Self {
+        EngineError::FailedPrecondition {
+            reason: "NotSupported",
+            message: format!(
+                "service {id} is immutable: netpilot observes its link but does not manage it; \
+                 add the interface to managed_interfaces"
+            ),
+        }
+    }
+}
+
 /// A session's id as the API spells it.
 pub fn parse_session_id(field: &str, text: &str) -> Result<SessionId, EngineError> {
     text.parse()

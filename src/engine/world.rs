@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::net::apply::NetPlan;
 use crate::net::dhcp::DhcpReport;
-use crate::net::netlink::{DefaultRoute, Link, NetEvent};
+use crate::net::netlink::{display_chain, DefaultRoute, Link, NetEvent};
 use crate::net::online::OnlineReport;
 use crate::policy::{self, order::OrderPreferences};
 use crate::store::Store;
@@ -217,7 +217,7 @@ impl World {
             if m.config.favorite != favorite {
                 self.stored.insert(id.clone(), m.config.clone());
                 if let Err(e) = self.store.save(id, &m.config) {
-                    tracing::error!(service = %id, error = %crate::net::netlink::display_chain(&e), "store favorite");
+                    tracing::error!(service = %id, error = %display_chain(&e), "store favorite");
                 }
             }
         }
@@ -346,12 +346,9 @@ impl World {
                 id: id.to_string(),
             });
         }
-        self.managed.get_mut(&service_id(id)).ok_or_else(|| EngineError::FailedPrecondition {
-            reason: "NotSupported",
-            message: format!(
-                "service {id} is immutable: netpilot observes its link but does not manage it; add the interface to managed_interfaces"
-            ),
-        })
+        self.managed
+            .get_mut(&service_id(id))
+            .ok_or_else(|| EngineError::immutable(id))
     }
 
     fn on_command(&mut self, command: Command) {
@@ -471,7 +468,7 @@ impl World {
         let sid = service_id(id);
         self.store
             .remove(&sid)
-            .map_err(|e| EngineError::Store(crate::net::netlink::display_chain(&e)))?;
+            .map_err(|e| EngineError::Store(display_chain(&e)))?;
         self.stored.remove(&sid);
         let m = self.managed_mut(id)?;
         m.disconnect();
@@ -484,7 +481,7 @@ impl World {
         let sid = service_id(id);
         self.store
             .save(&sid, &config)
-            .map_err(|e| EngineError::Store(crate::net::netlink::display_chain(&e)))?;
+            .map_err(|e| EngineError::Store(display_chain(&e)))?;
         self.stored.insert(sid.clone(), config.clone());
         if let Some(m) = self.managed.get_mut(&sid) {
             m.reconfigure(config);
