@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{EngineError, Event};
 use crate::config::{Config, OnlineCheckMode};
-use crate::model::{Ipv4Config, Lease, Service, ServiceConfig, ServiceId};
+use crate::model::{Ipv4Config, Lease, ReportKey, Service, ServiceConfig, ServiceId};
 use crate::net::dhcp::{DhcpClient, DhcpParams, DhcpReport, SavedLease};
 use crate::net::online::{CheckParams, OnlineCheck, OnlineReport, ProbeResult};
 use crate::tech::ethernet::Management;
@@ -240,7 +240,10 @@ impl Managed {
                 ifname: self.ifname.clone(),
                 mac: self.mac,
                 hostname: hostname.to_string(),
-                generation,
+                key: ReportKey {
+                    service: self.id.clone(),
+                    generation,
+                },
             };
             tracing::info!(service = %self.id, interface = %self.ifname, init_reboot = self.saved_lease.is_some(), "starting DHCP");
             self.dhcp = Some(DhcpClient::start(
@@ -330,8 +333,10 @@ impl Managed {
         };
         self.check_generation = self.next_generation();
         let params = CheckParams {
-            service: self.id.clone(),
-            generation: self.check_generation,
+            key: ReportKey {
+                service: self.id.clone(),
+                generation: self.check_generation,
+            },
             ifname: self.ifname.clone(),
             url: url.clone(),
             expect_status: check.expect_status,

@@ -309,18 +309,14 @@ impl World {
     }
 
     fn on_dhcp(&mut self, report: DhcpReport) {
-        if let Some(m) = self
-            .managed
-            .values_mut()
-            .find(|m| m.ifindex == report.ifindex)
-        {
-            m.on_dhcp(report.generation, report.event);
+        if let Some(m) = self.managed.get_mut(&report.key.service) {
+            m.on_dhcp(report.key.generation, report.event);
         }
     }
 
     fn on_online(&mut self, report: OnlineReport) {
-        if let Some(m) = self.managed.get_mut(&report.service) {
-            if let Some(event) = m.on_online(report.generation, report.result, &self.config) {
+        if let Some(m) = self.managed.get_mut(&report.key.service) {
+            if let Some(event) = m.on_online(report.key.generation, report.result, &self.config) {
                 self.extra_events.push(event);
             }
         }

@@ -16,6 +16,18 @@ pub use session::{
 };
 pub use technology::{Technology, TechnologyKind};
 
+/// Names the task the engine started for one service (a DHCP client, an online check, a
+/// timer) in that task's reports. The engine counts `generation` up per service each time it
+/// starts a task, so a report from a task it has since replaced or stopped is recognised as
+/// stale and dropped, even when another service now uses the same netdev.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReportKey {
+    /// The service the task works for.
+    pub service: ServiceId,
+    /// Which start of the task, counted per service.
+    pub generation: u64,
+}
+
 /// Daemon-wide state, ConnMan's manager "State" (doc/manager-api.txt).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ManagerState {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use mozim::{DhcpV4Client, DhcpV4Config, DhcpV4Lease, DhcpV4State};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::model::Lease;
+use crate::model::{Lease, ReportKey};
 
 /// What a client reports.
 #[derive(Debug, Clone)]
@@ -23,13 +23,11 @@ pub enum DhcpEvent {
     Failed(String),
 }
 
-/// An event with the link and client it came from.
+/// An event with the service and client start it came from.
 #[derive(Debug)]
 pub struct DhcpReport {
-    /// ifindex of the link.
-    pub ifindex: u32,
-    /// Which start of the client (stale reports are ignored by the engine).
-    pub generation: u64,
+    /// The service and which start of its client (stale reports are ignored by the engine).
+    pub key: ReportKey,
     /// What happened.
     pub event: DhcpEvent,
 }
@@ -56,8 +54,8 @@ pub struct DhcpParams {
     pub mac: [u8; 6],
     /// Host name to send (option 12); empty = none.
     pub hostname: String,
-    /// Which start this is.
-    pub generation: u64,
+    /// Names this start of the client in its reports.
+    pub key: ReportKey,
 }
 
 const RETRY_MIN: Duration = Duration::from_secs(1);
@@ -111,8 +109,7 @@ async fn run(
     let report = |event| {
         let reports = reports.clone();
         let report = DhcpReport {
-            ifindex: params.ifindex,
-            generation: params.generation,
+            key: params.key.clone(),
             event,
         };
         async move {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::model::ServiceId;
+use crate::model::ReportKey;
 
 /// One probe's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +23,9 @@ pub enum ProbeResult {
 /// A probe result with the service and check it belongs to.
 #[derive(Debug)]
 pub struct OnlineReport {
-    /// The service checked.
-    pub service: ServiceId,
-    /// Which start of the check (stale reports are ignored by the engine).
-    pub generation: u64,
+    /// The service checked and which start of the check (stale reports are ignored by the
+    /// engine).
+    pub key: ReportKey,
     /// The outcome.
     pub result: ProbeResult,
 }
@@ -34,10 +33,8 @@ pub struct OnlineReport {
 /// What one check needs.
 #[derive(Debug, Clone)]
 pub struct CheckParams {
-    /// Service checked.
-    pub service: ServiceId,
-    /// Which start this is.
-    pub generation: u64,
+    /// The service checked and which start of its check this is.
+    pub key: ReportKey,
     /// Interface to bind the probe to.
     pub ifname: String,
     /// URL to GET (http only).
@@ -71,10 +68,9 @@ impl OnlineCheck {
             loop {
                 let result = probe(&params).await;
                 let online = result == ProbeResult::Online;
-                tracing::debug!(service = %params.service, url = %params.url, ?result, "online probe");
+                tracing::debug!(service = %params.key.service, url = %params.url, ?result, "online probe");
                 let report = OnlineReport {
-                    service: params.service.clone(),
-                    generation: params.generation,
+                    key: params.key.clone(),
                     result,
                 };
                 if reports.send(report).await.is_err() || (online && !params.continuous) {
