@@ -289,3 +289,49 @@ async fn move_service_reorders_and_unknown_ids_are_not_found() {
         .expect_err("no wifi backend");
     assert_eq!(err.code(), tonic::Code::Unimplemented);
 }
+
+#[tokio::test]
+async fn only_real_ethernet_links_get_a_service_even_when_all_are_managed() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    // Virtual netdevs that are ARPHRD_ETHER like a NIC: the kernel's device type (a bridge's
+    // DEVTYPE) or the virtual kind (macvlan, tap) says what they are. This kernel has no
+    // dummy, VLAN or bond support; the classification table test covers DEVTYPE vlan, bond,
+    // bluetooth (bnep) and wwan.
+    bed.host.ip(&["link", "add", "br0", "type", "bridge"]);
+    bed.host.ip(&[
+        "link", "add", "mv0", "link", "veth0", "type", "macvlan", "mode", "bridge",
+    ]);
+    bed.host.ip(&["tuntap", "add", "tap0", "mode", "tap"]);
+    for link in ["br0", "mv0", "tap0"] {
+        bed.host.ip(&["link", "set", link, "up"]);
+    }
+    let daemon = Daemon::start(&bed.host, "managed_interfaces = [\"*\"]", &[]).await;
+    let mut manager = daemon.manager().await;
+    let (snapshot, _) = watch(&mut manager).await;
+    let mut kinds: Vec<(String, String, bool)> = snapshot
+        .interfaces
+        .iter()
+        .map(|i| (i.name.clone(), i.kind.clone(), !i.service_id.is_empty()))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            ("br0".into(), "bridge".into(), false),
+            ("lo".into(), "loopback".into(), false),
+            ("mv0".into(), "other".into(), false),
+            ("tap0".into(), "other".into(), false),
+            ("veth0".into(), "ethernet".into(), true),
+        ]
+    );
+    let ids: Vec<_> = snapshot.services.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(ids, vec![bed.service_id("veth0")]);
+    let log = common::wait_for_log(&daemon, "interface=veth0").await;
+    for link in ["br0", "mv0", "tap0"] {
+        assert!(
+            !log.contains(&format!("interface={link}")),
+            "nothing is started on {link}:\n{log}"
+        );
+    }
+}

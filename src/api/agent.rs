@@ -1,10 +1,7 @@
-//! AgentService: one registered agent at a time (ConnMan Manager.RegisterAgent). No backend
-//! asks for input yet, so a registered agent only receives `registered` and, at shutdown,
-//! `release`.
+//! AgentService: the stream of the registered agent (ConnMan Manager.RegisterAgent). The
+//! engine owns the registration; this stream only carries its messages both ways.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -13,40 +10,37 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::caller::caller;
 use super::status::invalid;
-use crate::engine::{EngineError, EngineHandle};
+use crate::engine::{EngineHandle, ToAgent};
 use crate::pb;
 use pb::register_agent_request::Message as FromAgent;
-use pb::register_agent_response::Message as ToAgent;
+use pb::register_agent_response::Message as Outgoing;
 
 /// The AgentService implementation.
 pub struct AgentApi {
     engine: EngineHandle,
-    registered: Arc<AtomicBool>,
 }
 
 impl AgentApi {
     /// Serves the engine behind `engine`.
     pub fn new(engine: EngineHandle) -> Self {
-        Self {
-            engine,
-            registered: Arc::new(AtomicBool::new(false)),
-        }
-    }
-}
-
-/// Clears the registration when the agent's stream ends, however it ends.
-struct Registration(Arc<AtomicBool>);
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::SeqCst);
+        Self { engine }
     }
 }
 
 type AgentStream = Pin<Box<dyn Stream<Item = Result<pb::RegisterAgentResponse, Status>> + Send>>;
 
-fn to_agent(m: ToAgent) -> Result<pb::RegisterAgentResponse, Status> {
+fn to_agent(m: Outgoing) -> Result<pb::RegisterAgentResponse, Status> {
     Ok(pb::RegisterAgentResponse { message: Some(m) })
+}
+
+impl From<ToAgent> for Outgoing {
+    fn from(m: ToAgent) -> Self {
+        match m {
+            ToAgent::Release(reason) => Outgoing::Release(pb::AgentRelease {
+                reason: reason.to_string(),
+            }),
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -70,44 +64,43 @@ impl pb::agent_service_server::AgentService for AgentApi {
                 ))
             }
         };
-        if self.registered.swap(true, Ordering::SeqCst) {
-            return Err(EngineError::AlreadyExists("an agent is already registered".into()).into());
-        }
-        let registration = Registration(self.registered.clone());
-        tracing::info!(agent = %name, caller = %who, "agent registered");
+        let (id, mut from_engine) = self.engine.register_agent(name.clone(), who).await?;
         let (tx, rx) = mpsc::channel(4);
         let engine = self.engine.clone();
         tokio::spawn(async move {
-            let _registration = registration;
             if tx
-                .send(to_agent(ToAgent::Registered(pb::AgentRegistered {})))
+                .send(to_agent(Outgoing::Registered(pb::AgentRegistered {})))
                 .await
-                .is_err()
+                .is_ok()
             {
-                return;
-            }
-            loop {
-                tokio::select! {
-                    _ = engine.stopping() => {
-                        let _ = tx.send(to_agent(ToAgent::Release(pb::AgentRelease { reason: "shutdown".into() }))).await;
-                        break;
+                loop {
+                    tokio::select! {
+                        _ = tx.closed() => break,
+                        message = from_engine.recv() => match message {
+                            Some(m) => {
+                                let last = matches!(m, ToAgent::Release(_));
+                                if tx.send(to_agent(m.into())).await.is_err() || last {
+                                    break;
+                                }
+                            }
+                            None => break,
+                        },
+                        message = incoming.next() => match message {
+                            Some(Ok(pb::RegisterAgentRequest { message: Some(FromAgent::Reply(reply)) })) => {
+                                // Values may be secrets: log only the id.
+                                tracing::warn!(agent = %name, request_id = reply.request_id, "reply to an input request that was never sent; ignored");
+                            }
+                            Some(Ok(_)) => tracing::warn!(agent = %name, "unexpected message from agent; ignored"),
+                            Some(Err(e)) => {
+                                tracing::info!(agent = %name, error = %e, "agent stream failed");
+                                break;
+                            }
+                            None => break,
+                        },
                     }
-                    _ = tx.closed() => break,
-                    message = incoming.next() => match message {
-                        Some(Ok(pb::RegisterAgentRequest { message: Some(FromAgent::Reply(reply)) })) => {
-                            // Values may be secrets: log only the id.
-                            tracing::warn!(agent = %name, request_id = reply.request_id, "reply to an input request that was never sent; ignored");
-                        }
-                        Some(Ok(_)) => tracing::warn!(agent = %name, "unexpected message from agent; ignored"),
-                        Some(Err(e)) => {
-                            tracing::info!(agent = %name, error = %e, "agent stream failed");
-                            break;
-                        }
-                        None => break,
-                    },
                 }
             }
-            tracing::info!(agent = %name, "agent unregistered");
+            engine.unregister_agent(id);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }

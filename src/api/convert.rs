@@ -107,7 +107,7 @@ impl From<&Service> for pb::Service {
             name: s.name.clone(),
             r#type: pb::TechnologyType::from(s.technology).into(),
             state: pb::ServiceState::from(s.state).into(),
-            error: s.error.clone().unwrap_or_default(),
+            error: s.error.map(|e| e.as_str().to_string()).unwrap_or_default(),
             strength: s.strength.into(),
             favorite: s.favorite,
             immutable: s.immutable,
@@ -401,7 +401,7 @@ impl From<&Event> for pb::watch_manager_response::Event {
                 service_id: id.0.clone(),
                 state: pb::ServiceState::from(*state).into(),
                 previous_state: pb::ServiceState::from(*previous).into(),
-                error: error.clone().unwrap_or_default(),
+                error: error.map(|e| e.as_str().to_string()).unwrap_or_default(),
             }),
             Event::InterfaceChanged(i) => E::InterfaceChanged(pb::InterfaceChanged {
                 interface: Some(i.into()),

@@ -110,12 +110,13 @@ async fn run(config: Config) -> Result<(), String> {
     let (store, stored) = store::Store::open(&config.state_dir).map_err(|e| display_chain(&e))?;
     let engine::Engine {
         handle: engine,
-        net_events,
+        kernel,
+        backends: _,
         plans,
         task: engine_task,
     } = engine::spawn(&config, store, stored);
     net::apply::spawn(dns, plans).map_err(|e| format!("open rtnetlink socket for changes: {e}"))?;
-    net::netlink::spawn(net_events)
+    net::netlink::spawn(kernel)
         .await
         .map_err(|e| display_chain(&e))?;
 

@@ -48,7 +48,7 @@ pub(super) fn events(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
                     id: s.id.clone(),
                     state: s.state,
                     previous,
-                    error: s.error.clone(),
+                    error: s.error,
                 })
             })
             .collect();

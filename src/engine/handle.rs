@@ -4,17 +4,18 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::agent::{AgentId, ToAgent};
+use super::input::Input;
 use super::{Caller, EngineError, EventBatch, InterfaceView, ManagerInfo, Snapshot};
 use crate::model::{
-    Bearer, ConnectionType, Service, ServiceId, SessionId, SessionInfo, SessionSettings,
-    SessionView,
+    Bearer, ConnectionType, Service, SessionId, SessionInfo, SessionSettings, SessionView,
 };
 
 type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
 
 /// What the API asks of the engine. Each carries its reply channel.
 #[derive(Debug)]
-pub(super) enum Command {
+pub(crate) enum Command {
     /// Turn offline mode on or off.
     SetOfflineMode(bool, Reply<ManagerInfo>),
     /// Move a service before or after another in the user order.
@@ -78,6 +79,14 @@ pub(super) enum Command {
     CloseSession(SessionId),
     /// List sessions.
     ListSessions(Reply<Vec<SessionInfo>>),
+    /// Register the caller as the agent; the receiver carries what the engine tells it.
+    RegisterAgent {
+        name: String,
+        caller: Caller,
+        reply: Reply<(AgentId, mpsc::Receiver<ToAgent>)>,
+    },
+    /// The agent's stream went away.
+    UnregisterAgent(AgentId),
     /// Release every session and stop.
     Shutdown(oneshot::Sender<()>),
 }
@@ -93,7 +102,7 @@ pub struct Subscription {
 /// Cheap to clone; every method fails with [`EngineError::Stopped`] once the engine ended.
 #[derive(Clone)]
 pub struct EngineHandle {
-    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) commands: mpsc::Sender<Input>,
     pub(super) snapshot: watch::Receiver<Arc<Snapshot>>,
     pub(super) events: broadcast::Sender<Arc<EventBatch>>,
     pub(super) stopping: watch::Receiver<bool>,
@@ -103,7 +112,7 @@ impl EngineHandle {
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, EngineError> {
         let (tx, rx) = oneshot::channel();
         self.commands
-            .send(make(tx))
+            .send(Input::Command(make(tx)))
             .await
             .map_err(|_| EngineError::Stopped)?;
         rx.await.map_err(|_| EngineError::Stopped)?
@@ -246,16 +255,42 @@ impl EngineHandle {
             .await
     }
 
-    /// Forgets a session whose stream went away. Never waits.
-    pub fn close_session(&self, id: SessionId) {
-        if let Err(mpsc::error::TrySendError::Full(cmd)) =
-            self.commands.try_send(Command::CloseSession(id))
+    /// Sends a command that has no reply without waiting: when the queue is full, a task
+    /// sends it later.
+    fn send_later(&self, command: Command) {
+        if let Err(mpsc::error::TrySendError::Full(input)) =
+            self.commands.try_send(Input::Command(command))
         {
             let commands = self.commands.clone();
             tokio::spawn(async move {
-                let _ = commands.send(cmd).await;
+                let _ = commands.send(input).await;
             });
         }
+    }
+
+    /// Forgets a session whose stream went away. Never waits.
+    pub fn close_session(&self, id: SessionId) {
+        self.send_later(Command::CloseSession(id));
+    }
+
+    /// Registers the caller as the agent (ConnMan Manager.RegisterAgent). The receiver
+    /// carries what the engine tells the agent; ALREADY_EXISTS while another is registered.
+    pub async fn register_agent(
+        &self,
+        name: String,
+        caller: Caller,
+    ) -> Result<(AgentId, mpsc::Receiver<ToAgent>), EngineError> {
+        self.call(|reply| Command::RegisterAgent {
+            name,
+            caller,
+            reply,
+        })
+        .await
+    }
+
+    /// The agent's stream ended. Never waits.
+    pub fn unregister_agent(&self, id: AgentId) {
+        self.send_later(Command::UnregisterAgent(id));
     }
 
     /// Lists sessions, oldest first.
@@ -267,13 +302,13 @@ impl EngineHandle {
     /// Returns once the releases are handed to the session streams.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Shutdown(tx)).await.is_ok() {
+        if self
+            .commands
+            .send(Input::Command(Command::Shutdown(tx)))
+            .await
+            .is_ok()
+        {
             let _ = rx.await;
         }
     }
-}
-
-/// Helper for the engine: the id of a service the API named.
-pub(super) fn service_id(id: &str) -> ServiceId {
-    ServiceId(id.to_string())
 }

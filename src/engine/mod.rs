@@ -6,17 +6,24 @@
 //! watcher subscribes to the events first, then reads the snapshot, and skips batches the
 //! snapshot already contains, so nothing is lost or seen twice.
 
+mod agent;
+mod commands;
+mod connection;
 mod diff;
 mod handle;
-mod managed;
+mod input;
+mod manager;
 mod plan;
+mod services;
 mod sessions;
-mod world;
+mod view;
 
 use std::sync::Arc;
 
+pub use agent::{AgentId, ToAgent};
 pub use handle::{EngineHandle, Subscription};
-pub use world::{spawn, Engine};
+pub use input::{DetachedReceiver, EngineStopped, EventSender};
+pub use manager::{spawn, Engine};
 
 use crate::model::{
     Connectivity, Interface, L4Event, ManagerState, Service, ServiceId, ServiceState, SessionId,
@@ -107,7 +114,7 @@ pub enum Event {
         /// Old state.
         previous: ServiceState,
         /// Error word, for failure.
-        error: Option<String>,
+        error: Option<crate::model::ServiceError>,
     },
     /// An interface appeared or changed.
     InterfaceChanged(InterfaceView),

@@ -1,10 +1,11 @@
 //! What the kernel and resolver should look like, from the published snapshot and the
-//! managed links: addresses, routes with metrics in service order, IPv6 mode, resolv.conf.
+//! connections on managed netdevs: addresses, routes with metrics in service order, IPv6
+//! mode, MTU, resolv.conf.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::managed::Managed;
+use super::connection::Connection;
 use super::Snapshot;
 use crate::model::{Ipv4Config, Ipv6Config, ServiceId};
 use crate::net::apply::{Ipv6Mode, LinkPlan, NetPlan, PlannedRoute};
@@ -36,40 +37,44 @@ fn in_subnet(a: Ipv4Addr, b: Ipv4Addr, prefix_len: u8) -> bool {
     u32::from(a) & mask == u32::from(b) & mask
 }
 
-/// The plan for every managed link. `managed` is keyed by service id.
-pub fn plan(
+/// A netdev netpilot manages, and the connection that uses it now: the one whose L2 is up
+/// on it, or the only service that uses it (an Ethernet link, even when idle). A radio no
+/// service is connected through has none.
+pub(super) struct ManagedNetdev<'a> {
+    pub index: u32,
+    pub name: String,
+    /// The MTU it had when netpilot took it over.
+    pub original_mtu: u32,
+    pub connection: Option<&'a Connection>,
+}
+
+/// The plan for every managed netdev.
+pub(super) fn plan(
     snapshot: &Snapshot,
-    managed: &BTreeMap<ServiceId, Managed>,
+    netdevs: &[ManagedNetdev<'_>],
     metrics: &BTreeMap<ServiceId, u32>,
 ) -> NetPlan {
     let mut links = BTreeMap::new();
-    for view in &snapshot.interfaces {
-        let Some(m) = view.service_id.as_ref().and_then(|id| managed.get(id)) else {
-            continue;
-        };
-        let iface = &view.interface;
-        let link = super::managed::LinkFacts {
-            admin_up: iface.admin_up,
-            oper_up: iface.oper_up,
-        };
-        let mgmt = m.management();
+    for netdev in netdevs {
+        let c = netdev.connection;
         let mut addresses = Vec::new();
         let mut routes = Vec::new();
-        if m.active(link) {
-            if let Some((a, p)) = mgmt.ipv4_target() {
+        let has_link = c.is_some_and(|c| c.state().has_link());
+        if let Some(c) = c.filter(|_| has_link) {
+            if let Some((a, p)) = c.ipv4_target() {
                 addresses.push((IpAddr::V4(a), p));
             }
             if let Ipv6Config::Manual {
                 address,
                 prefix_len,
                 ..
-            } = m.config.ipv6
+            } = c.config.ipv6
             {
                 addresses.push((IpAddr::V6(address), prefix_len));
             }
         }
-        if let Some(&metric) = metrics.get(&m.id) {
-            if let (Some(gw), Some((addr, prefix))) = (mgmt.ipv4_gateway(), mgmt.ipv4_target()) {
+        if let Some((c, &metric)) = c.and_then(|c| metrics.get(&c.id).map(|m| (c, m))) {
+            if let (Some(gw), Some((addr, prefix))) = (c.ipv4_gateway(), c.ipv4_target()) {
                 if !in_subnet(gw, addr, prefix) {
                     // e.g. a /32 lease: reach the gateway on-link first.
                     routes.push(PlannedRoute {
@@ -86,7 +91,7 @@ pub fn plan(
                     metric,
                 });
             }
-            if let (Ipv4Config::Dhcp, Some(lease)) = (&m.config.ipv4, &m.lease) {
+            if let (Ipv4Config::Dhcp, Some(lease)) = (&c.config.ipv4, &c.lease) {
                 for (dst, prefix, via) in &lease.routes {
                     let gateway = (!via.is_unspecified()).then_some(IpAddr::V4(*via));
                     routes.push(PlannedRoute {
@@ -99,7 +104,7 @@ pub fn plan(
             }
             if let Ipv6Config::Manual {
                 gateway: Some(gw), ..
-            } = m.config.ipv6
+            } = c.config.ipv6
             {
                 routes.push(PlannedRoute {
                     destination: IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
@@ -109,23 +114,27 @@ pub fn plan(
                 });
             }
         }
-        let ipv6 = match m.config.ipv6 {
-            Ipv6Config::Auto => Ipv6Mode::Slaac,
-            Ipv6Config::Manual { .. } => Ipv6Mode::Static,
-            Ipv6Config::Off => Ipv6Mode::Disabled,
+        let ipv6 = match c.map(|c| &c.config.ipv6) {
+            None | Some(Ipv6Config::Auto) => Ipv6Mode::Slaac,
+            Some(Ipv6Config::Manual { .. }) => Ipv6Mode::Static,
+            Some(Ipv6Config::Off) => Ipv6Mode::Disabled,
         };
-        let connected = snapshot.service(&m.id.0).filter(|s| s.state.is_connected());
-        let mtu = match (&m.config.ipv4, &m.lease) {
-            (Ipv4Config::Dhcp, Some(lease)) if m.active(link) => {
-                lease.mtu.map_or(m.original_mtu, u32::from)
-            }
-            _ => m.original_mtu,
+        let connected = c
+            .and_then(|c| snapshot.service(&c.id.0))
+            .filter(|s| s.state.is_connected());
+        let mtu = match c.filter(|_| has_link) {
+            Some(c) if c.config.ipv4 == Ipv4Config::Dhcp => c
+                .lease
+                .as_ref()
+                .and_then(|l| l.mtu)
+                .map_or(netdev.original_mtu, u32::from),
+            _ => netdev.original_mtu,
         };
         links.insert(
-            iface.index,
+            netdev.index,
             LinkPlan {
-                ifname: iface.name.clone(),
-                admin_up: !m.admin_down,
+                ifname: netdev.name.clone(),
+                admin_up: c.is_none_or(Connection::link_up),
                 addresses,
                 routes,
                 ipv6,
@@ -135,7 +144,7 @@ pub fn plan(
             },
         );
     }
-    let resolv_conf = (!managed.is_empty()).then(|| {
+    let resolv_conf = (!netdevs.is_empty()).then(|| {
         let connected = snapshot
             .services
             .iter()

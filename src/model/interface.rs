@@ -1,28 +1,88 @@
 use std::net::IpAddr;
 
-/// What kind of netdev an interface is.
+/// What kind of netdev an interface is, from the kernel's own classification (see
+/// [`InterfaceKind::classify`]). Only [`InterfaceKind::Ethernet`] gets an Ethernet service;
+/// Wi-Fi radios belong to the Wi-Fi technology, Bluetooth PAN and cellular netdevs to theirs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InterfaceKind {
-    /// ARPHRD_ETHER, not wireless, not a bridge: carries an Ethernet service.
+    /// A wired Ethernet NIC (or a veth): ARPHRD_ETHER with no DEVTYPE and no virtual kind.
     Ethernet,
-    /// Has a wireless extension / cfg80211 phy.
+    /// An IEEE 802.11 station or AP netdev (DEVTYPE `wlan`, or a `phy80211` link in sysfs).
     Wireless,
+    /// A Bluetooth PAN netdev such as `bnep0` (DEVTYPE `bluetooth`).
+    Bluetooth,
+    /// A cellular modem's data netdev such as a CDC `wwan0` (DEVTYPE `wwan`).
+    Wwan,
+    /// A Linux bridge (DEVTYPE `bridge`).
+    Bridge,
+    /// A bond (DEVTYPE `bond`).
+    Bond,
+    /// An 802.1Q VLAN (DEVTYPE `vlan`).
+    Vlan,
     /// ARPHRD_LOOPBACK.
     Loopback,
-    /// A Linux bridge.
-    Bridge,
-    /// Anything else (tun, wireguard, gre, …).
+    /// Anything else (tun, wireguard, dummy, macvlan, USB gadget, …).
     Other,
 }
 
+/// What the kernel says about a netdev, as [`InterfaceKind::classify`] needs it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeviceFacts<'a> {
+    /// Link-layer type is ARPHRD_ETHER.
+    pub ether: bool,
+    /// Link-layer type is ARPHRD_LOOPBACK.
+    pub loopback: bool,
+    /// `DEVTYPE=` from `/sys/class/net/<name>/uevent`, if any.
+    pub devtype: Option<&'a str>,
+    /// `IFLA_INFO_KIND` of a virtual device (`veth`, `bridge`, `dummy`, …), if any.
+    pub info_kind: Option<&'a str>,
+    /// `/sys/class/net/<name>/phy80211` or `wireless` exists (cfg80211 or wireless extensions).
+    pub wireless: bool,
+}
+
 impl InterfaceKind {
+    /// Classifies a netdev by the kernel's device type (`DEVTYPE` in its sysfs uevent), then by
+    /// its virtual-device kind, as ConnMan and NetworkManager do: a name says nothing (`bnep0`
+    /// and a CDC `wwan0` are ARPHRD_ETHER too). `veth` counts as Ethernet, so test links and
+    /// containers' uplinks can be managed.
+    pub fn classify(f: DeviceFacts<'_>) -> Self {
+        if f.loopback {
+            return Self::Loopback;
+        }
+        if f.wireless {
+            return Self::Wireless;
+        }
+        match f.devtype {
+            Some("wlan") => return Self::Wireless,
+            Some("bluetooth") => return Self::Bluetooth,
+            Some("wwan") => return Self::Wwan,
+            Some("bridge") => return Self::Bridge,
+            Some("bond") => return Self::Bond,
+            Some("vlan") => return Self::Vlan,
+            Some(_) => return Self::Other,
+            None => {}
+        }
+        match f.info_kind {
+            _ if !f.ether => Self::Other,
+            None | Some("veth") => Self::Ethernet,
+            Some("bridge") => Self::Bridge,
+            Some("bond") => Self::Bond,
+            Some("vlan") => Self::Vlan,
+            Some(_) => Self::Other,
+        }
+    }
+
     /// Lower-case name as the API reports it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ethernet => "ethernet",
             Self::Wireless => "wireless",
-            Self::Loopback => "loopback",
+            Self::Bluetooth => "bluetooth",
+            Self::Wwan => "wwan",
             Self::Bridge => "bridge",
+            Self::Bond => "bond",
+            Self::Vlan => "vlan",
+            Self::Loopback => "loopback",
             Self::Other => "other",
         }
     }
@@ -111,5 +171,134 @@ impl Interface {
                     .join(":")
             })
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_follows_the_kernel_device_type_not_the_name() {
+        let ether = DeviceFacts {
+            ether: true,
+            ..DeviceFacts::default()
+        };
+        let cases = [
+            ("NIC", ether, InterfaceKind::Ethernet),
+            (
+                "veth",
+                DeviceFacts {
+                    info_kind: Some("veth"),
+                    ..ether
+                },
+                InterfaceKind::Ethernet,
+            ),
+            (
+                "wlan by DEVTYPE",
+                DeviceFacts {
+                    devtype: Some("wlan"),
+                    ..ether
+                },
+                InterfaceKind::Wireless,
+            ),
+            (
+                "wireless by sysfs",
+                DeviceFacts {
+                    wireless: true,
+                    ..ether
+                },
+                InterfaceKind::Wireless,
+            ),
+            (
+                "bnep0",
+                DeviceFacts {
+                    devtype: Some("bluetooth"),
+                    ..ether
+                },
+                InterfaceKind::Bluetooth,
+            ),
+            (
+                "CDC wwan0",
+                DeviceFacts {
+                    devtype: Some("wwan"),
+                    ..ether
+                },
+                InterfaceKind::Wwan,
+            ),
+            (
+                "bridge",
+                DeviceFacts {
+                    devtype: Some("bridge"),
+                    info_kind: Some("bridge"),
+                    ..ether
+                },
+                InterfaceKind::Bridge,
+            ),
+            (
+                "bond",
+                DeviceFacts {
+                    devtype: Some("bond"),
+                    ..ether
+                },
+                InterfaceKind::Bond,
+            ),
+            (
+                "vlan",
+                DeviceFacts {
+                    devtype: Some("vlan"),
+                    ..ether
+                },
+                InterfaceKind::Vlan,
+            ),
+            (
+                "USB gadget",
+                DeviceFacts {
+                    devtype: Some("gadget"),
+                    ..ether
+                },
+                InterfaceKind::Other,
+            ),
+            (
+                "dummy",
+                DeviceFacts {
+                    info_kind: Some("dummy"),
+                    ..ether
+                },
+                InterfaceKind::Other,
+            ),
+            (
+                "ifb",
+                DeviceFacts {
+                    info_kind: Some("ifb"),
+                    ..ether
+                },
+                InterfaceKind::Other,
+            ),
+            (
+                "macvlan",
+                DeviceFacts {
+                    info_kind: Some("macvlan"),
+                    ..ether
+                },
+                InterfaceKind::Other,
+            ),
+            (
+                "wireguard (not ARPHRD_ETHER)",
+                DeviceFacts::default(),
+                InterfaceKind::Other,
+            ),
+            (
+                "loopback",
+                DeviceFacts {
+                    loopback: true,
+                    ..DeviceFacts::default()
+                },
+                InterfaceKind::Loopback,
+            ),
+        ];
+        for (name, facts, want) in cases {
+            assert_eq!(InterfaceKind::classify(facts), want, "{name}");
+        }
     }
 }

@@ -8,9 +8,11 @@ mod session;
 mod technology;
 
 pub use config::{FieldError, Ipv4Config, Ipv6Config, ServiceConfig};
-pub use interface::{AddrScope, Interface, InterfaceAddress, InterfaceKind};
+pub use interface::{AddrScope, DeviceFacts, Interface, InterfaceAddress, InterfaceKind};
 pub use lease::Lease;
-pub use service::{IpMethod, Ipv4Info, Ipv6Info, Service, ServiceId, ServiceState};
+pub use service::{
+    IpMethod, Ipv4Info, Ipv6Info, L2State, Service, ServiceError, ServiceId, ServiceState,
+};
 pub use session::{
     Bearer, ConnectionType, SessionId, SessionInfo, SessionSettings, SessionState, SessionView,
 };

@@ -65,6 +65,76 @@ impl ServiceState {
     }
 }
 
+/// Why a service failed or is degraded: ConnMan's service "Error" words
+/// (doc/service-api.txt), plus `online-check-failed` and `passphrase-required`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServiceError {
+    /// The link layer did not come up in time, or the backend failed to connect.
+    ConnectFailed,
+    /// DHCP gave no usable lease.
+    DhcpFailed,
+    /// The network went out of range (its access point disappeared).
+    OutOfRange,
+    /// The passphrase or key was refused (Wi-Fi 4-way handshake or SAE).
+    InvalidKey,
+    /// Authentication failed (EAP, or the access point refused us).
+    AuthFailed,
+    /// A secret is needed and no one gave it: no stored credential, none in the request,
+    /// and no agent.
+    PassphraseRequired,
+    /// The online check keeps failing on a service that was online.
+    OnlineCheckFailed,
+}
+
+impl ServiceError {
+    /// ConnMan's word for the error.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ConnectFailed => "connect-failed",
+            Self::DhcpFailed => "dhcp-failed",
+            Self::OutOfRange => "out-of-range",
+            Self::InvalidKey => "invalid-key",
+            Self::AuthFailed => "auth-failed",
+            Self::PassphraseRequired => "passphrase-required",
+            Self::OnlineCheckFailed => "online-check-failed",
+        }
+    }
+
+    /// Whether a persistent service tries again by itself after this failure. A refused
+    /// key or credential is not retried: it would fail the same way (wpa_supplicant alone
+    /// would retry a wrong key forever), so it waits for the user.
+    pub fn retryable(self) -> bool {
+        !matches!(
+            self,
+            Self::InvalidKey | Self::AuthFailed | Self::PassphraseRequired
+        )
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The link-layer state of one service as its backend reports it: carrier for Ethernet,
+/// association and authentication for Wi-Fi (wpa_supplicant), the PAN or bearer connection
+/// for Bluetooth and cellular.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum L2State {
+    /// Not connected, and not trying.
+    Idle,
+    /// Connecting: association, authentication, the 4-way handshake, 802.1X.
+    Associating,
+    /// Connected; traffic can flow on the netdev with this ifindex.
+    Associated {
+        /// The netdev that carries the service now.
+        ifindex: u32,
+    },
+    /// The attempt failed for this reason; the backend has stopped trying.
+    Failed(ServiceError),
+}
+
 /// How an address family is configured (ConnMan "IPv4.Method" / "IPv6.Method").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IpMethod {
@@ -117,8 +187,9 @@ pub struct Service {
     pub technology: TechnologyKind,
     /// State.
     pub state: ServiceState,
-    /// ConnMan error word when `state` is `Failure`.
-    pub error: Option<String>,
+    /// Why the service is in `failure`, or what degrades it while `ready`
+    /// (`online-check-failed`).
+    pub error: Option<ServiceError>,
     /// Signal strength 0..=100 (0 for Ethernet).
     pub strength: u8,
     /// Known to the user or configured.

@@ -8,8 +8,9 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use mozim::{DhcpV4Client, DhcpV4Config, DhcpV4Lease, DhcpV4State};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
+use crate::engine::EventSender;
 use crate::model::{Lease, ReportKey};
 
 /// What a client reports.
@@ -66,7 +67,7 @@ impl DhcpClient {
     pub fn start(
         params: DhcpParams,
         saved: Option<SavedLease>,
-        reports: mpsc::Sender<DhcpReport>,
+        reports: EventSender<DhcpReport>,
     ) -> Self {
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = tokio::spawn(run(params, saved, reports, stop_rx));
@@ -103,7 +104,7 @@ impl Drop for DhcpClient {
 async fn run(
     params: DhcpParams,
     mut saved: Option<SavedLease>,
-    reports: mpsc::Sender<DhcpReport>,
+    reports: EventSender<DhcpReport>,
     mut stop: oneshot::Receiver<bool>,
 ) -> Option<SavedLease> {
     let report = |event| {

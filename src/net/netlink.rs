@@ -13,7 +13,7 @@ use rtnetlink::packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
 };
 use rtnetlink::packet_route::link::{
-    InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, State,
+    LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, State,
 };
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
@@ -21,9 +21,9 @@ use rtnetlink::packet_route::route::{
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::AsyncSocket;
 use rtnetlink::{Handle, MulticastGroup, RouteMessageBuilder};
-use tokio::sync::mpsc;
 
-use crate::model::{AddrScope, InterfaceAddress, InterfaceKind};
+use crate::engine::EventSender;
+use crate::model::{AddrScope, DeviceFacts, InterfaceAddress, InterfaceKind};
 
 /// Link-level facts about one netdev.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +102,7 @@ pub enum NetlinkError {
 /// Starts the monitor. Events go to `events`; the task ends when that receiver is dropped.
 /// Fails only when the sockets cannot be opened or the first dump fails.
 pub async fn spawn(
-    events: mpsc::Sender<NetEvent>,
+    events: EventSender<NetEvent>,
 ) -> Result<tokio::task::JoinHandle<()>, NetlinkError> {
     let groups = [
         MulticastGroup::Link,
@@ -249,17 +249,15 @@ fn parse_link(msg: &LinkMessage) -> Option<Link> {
     }
     let name = name?;
     let flags = msg.header.flags;
-    let kind = match msg.header.link_layer_type {
-        LinkLayerType::Loopback => InterfaceKind::Loopback,
-        LinkLayerType::Ether if info_kind == Some(InfoKind::Bridge) => InterfaceKind::Bridge,
-        // Intermediate functional blocks and dummies carry no traffic of their own.
-        LinkLayerType::Ether if matches!(info_kind, Some(InfoKind::Ifb | InfoKind::Dummy)) => {
-            InterfaceKind::Other
-        }
-        LinkLayerType::Ether if is_wireless(&name) => InterfaceKind::Wireless,
-        LinkLayerType::Ether => InterfaceKind::Ethernet,
-        _ => InterfaceKind::Other,
-    };
+    let info_kind = info_kind.map(|k| k.to_string());
+    let sysfs = Sysfs::read(&name);
+    let kind = InterfaceKind::classify(DeviceFacts {
+        ether: msg.header.link_layer_type == LinkLayerType::Ether,
+        loopback: msg.header.link_layer_type == LinkLayerType::Loopback,
+        devtype: sysfs.devtype.as_deref(),
+        info_kind: info_kind.as_deref(),
+        wireless: sysfs.wireless,
+    });
     Some(Link {
         index: msg.header.index,
         name,
@@ -272,10 +270,28 @@ fn parse_link(msg: &LinkMessage) -> Option<Link> {
     })
 }
 
-/// cfg80211 and wireless-extension devices show up like this in sysfs (as ConnMan checks).
-fn is_wireless(name: &str) -> bool {
-    let dir = Path::new("/sys/class/net").join(name);
-    dir.join("wireless").exists() || dir.join("phy80211").exists()
+/// What sysfs says about a netdev: the kernel's device type and whether it is a radio.
+struct Sysfs {
+    devtype: Option<String>,
+    wireless: bool,
+}
+
+impl Sysfs {
+    /// Reads `/sys/class/net/<name>/uevent` (`DEVTYPE=`) and looks for `phy80211` or
+    /// `wireless` beside it (as ConnMan checks). A netdev that vanished meanwhile reads as
+    /// having neither; its removal event follows.
+    fn read(name: &str) -> Self {
+        let dir = Path::new("/sys/class/net").join(name);
+        let devtype = std::fs::read_to_string(dir.join("uevent"))
+            .ok()
+            .and_then(|uevent| {
+                uevent
+                    .lines()
+                    .find_map(|l| l.strip_prefix("DEVTYPE=").map(str::to_string))
+            });
+        let wireless = dir.join("wireless").exists() || dir.join("phy80211").exists();
+        Sysfs { devtype, wireless }
+    }
 }
 
 fn parse_address(msg: &AddressMessage) -> Option<(u32, InterfaceAddress)> {

@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
+use crate::engine::EventSender;
 use crate::model::ReportKey;
 
 /// One probe's outcome.
@@ -62,7 +61,7 @@ impl Drop for OnlineCheck {
 
 impl OnlineCheck {
     /// Starts probing now.
-    pub fn start(params: CheckParams, reports: mpsc::Sender<OnlineReport>) -> Self {
+    pub fn start(params: CheckParams, reports: EventSender<OnlineReport>) -> Self {
         OnlineCheck(tokio::spawn(async move {
             let mut delay = params.interval_min;
             loop {

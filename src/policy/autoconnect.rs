@@ -1,7 +1,77 @@
-//! Which technologies may have connected services (ConnMan main.conf
-//! SingleConnectedTechnology and AlwaysConnectedTechnologies).
+//! Which services netpilot wants connected: the user's intent, `autoconnect`, ConnMan's
+//! main.conf SingleConnectedTechnology and AlwaysConnectedTechnologies, and one service per
+//! netdev (a Wi-Fi radio joins one network at a time).
 
-use crate::model::{Service, TechnologyKind};
+use std::collections::{BTreeSet, HashSet};
+
+use crate::model::{Service, ServiceId, TechnologyKind};
+
+/// What the user last asked of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Intent {
+    /// Nothing: follow `autoconnect` and this policy.
+    #[default]
+    Auto,
+    /// ConnectService (or a session's connect): connect even without autoconnect.
+    Connect,
+    /// DisconnectService: stay disconnected until the next connect.
+    Disconnected,
+}
+
+/// One managed service, as [`wanted`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The service.
+    pub id: ServiceId,
+    /// Its technology.
+    pub technology: TechnologyKind,
+    /// The netdev it uses (the NIC, the radio); services that share one compete, and at
+    /// most one of them is wanted.
+    pub netdev: Option<u32>,
+    /// The user's last request.
+    pub intent: Intent,
+    /// It may connect by itself: `autoconnect` is on and the service is known (a favorite,
+    /// or an Ethernet link, which needs no credentials).
+    pub autoconnect: bool,
+    /// It failed in a way that only the user can fix (a wrong key), so autoconnect passes it
+    /// over for the next candidate on the same netdev.
+    pub needs_user: bool,
+}
+
+/// The services netpilot wants connected. `candidates` are in service order, preferred
+/// first; `allowed` comes from [`allowed_technologies`].
+///
+/// An explicit connect always counts and claims its netdev. Otherwise a service is wanted
+/// when it may autoconnect, its technology is allowed, it does not need the user, and no
+/// service before it (or an explicit connect) claimed its netdev.
+pub fn wanted(candidates: &[Candidate], allowed: &[TechnologyKind]) -> BTreeSet<ServiceId> {
+    let mut claimed: HashSet<u32> = candidates
+        .iter()
+        .filter(|c| c.intent == Intent::Connect)
+        .filter_map(|c| c.netdev)
+        .collect();
+    let mut wanted: BTreeSet<ServiceId> = candidates
+        .iter()
+        .filter(|c| c.intent == Intent::Connect)
+        .map(|c| c.id.clone())
+        .collect();
+    for c in candidates {
+        if c.intent != Intent::Auto
+            || !c.autoconnect
+            || c.needs_user
+            || !allowed.contains(&c.technology)
+        {
+            continue;
+        }
+        if let Some(netdev) = c.netdev {
+            if !claimed.insert(netdev) {
+                continue;
+            }
+        }
+        wanted.insert(c.id.clone());
+    }
+    wanted
+}
 
 /// The technologies whose services may connect. Without `single`, all of them. With it:
 /// the technology of the first service in service order that is connected or connecting,
@@ -33,6 +103,96 @@ mod tests {
     use crate::model::ServiceState::*;
     use crate::model::TechnologyKind::*;
     use crate::policy::fixtures::service;
+
+    fn candidate(id: &str, technology: TechnologyKind, netdev: u32) -> Candidate {
+        Candidate {
+            id: ServiceId(id.into()),
+            technology,
+            netdev: Some(netdev),
+            intent: Intent::Auto,
+            autoconnect: true,
+            needs_user: false,
+        }
+    }
+
+    #[test]
+    fn wanted_table() {
+        let eth = candidate("eth", Ethernet, 1);
+        let home = candidate("home", Wifi, 2);
+        let office = candidate("office", Wifi, 2);
+        let with = |c: &Candidate, f: &dyn Fn(&mut Candidate)| {
+            let mut c = c.clone();
+            f(&mut c);
+            c
+        };
+        let all = TechnologyKind::ALL.to_vec();
+        type Case = (
+            &'static str,
+            Vec<Candidate>,
+            Vec<TechnologyKind>,
+            Vec<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "one network per radio: the first in service order",
+                vec![eth.clone(), home.clone(), office.clone()],
+                all.clone(),
+                vec!["eth", "home"],
+            ),
+            (
+                "a wrong key passes autoconnect on to the next network",
+                vec![with(&home, &|c| c.needs_user = true), office.clone()],
+                all.clone(),
+                vec!["office"],
+            ),
+            (
+                "an explicit connect wins its radio",
+                vec![home.clone(), with(&office, &|c| c.intent = Intent::Connect)],
+                all.clone(),
+                vec!["office"],
+            ),
+            (
+                "disconnected stays down",
+                vec![with(&eth, &|c| c.intent = Intent::Disconnected)],
+                all.clone(),
+                vec![],
+            ),
+            (
+                "autoconnect off",
+                vec![with(&eth, &|c| c.autoconnect = false)],
+                all.clone(),
+                vec![],
+            ),
+            (
+                "technology not allowed",
+                vec![eth.clone(), home.clone()],
+                vec![Ethernet],
+                vec!["eth"],
+            ),
+            (
+                "an explicit connect ignores the technology rule",
+                vec![eth.clone(), with(&home, &|c| c.intent = Intent::Connect)],
+                vec![Ethernet],
+                vec!["eth", "home"],
+            ),
+            (
+                "services without a netdev do not compete",
+                vec![
+                    with(&eth, &|c| c.netdev = None),
+                    with(&home, &|c| c.netdev = None),
+                ],
+                all.clone(),
+                vec!["eth", "home"],
+            ),
+        ];
+        for (name, candidates, allowed, want) in cases {
+            let got = wanted(&candidates, &allowed);
+            let got: Vec<&str> = got.iter().map(|id| id.0.as_str()).collect();
+            let mut want = want;
+            want.sort();
+            assert_eq!(got, want, "{name}");
+        }
+    }
 
     #[test]
     fn allowed_technologies_table() {

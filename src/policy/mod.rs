@@ -1,6 +1,7 @@
 //! Pure decisions: no I/O, no clocks. The engine feeds state in and applies what comes out.
 
 pub mod autoconnect;
+pub mod connection;
 pub mod order;
 pub mod readiness;
 pub mod session;

@@ -1,3 +1,44 @@
-//! Technology backends: each turns one external system into services.
+//! Technology backends. Each turns one external system into services and reports them to
+//! the engine as [`Event`]s: services appearing, changing and going, and their L2 state.
+//! What happens above L2 (IP configuration, the online check, sessions) is the same for
+//! every technology and belongs to the engine.
 
 pub mod ethernet;
+
+use crate::model::{L2State, ServiceId, TechnologyKind};
+
+/// A service as its backend sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInfo {
+    /// Identifier, ConnMan's form (`ethernet_<mac>_cable`, `wifi_<mac>_<ssid-hex>_managed_psk`).
+    pub id: ServiceId,
+    /// Its technology.
+    pub technology: TechnologyKind,
+    /// Human-readable name: "Wired", the SSID.
+    pub name: String,
+    /// ifindex of the netdev that carries the service or would carry it: the NIC for
+    /// Ethernet, the radio for Wi-Fi. `None` for services whose netdev appears only when they
+    /// connect (Bluetooth PAN, cellular); their L2 report names it then.
+    pub netdev: Option<u32>,
+    /// netpilot configures the service (IP, routes, DNS); otherwise it only observes it, and
+    /// the service is immutable.
+    pub managed: bool,
+    /// Signal strength 0..=100; 0 where there is none.
+    pub strength: u8,
+}
+
+/// What a backend reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A service appeared or its properties changed.
+    Service(ServiceInfo),
+    /// A service is gone (its netdev went away, it is out of range).
+    ServiceGone(ServiceId),
+    /// A service's L2 state changed.
+    L2 {
+        /// Which service.
+        id: ServiceId,
+        /// Its new L2 state.
+        state: L2State,
+    },
+}

@@ -547,3 +547,19 @@ pub async fn wait_service(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Waits until the daemon's log contains `needle` and returns the log.
+pub async fn wait_for_log(daemon: &Daemon, needle: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let log = daemon.log();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{needle:?} not logged in time:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

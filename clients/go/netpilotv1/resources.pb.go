@@ -1285,7 +1285,9 @@ type Interface struct {
 	Index uint32 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
 	// Link-layer address, "aa:bb:cc:dd:ee:ff"; empty when the link has none.
 	Mac string `protobuf:"bytes,3,opt,name=mac,proto3" json:"mac,omitempty"`
-	// What kind of device: "ethernet", "wireless", "loopback", "bridge" or "other".
+	// What kind of device, from the kernel's device type (DEVTYPE) and virtual-device kind:
+	// "ethernet", "wireless", "bluetooth" (a PAN netdev), "wwan" (a cellular data netdev),
+	// "bridge", "bond", "vlan", "loopback" or "other". Only "ethernet" carries an Ethernet service.
 	Kind string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Administratively up (IFF_UP).
 	AdminUp bool `protobuf:"varint,5,opt,name=admin_up,json=adminUp,proto3" json:"admin_up,omitempty"`

@@ -1,0 +1,532 @@
+//! One managed service's connection, as the engine carries it out: the state
+//! ([`policy::connection::State`]), the user's intent, the IP configuration, and the tasks
+//! running for it (DHCP client, online check, connect deadline, retry timer).
+//!
+//! The engine feeds events and facts in; [`policy::connection`] decides the next state and
+//! what must run; [`Connection::reconcile`] starts and stops only the difference. Every task
+//! reports with a [`ReportKey`] whose generation is counted per service, so a report from a
+//! task that was replaced or stopped is dropped.
+//!
+//! Zephyr conn_mgr semantics: a connect has a timeout; giving up is `failure` with
+//! `connect-failed`, a `ConnectTimedOut` event and, if configured, the link set admin-down.
+//! `autoconnect` is persistence: after an unintended loss the service reconnects with backoff;
+//! after DisconnectService it does not until the next connect.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::input::EventSender;
+use super::{EngineError, Event};
+use crate::config::{Config, OnlineCheckMode};
+use crate::model::{
+    Interface, Ipv4Config, Ipv6Config, Lease, ReportKey, Service, ServiceConfig, ServiceId,
+};
+use crate::net::dhcp::{DhcpClient, DhcpEvent, DhcpParams, DhcpReport, SavedLease};
+use crate::net::online::{CheckParams, OnlineCheck, OnlineReport, ProbeResult};
+pub(super) use crate::policy::autoconnect::Intent;
+use crate::policy::connection::{self as policy, Demotion, State, TaskFacts, Tasks, Verdict};
+
+/// Timers the engine sets for itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimerKind {
+    /// The connect deadline ran out.
+    ConnectTimeout,
+    /// Time to retry after a failure.
+    Retry,
+}
+
+/// A timer that fired.
+#[derive(Debug)]
+pub(crate) struct Timer {
+    pub key: ReportKey,
+    pub kind: TimerKind,
+}
+
+/// A parked ConnectService, answered when the service is ready or the connect fails.
+pub(super) type ConnectReply = oneshot::Sender<Result<Service, EngineError>>;
+
+/// Where the tasks a connection starts report.
+#[derive(Clone)]
+pub(super) struct Reporters {
+    pub dhcp: EventSender<DhcpReport>,
+    pub online: EventSender<OnlineReport>,
+    pub timers: EventSender<Timer>,
+}
+
+/// What a connection needs from the rest of the engine to carry out its tasks.
+pub(super) struct Context<'a> {
+    pub config: &'a Config,
+    pub hostname: &'a str,
+    pub reporters: &'a Reporters,
+    /// The netdev that carries the service now (L2 is up on it), if any.
+    pub netdev: Option<&'a Interface>,
+}
+
+#[derive(Default)]
+struct Running {
+    /// The backend was asked to connect L2.
+    l2: bool,
+    dhcp: Option<(u64, DhcpClient)>,
+    check: Option<(u64, OnlineCheck)>,
+    /// The armed connect deadline: generation and length.
+    deadline: Option<(u64, Duration)>,
+    /// The armed retry timer's generation.
+    retry: Option<u64>,
+}
+
+/// One managed service's connection.
+pub(super) struct Connection {
+    pub id: ServiceId,
+    state: State,
+    pub intent: Intent,
+    pub config: ServiceConfig,
+    /// The current DHCP lease.
+    pub lease: Option<Lease>,
+    saved_lease: Option<SavedLease>,
+    /// ReportConnectivity asked for a new probe.
+    recheck: bool,
+    running: Running,
+    /// The next retry delay (backoff between `connect.retry_min` and `retry_max`).
+    retry_delay: Duration,
+    /// The timeout a pending ConnectService asked for, used for the next deadline.
+    requested_timeout: Option<Duration>,
+    pending: Vec<ConnectReply>,
+    /// Why the last failure happened, for the pending ConnectService replies.
+    failure_detail: Option<String>,
+    generation: u64,
+}
+
+/// A request for the backend that owns the service's L2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum L2Request {
+    /// Connect (associate, authenticate).
+    Connect,
+    /// Disconnect.
+    Disconnect,
+}
+
+fn spawn_timer(timers: &EventSender<Timer>, key: ReportKey, kind: TimerKind, after: Duration) {
+    let timers = timers.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        let _ = timers.send(Timer { key, kind }).await;
+    });
+}
+
+impl Connection {
+    pub fn new(id: ServiceId, config: ServiceConfig, retry_min: Duration) -> Self {
+        Connection {
+            id,
+            state: State::Idle,
+            intent: Intent::Auto,
+            config,
+            lease: None,
+            saved_lease: None,
+            recheck: false,
+            running: Running::default(),
+            retry_delay: retry_min,
+            requested_timeout: None,
+            pending: Vec::new(),
+            failure_detail: None,
+            generation: 0,
+        }
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// A connection already in `state`, for tests of what is derived from it.
+    #[cfg(test)]
+    pub fn in_state(id: &str, config: ServiceConfig, lease: Option<Lease>, state: State) -> Self {
+        let mut c = Self::new(ServiceId(id.to_string()), config, Duration::from_secs(1));
+        c.lease = lease;
+        c.state = state;
+        c
+    }
+
+    fn key(&mut self) -> ReportKey {
+        self.generation += 1;
+        ReportKey {
+            service: self.id.clone(),
+            generation: self.generation,
+        }
+    }
+
+    /// Moves to `next`, logging the transition. Leaving the connected states drops the lease;
+    /// entering a failure answers the parked connects.
+    fn enter(&mut self, next: State) -> bool {
+        if next == self.state {
+            return false;
+        }
+        let (from, _) = self.state.service_state();
+        let (to, error) = next.service_state();
+        if from != to {
+            match error {
+                Some(e) => {
+                    tracing::info!(service = %self.id, error = %e, "connection {} -> {}", from.as_str(), to.as_str())
+                }
+                None => {
+                    tracing::debug!(service = %self.id, "connection {} -> {}", from.as_str(), to.as_str())
+                }
+            }
+        }
+        if !next.has_link() {
+            self.lease = None;
+        }
+        if let State::Failure { error, .. } = &next {
+            let message = self
+                .failure_detail
+                .take()
+                .unwrap_or_else(|| error.to_string());
+            self.answer_pending(Err(EngineError::ConnectFailed {
+                id: self.id.0.clone(),
+                reason: error.as_str(),
+                message,
+            }));
+        }
+        self.state = next;
+        true
+    }
+
+    /// Applies an event through the policy. Returns whether the state changed.
+    pub fn handle(&mut self, event: &policy::Event, demotion: Demotion) -> bool {
+        let next = policy::on_event(self.state.clone(), event, demotion);
+        self.enter(next)
+    }
+
+    /// Applies the level facts through the policy. Returns whether the state changed.
+    pub fn settle(&mut self, facts: &policy::Facts) -> bool {
+        let next = policy::settle(self.state.clone(), facts);
+        self.enter(next)
+    }
+
+    /// The facts [`policy::tasks`] decides from.
+    pub fn task_facts(&self, wanted: bool, config: &Config) -> TaskFacts {
+        TaskFacts {
+            wanted,
+            dhcp: self.config.ipv4 == Ipv4Config::Dhcp,
+            check: config.online_check.mode,
+            recheck: self.recheck,
+            persistent: self.config.autoconnect && self.intent != Intent::Disconnected,
+            timeout: self.requested_timeout.is_some() || config.connect.timeout > 0,
+        }
+    }
+
+    /// Starts and stops tasks so that what runs is `want`. Returns an L2 request for the
+    /// backend when its part changed.
+    pub fn reconcile(&mut self, want: Tasks, cx: &Context<'_>) -> Option<L2Request> {
+        let l2 = (want.l2 != self.running.l2).then_some(if want.l2 {
+            L2Request::Connect
+        } else {
+            L2Request::Disconnect
+        });
+        self.running.l2 = want.l2;
+
+        match (want.dhcp, cx.netdev, self.running.dhcp.is_some()) {
+            (true, Some(netdev), false) => self.start_dhcp(netdev, cx),
+            (false, _, true) => self.stop_dhcp(self.intent == Intent::Disconnected),
+            _ => {}
+        }
+        match (want.check, cx.netdev, self.running.check.is_some()) {
+            (true, Some(netdev), false) => self.start_check(netdev, cx),
+            (false, _, true) => self.running.check = None,
+            _ => {}
+        }
+        if want.deadline && self.running.deadline.is_none() {
+            let timeout = self
+                .requested_timeout
+                .unwrap_or(Duration::from_secs(cx.config.connect.timeout));
+            let key = self.key();
+            self.running.deadline = Some((key.generation, timeout));
+            spawn_timer(
+                &cx.reporters.timers,
+                key,
+                TimerKind::ConnectTimeout,
+                timeout,
+            );
+        } else if !want.deadline {
+            self.running.deadline = None;
+        }
+        if want.retry && self.running.retry.is_none() {
+            let key = self.key();
+            self.running.retry = Some(key.generation);
+            tracing::info!(service = %self.id, after = ?self.retry_delay, "will retry");
+            spawn_timer(
+                &cx.reporters.timers,
+                key,
+                TimerKind::Retry,
+                self.retry_delay,
+            );
+            self.retry_delay = (self.retry_delay * 2)
+                .min(Duration::from_secs(cx.config.connect.retry_max))
+                .max(Duration::from_secs(cx.config.connect.retry_min));
+        } else if !want.retry {
+            self.running.retry = None;
+        }
+        l2
+    }
+
+    fn start_dhcp(&mut self, netdev: &Interface, cx: &Context<'_>) {
+        let Some(mac) = netdev.mac else {
+            tracing::warn!(service = %self.id, interface = %netdev.name, "no MAC address: cannot run DHCP");
+            return;
+        };
+        let key = self.key();
+        let generation = key.generation;
+        let params = DhcpParams {
+            ifindex: netdev.index,
+            ifname: netdev.name.clone(),
+            mac,
+            hostname: cx.hostname.to_string(),
+            key,
+        };
+        tracing::info!(service = %self.id, interface = %netdev.name, init_reboot = self.saved_lease.is_some(), "starting DHCP");
+        let client = DhcpClient::start(params, self.saved_lease.clone(), cx.reporters.dhcp.clone());
+        self.running.dhcp = Some((generation, client));
+    }
+
+    fn stop_dhcp(&mut self, release: bool) {
+        self.lease = None;
+        if let Some((_, client)) = self.running.dhcp.take() {
+            tokio::spawn(async move {
+                client.stop(release).await;
+            });
+        }
+    }
+
+    fn start_check(&mut self, netdev: &Interface, cx: &Context<'_>) {
+        let check = &cx.config.online_check;
+        let url = if self.ipv4_target().is_some() {
+            &check.ipv4_url
+        } else {
+            &check.ipv6_url
+        };
+        let key = self.key();
+        let generation = key.generation;
+        let params = CheckParams {
+            key,
+            ifname: netdev.name.clone(),
+            url: url.clone(),
+            expect_status: check.expect_status,
+            timeout: Duration::from_secs(check.timeout),
+            interval_min: Duration::from_secs(check.interval_min),
+            interval_max: Duration::from_secs(check.interval_max),
+            continuous: check.mode == OnlineCheckMode::Continuous,
+        };
+        self.running.check = Some((
+            generation,
+            OnlineCheck::start(params, cx.reporters.online.clone()),
+        ));
+    }
+
+    /// A DHCP report. Stale reports (an older client) are dropped.
+    pub fn on_dhcp(&mut self, generation: u64, event: DhcpEvent, demotion: Demotion) {
+        if self.running.dhcp.as_ref().map(|(g, _)| *g) != Some(generation) {
+            return;
+        }
+        match event {
+            DhcpEvent::Bound(lease, saved) => {
+                self.lease = Some(lease);
+                self.saved_lease = Some(saved);
+            }
+            DhcpEvent::Expired => {
+                self.lease = None;
+                self.saved_lease = None;
+            }
+            DhcpEvent::Failed(reason) => {
+                tracing::warn!(service = %self.id, %reason, "DHCP failed");
+                self.failure_detail = Some(reason);
+                self.handle(&policy::Event::IpFailed, demotion);
+            }
+        }
+    }
+
+    /// An online probe result. Returns an event to publish (a new captive portal).
+    pub fn on_online(
+        &mut self,
+        generation: u64,
+        result: ProbeResult,
+        demotion: Demotion,
+    ) -> Option<Event> {
+        if self.running.check.as_ref().map(|(g, _)| *g) != Some(generation) {
+            return None;
+        }
+        self.recheck = false;
+        let verdict = match result {
+            ProbeResult::Online => Verdict::Online,
+            ProbeResult::Portal(url) => Verdict::Portal(url),
+            ProbeResult::Failed(reason) => {
+                tracing::info!(service = %self.id, %reason, "online check failed");
+                Verdict::Failed
+            }
+        };
+        let portal_before = self.portal().map(str::to_string);
+        self.handle(&policy::Event::Probe(verdict), demotion);
+        match self.portal() {
+            Some(url) if portal_before.as_deref() != Some(url) => Some(Event::CaptivePortal {
+                id: self.id.clone(),
+                url: url.to_string(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// A timer fired. Returns an event to publish.
+    pub fn on_timer(
+        &mut self,
+        generation: u64,
+        kind: TimerKind,
+        config: &Config,
+        demotion: Demotion,
+    ) -> Option<Event> {
+        match kind {
+            TimerKind::ConnectTimeout => {
+                let (armed, timeout) = self.running.deadline?;
+                if armed != generation || !self.state.is_connecting() {
+                    return None;
+                }
+                self.running.deadline = None;
+                self.requested_timeout = None;
+                tracing::warn!(service = %self.id, ?timeout, "connect timed out");
+                self.answer_pending(Err(EngineError::Timeout {
+                    id: self.id.0.clone(),
+                    after: timeout,
+                }));
+                self.handle(
+                    &policy::Event::Timeout {
+                        link_down: config.connect.admin_down_on_timeout,
+                    },
+                    demotion,
+                );
+                Some(Event::ConnectTimedOut {
+                    id: self.id.clone(),
+                    timeout,
+                })
+            }
+            TimerKind::Retry => {
+                if self.running.retry != Some(generation) {
+                    return None;
+                }
+                self.running.retry = None;
+                self.handle(&policy::Event::RetryDue, demotion);
+                None
+            }
+        }
+    }
+
+    fn answer_pending(&mut self, result: Result<Service, EngineError>) {
+        for reply in self.pending.drain(..) {
+            let _ = reply.send(result.clone());
+        }
+    }
+
+    /// Answers parked connects once the service is ready, and resets the retry backoff.
+    pub fn answer_connects(&mut self, service: &Service, retry_min: Duration) {
+        if !self.state.is_connected() {
+            return;
+        }
+        self.answer_pending(Ok(service.clone()));
+        self.requested_timeout = None;
+        self.retry_delay = retry_min;
+    }
+
+    /// The service went away or is no longer managed: answer parked connects with why.
+    pub fn abort(&mut self, why: String) {
+        self.answer_pending(Err(EngineError::Aborted(why)));
+    }
+
+    /// ConnectService: connect now, answer when ready or failed. An already connected
+    /// service is answered after the next publish by [`Connection::answer_connects`].
+    pub fn connect(&mut self, timeout: Option<Duration>, reply: ConnectReply, demotion: Demotion) {
+        self.intent = Intent::Connect;
+        if timeout.is_some() {
+            self.requested_timeout = timeout;
+            self.running.deadline = None;
+        }
+        self.pending.push(reply);
+        self.handle(&policy::Event::Connect, demotion);
+    }
+
+    /// DisconnectService: release the lease and stay disconnected.
+    pub fn disconnect(&mut self, demotion: Demotion) {
+        self.intent = Intent::Disconnected;
+        self.requested_timeout = None;
+        self.answer_pending(Err(EngineError::Aborted(format!(
+            "service {} was disconnected",
+            self.id
+        ))));
+        self.handle(&policy::Event::Disconnect, demotion);
+    }
+
+    /// ReportConnectivity: probe again now.
+    pub fn recheck(&mut self) {
+        self.recheck = true;
+        self.running.check = None;
+    }
+
+    /// A new configuration: a new IPv4 method or address restarts IP configuration.
+    pub fn reconfigure(&mut self, config: ServiceConfig) {
+        let restart = config.ipv4 != self.config.ipv4;
+        self.config = config;
+        if restart {
+            self.stop_dhcp(false);
+            self.saved_lease = None;
+            self.running.check = None;
+        }
+    }
+
+    /// The IPv4 address netpilot puts on the link, with its prefix length.
+    pub fn ipv4_target(&self) -> Option<(Ipv4Addr, u8)> {
+        match self.config.ipv4 {
+            Ipv4Config::Dhcp => self.lease.as_ref().map(|l| (l.address, l.prefix_len)),
+            Ipv4Config::Manual {
+                address,
+                prefix_len,
+                ..
+            } => Some((address, prefix_len)),
+            Ipv4Config::Off => None,
+        }
+    }
+
+    /// The IPv4 default gateway netpilot routes through.
+    pub fn ipv4_gateway(&self) -> Option<Ipv4Addr> {
+        match self.config.ipv4 {
+            Ipv4Config::Dhcp => self.lease.as_ref().and_then(|l| l.gateway),
+            Ipv4Config::Manual { gateway, .. } => gateway,
+            Ipv4Config::Off => None,
+        }
+    }
+
+    /// Whether the IP configuration is in place on `netdev`: the configured IPv4 address, or
+    /// a global non-tentative IPv6 address while IPv6 is on.
+    pub fn ip_configured(&self, netdev: Option<&Interface>) -> bool {
+        let Some(netdev) = netdev else {
+            return false;
+        };
+        let v4 = self
+            .ipv4_target()
+            .is_some_and(|(a, _)| netdev.addresses.iter().any(|x| x.address == IpAddr::V4(a)));
+        let v6 = self.config.ipv6 != Ipv6Config::Off
+            && netdev
+                .addresses
+                .iter()
+                .any(|a| a.address.is_ipv6() && a.counts_for_readiness());
+        v4 || v6
+    }
+
+    /// The link stays admin-up: not after a timed-out connect that took it down.
+    pub fn link_up(&self) -> bool {
+        self.state.keeps_link_up()
+    }
+
+    /// The captive portal the online check found.
+    pub fn portal(&self) -> Option<&str> {
+        match &self.state {
+            State::Ready { portal, .. } => portal.as_deref(),
+            _ => None,
+        }
+    }
+}

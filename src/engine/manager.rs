@@ -1,0 +1,416 @@
+//! The engine task: the [`Manager`] owns the kernel's links, the services that backends
+//! announce with their connections, the sessions and the agent. After every input it
+//! settles the connections, publishes a snapshot with the events since the last one, and
+//! hands the applier a new plan.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::agent::Agents;
+use super::connection::{Connection, Reporters};
+use super::handle::{Command, EngineHandle};
+use super::input::{EventSender, Input};
+use super::sessions::Sessions;
+use super::{plan, view, Event, EventBatch, InterfaceView, ManagerInfo, Snapshot};
+use crate::config::{Config, OnlineCheckMode};
+use crate::model::{
+    Interface, InterfaceAddress, L2State, ServiceConfig, ServiceId, Technology, TechnologyKind,
+};
+use crate::net::apply::NetPlan;
+use crate::net::netlink::{DefaultRoute, Link, NetEvent};
+use crate::policy::{self, connection::Demotion, order::OrderPreferences};
+use crate::store::Store;
+use crate::tech::{self, ethernet::Ethernet, ServiceInfo};
+
+/// Capacity of the engine's input queue: senders wait when the engine is busy.
+const QUEUE: usize = 64;
+/// Event batches a slow watcher may fall behind before it gets a fresh snapshot instead.
+const EVENT_BACKLOG: usize = 256;
+
+/// A running engine and the ends the daemon wires to the kernel monitor, backends and the
+/// applier.
+pub struct Engine {
+    /// For the API.
+    pub handle: EngineHandle,
+    /// Where the rtnetlink monitor reports.
+    pub kernel: EventSender<NetEvent>,
+    /// Where technology backends report.
+    pub backends: EventSender<tech::Event>,
+    /// What the applier should make true.
+    pub plans: watch::Receiver<NetPlan>,
+    /// The engine task.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the engine with the stored service configurations.
+pub fn spawn(config: &Config, store: Store, stored: BTreeMap<ServiceId, ServiceConfig>) -> Engine {
+    let (input_tx, input) = mpsc::channel(QUEUE);
+    let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
+    let (events_tx, _) = broadcast::channel(EVENT_BACKLOG);
+    let (stopping_tx, stopping_rx) = watch::channel(false);
+    let (plan_tx, plan_rx) = watch::channel(NetPlan::default());
+    let hostname = if config.dhcp.hostname.is_empty() {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default()
+    } else {
+        config.dhcp.hostname.clone()
+    };
+    let mut manager = Manager {
+        config: config.clone(),
+        hostname,
+        prefs: OrderPreferences {
+            technologies: config.preferred_technologies.clone(),
+            user_order: vec![],
+        },
+        links: BTreeMap::new(),
+        addresses: BTreeMap::new(),
+        routes: BTreeSet::new(),
+        ignore_overrides: BTreeMap::new(),
+        offline_mode: false,
+        ready_since: BTreeMap::new(),
+        clock: 0,
+        store,
+        stored,
+        ethernet: Ethernet::default(),
+        services: BTreeMap::new(),
+        original_mtu: BTreeMap::new(),
+        reporters: Reporters {
+            dhcp: EventSender::new(input_tx.clone()),
+            online: EventSender::new(input_tx.clone()),
+            timers: EventSender::new(input_tx.clone()),
+        },
+        extra_events: Vec::new(),
+        published: Arc::new(Snapshot::default()),
+        snapshot_tx,
+        events_tx: events_tx.clone(),
+        plan_tx,
+        sessions: Sessions::default(),
+        agents: Agents::default(),
+    };
+    manager.publish();
+    let handle = EngineHandle {
+        commands: input_tx.clone(),
+        snapshot: snapshot_rx,
+        events: events_tx,
+        stopping: stopping_rx,
+    };
+    Engine {
+        handle,
+        kernel: EventSender::new(input_tx.clone()),
+        backends: EventSender::new(input_tx),
+        plans: plan_rx,
+        task: tokio::spawn(async move { manager.run(input, stopping_tx).await }),
+    }
+}
+
+/// One service a backend announced, with its connection when netpilot manages it.
+pub(super) struct ServiceEntry {
+    pub info: ServiceInfo,
+    /// The backend's last L2 report.
+    pub l2: L2State,
+    pub connection: Option<Connection>,
+}
+
+/// The state owner (ConnMan's manager).
+pub(super) struct Manager {
+    pub config: Config,
+    pub hostname: String,
+    pub prefs: OrderPreferences,
+    links: BTreeMap<u32, Link>,
+    addresses: BTreeMap<u32, Vec<InterfaceAddress>>,
+    routes: BTreeSet<DefaultRoute>,
+    /// UpdateInterface decisions by interface name; they beat the config's ignore list.
+    pub ignore_overrides: BTreeMap<String, bool>,
+    pub offline_mode: bool,
+    /// When each connected service became ready, on the engine's step clock.
+    ready_since: BTreeMap<ServiceId, u64>,
+    clock: u64,
+    pub store: Store,
+    /// Stored configurations, also of services not present now.
+    pub stored: BTreeMap<ServiceId, ServiceConfig>,
+    ethernet: Ethernet,
+    pub services: BTreeMap<ServiceId, ServiceEntry>,
+    /// The MTU of each managed netdev when netpilot took it over; restored when no lease
+    /// sets one.
+    pub original_mtu: BTreeMap<u32, u32>,
+    pub reporters: Reporters,
+    /// Events raised by handlers (timeouts, portals), published with the next batch.
+    pub extra_events: Vec<Event>,
+    pub published: Arc<Snapshot>,
+    snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    events_tx: broadcast::Sender<Arc<EventBatch>>,
+    plan_tx: watch::Sender<NetPlan>,
+    pub sessions: Sessions,
+    pub agents: Agents,
+}
+
+impl Manager {
+    async fn run(&mut self, mut input: mpsc::Receiver<Input>, stopping: watch::Sender<bool>) {
+        while let Some(next) = input.recv().await {
+            match next {
+                Input::Command(Command::Shutdown(done)) => {
+                    let _ = stopping.send(true);
+                    self.sessions.release_all("shutdown");
+                    self.agents.release("shutdown");
+                    let _ = done.send(());
+                    return;
+                }
+                Input::Command(command) => self.on_command(command),
+                Input::Kernel(event) => self.on_kernel(event),
+                Input::Backend(event) => self.on_backend(event),
+                Input::Dhcp(report) => self.on_dhcp(report),
+                Input::Online(report) => self.on_online(report),
+                Input::Timer(timer) => self.on_timer(timer),
+            }
+            self.step();
+        }
+    }
+
+    /// Publishes, settles the connections, publishes again if they changed, answers parked
+    /// connects and hands the applier the plan.
+    pub(super) fn step(&mut self) {
+        self.publish();
+        if self.drive() {
+            self.publish();
+        }
+        self.answer_connects();
+        let metrics = plan::metrics(&self.published);
+        let next = plan::plan(&self.published, &self.managed_netdevs(), &metrics);
+        self.plan_tx.send_if_modified(|current| {
+            let changed = *current != next;
+            if changed {
+                *current = next;
+            }
+            changed
+        });
+    }
+
+    /// How continuous checking demotes an online service.
+    pub(super) fn demotion(&self) -> Demotion {
+        Demotion {
+            after_misses: match self.config.online_check.mode {
+                OnlineCheckMode::Continuous => self.config.online_check.failures,
+                _ => 0,
+            },
+        }
+    }
+
+    fn on_kernel(&mut self, event: NetEvent) {
+        match event {
+            NetEvent::Dump {
+                links,
+                addresses,
+                routes,
+            } => {
+                self.links = links.into_iter().map(|l| (l.index, l)).collect();
+                self.addresses.clear();
+                for (index, addr) in addresses {
+                    self.addresses.entry(index).or_default().push(addr);
+                }
+                self.routes = routes.into_iter().collect();
+            }
+            NetEvent::LinkChanged(link) => {
+                self.links.insert(link.index, link);
+            }
+            NetEvent::LinkRemoved(index) => {
+                self.links.remove(&index);
+                self.addresses.remove(&index);
+                self.routes.retain(|r| r.index != index);
+                self.original_mtu.remove(&index);
+            }
+            NetEvent::AddressAdded(index, addr) => {
+                let list = self.addresses.entry(index).or_default();
+                match list.iter_mut().find(|a| a.address == addr.address) {
+                    Some(existing) => *existing = addr,
+                    None => list.push(addr),
+                }
+            }
+            NetEvent::AddressRemoved(index, addr) => {
+                if let Some(list) = self.addresses.get_mut(&index) {
+                    list.retain(|a| a.address != addr.address);
+                }
+            }
+            NetEvent::RouteAdded(route) => {
+                self.routes.insert(route);
+            }
+            NetEvent::RouteRemoved(route) => {
+                self.routes.remove(&route);
+            }
+        }
+        self.sync_ethernet();
+    }
+
+    /// Lets the Ethernet backend compare the links with what it announced.
+    pub(super) fn sync_ethernet(&mut self) {
+        let interfaces = self.interfaces();
+        let config = &self.config;
+        let events = self
+            .ethernet
+            .sync(&interfaces, |i| config.is_managed(&i.name, &i.mac_string()));
+        for event in events {
+            self.on_backend(event);
+        }
+    }
+
+    /// The kernel's links as interfaces, by ifindex.
+    pub(super) fn interfaces(&self) -> Vec<Interface> {
+        self.links
+            .values()
+            .map(|l| Interface {
+                index: l.index,
+                name: l.name.clone(),
+                mac: l.mac,
+                kind: l.kind,
+                admin_up: l.admin_up,
+                oper_up: l.oper_up,
+                mtu: l.mtu,
+                addresses: self.addresses.get(&l.index).cloned().unwrap_or_default(),
+                ignored: self
+                    .ignore_overrides
+                    .get(&l.name)
+                    .copied()
+                    .unwrap_or_else(|| self.config.is_ignored(&l.name)),
+            })
+            .collect()
+    }
+
+    /// Whether a link with this name exists.
+    pub(super) fn has_link(&self, name: &str) -> bool {
+        self.links.values().any(|l| l.name == name)
+    }
+
+    /// The MTU a netdev has now.
+    pub(super) fn link_mtu(&self, index: u32) -> Option<u32> {
+        self.links.get(&index).map(|l| l.mtu)
+    }
+
+    /// Every netdev netpilot manages, with the connection that uses it now: the one whose L2
+    /// is up on it, or else the only service that uses it (an Ethernet link, even idle).
+    fn managed_netdevs(&self) -> Vec<plan::ManagedNetdev<'_>> {
+        let mut users: BTreeMap<u32, Vec<&Connection>> = BTreeMap::new();
+        let mut active: BTreeMap<u32, &Connection> = BTreeMap::new();
+        for entry in self.services.values() {
+            let Some(c) = &entry.connection else { continue };
+            if let Some(netdev) = entry.info.netdev {
+                users.entry(netdev).or_default().push(c);
+            }
+            if let (L2State::Associated { ifindex }, true) = (entry.l2, c.state().has_link()) {
+                active.insert(ifindex, c);
+                users.entry(ifindex).or_default();
+            }
+        }
+        users
+            .into_iter()
+            .filter_map(|(index, users)| {
+                let link = self.links.get(&index)?;
+                let sole = match users[..] {
+                    [only] => Some(only),
+                    _ => None,
+                };
+                Some(plan::ManagedNetdev {
+                    index,
+                    name: link.name.clone(),
+                    original_mtu: self.original_mtu.get(&index).copied().unwrap_or(link.mtu),
+                    connection: active.get(&index).copied().or(sole),
+                })
+            })
+            .collect()
+    }
+
+    /// Recomputes the snapshot from the state and publishes what changed.
+    pub(super) fn publish(&mut self) {
+        self.clock += 1;
+        let routes: Vec<DefaultRoute> = self.routes.iter().copied().collect();
+        let interfaces = self.interfaces();
+        let by_index: BTreeMap<u32, &Interface> = interfaces.iter().map(|i| (i.index, i)).collect();
+        let mut carried: BTreeMap<u32, ServiceId> = BTreeMap::new();
+        let mut netdev_users: BTreeMap<u32, Vec<&ServiceId>> = BTreeMap::new();
+        let mut services = Vec::with_capacity(self.services.len());
+        for (id, entry) in &self.services {
+            let carrier = match entry.l2 {
+                L2State::Associated { ifindex } => {
+                    carried.insert(ifindex, id.clone());
+                    by_index.get(&ifindex).copied()
+                }
+                _ => None,
+            };
+            if let Some(netdev) = entry.info.netdev {
+                netdev_users.entry(netdev).or_default().push(id);
+            }
+            let netdev = entry.info.netdev.and_then(|i| by_index.get(&i).copied());
+            services.push(view::service(
+                &entry.info,
+                entry.connection.as_ref(),
+                netdev.or(carrier),
+                carrier,
+                &routes,
+            ));
+        }
+        for (netdev, users) in netdev_users {
+            if let ([only], false) = (&users[..], carried.contains_key(&netdev)) {
+                carried.insert(netdev, (*only).clone());
+            }
+        }
+        for s in &mut services {
+            if s.state.is_connected() {
+                s.ready_since = Some(*self.ready_since.entry(s.id.clone()).or_insert(self.clock));
+            } else {
+                self.ready_since.remove(&s.id);
+            }
+        }
+        self.ready_since
+            .retain(|id, _| services.iter().any(|s| &s.id == id));
+        policy::order::sort(&mut services, &self.prefs);
+
+        let readiness = policy::readiness::readiness_map(&interfaces);
+        let manager = ManagerInfo {
+            state: policy::state::manager_state(self.offline_mode, &services),
+            offline_mode: self.offline_mode,
+            connectivity: policy::readiness::connectivity(&readiness),
+        };
+        let technologies = vec![Technology {
+            kind: TechnologyKind::Ethernet,
+            powered: true,
+            connected: policy::state::technology_connected(TechnologyKind::Ethernet, &services),
+            tethering: false,
+        }];
+        let interfaces: Vec<InterfaceView> = interfaces
+            .into_iter()
+            .map(|i| InterfaceView {
+                readiness: readiness.get(&i.name).copied().unwrap_or_default(),
+                service_id: carried.get(&i.index).cloned(),
+                interface: i,
+            })
+            .collect();
+
+        let old = self.published.clone();
+        let mut next = Snapshot {
+            seq: old.seq,
+            manager,
+            technologies,
+            services,
+            interfaces,
+        };
+        let metrics = plan::metrics(&next);
+        for s in next.services.iter_mut().filter(|s| s.managed) {
+            s.route_metric = metrics.get(&s.id).copied();
+        }
+        let mut events = super::diff::events(&old, &next);
+        events.append(&mut self.extra_events);
+        if !events.is_empty() {
+            next.seq += 1;
+            events.iter().for_each(super::diff::log);
+            // No receivers is fine: nobody is watching.
+            let _ = self.events_tx.send(Arc::new(EventBatch {
+                seq: next.seq,
+                events,
+            }));
+        }
+        self.published = Arc::new(next);
+        self.snapshot_tx.send_replace(self.published.clone());
+        self.sessions.update(&self.published.services);
+    }
+}

@@ -1,0 +1,314 @@
+//! Services and their connections: what backends report, what tasks report, and driving
+//! every connection toward what policy wants.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::connection::{ConnectReply, Connection, Context, L2Request};
+use super::manager::{Manager, ServiceEntry};
+use super::EngineError;
+use crate::model::{L2State, Service, ServiceConfig, ServiceId, TechnologyKind};
+use crate::net::dhcp::DhcpReport;
+use crate::net::netlink::display_chain;
+use crate::net::online::OnlineReport;
+use crate::policy::autoconnect::{self, Candidate};
+use crate::policy::connection::{self as connection_policy, Facts, State};
+use crate::tech;
+
+use super::connection::Timer;
+
+impl Manager {
+    /// A backend reported something.
+    pub(super) fn on_backend(&mut self, event: tech::Event) {
+        match event {
+            tech::Event::Service(info) => self.on_service(info),
+            tech::Event::ServiceGone(id) => {
+                if let Some(mut entry) = self.services.remove(&id) {
+                    tracing::info!(service = %id, "service gone");
+                    if let Some(c) = entry.connection.as_mut() {
+                        c.abort(format!("service {id} went away"));
+                    }
+                }
+            }
+            tech::Event::L2 { id, state } => {
+                let demotion = self.demotion();
+                let Some(entry) = self.services.get_mut(&id) else {
+                    tracing::debug!(service = %id, ?state, "L2 report for an unknown service");
+                    return;
+                };
+                entry.l2 = state;
+                if let Some(c) = entry.connection.as_mut() {
+                    c.handle(&connection_policy::Event::L2(state), demotion);
+                    if let L2State::Associated { ifindex } = state {
+                        self.remember_mtu(ifindex);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_service(&mut self, info: tech::ServiceInfo) {
+        let id = info.id.clone();
+        let retry_min = Duration::from_secs(self.config.connect.retry_min);
+        let new_connection = |stored: &BTreeMap<ServiceId, ServiceConfig>| {
+            tracing::info!(service = %id, "managing service");
+            Connection::new(
+                id.clone(),
+                stored.get(&id).cloned().unwrap_or_default(),
+                retry_min,
+            )
+        };
+        let netdev = info.netdev.filter(|_| info.managed);
+        match self.services.get_mut(&id) {
+            Some(entry) => {
+                match (info.managed, entry.connection.is_some()) {
+                    (true, false) => entry.connection = Some(new_connection(&self.stored)),
+                    (false, true) => {
+                        tracing::info!(service = %id, "no longer managed");
+                        if let Some(mut c) = entry.connection.take() {
+                            c.abort(format!("service {id} is no longer managed"));
+                        }
+                    }
+                    _ => {}
+                }
+                entry.info = info;
+            }
+            None => {
+                tracing::info!(service = %id, technology = %info.technology, name = %info.name, "service appeared");
+                let connection = info.managed.then(|| new_connection(&self.stored));
+                self.services.insert(
+                    id.clone(),
+                    ServiceEntry {
+                        info,
+                        l2: L2State::Idle,
+                        connection,
+                    },
+                );
+            }
+        }
+        if let Some(netdev) = netdev {
+            self.remember_mtu(netdev);
+        }
+    }
+
+    fn remember_mtu(&mut self, index: u32) {
+        if let Some(mtu) = self.link_mtu(index) {
+            self.original_mtu.entry(index).or_insert(mtu);
+        }
+    }
+
+    fn connection_by_key(&mut self, id: &ServiceId) -> Option<&mut Connection> {
+        self.services.get_mut(id)?.connection.as_mut()
+    }
+
+    pub(super) fn on_dhcp(&mut self, report: DhcpReport) {
+        let demotion = self.demotion();
+        if let Some(c) = self.connection_by_key(&report.key.service) {
+            c.on_dhcp(report.key.generation, report.event, demotion);
+        }
+    }
+
+    pub(super) fn on_online(&mut self, report: OnlineReport) {
+        let demotion = self.demotion();
+        if let Some(c) = self.connection_by_key(&report.key.service) {
+            if let Some(event) = c.on_online(report.key.generation, report.result, demotion) {
+                self.extra_events.push(event);
+            }
+        }
+    }
+
+    pub(super) fn on_timer(&mut self, timer: Timer) {
+        let demotion = self.demotion();
+        let config = self.config.clone();
+        if let Some(c) = self.connection_by_key(&timer.key.service) {
+            if let Some(event) = c.on_timer(timer.key.generation, timer.kind, &config, demotion) {
+                self.extra_events.push(event);
+            }
+        }
+    }
+
+    /// Managed services as the autoconnect policy sees them, in the last published service
+    /// order (services not published yet last).
+    fn candidates(&self) -> Vec<Candidate> {
+        let rank: BTreeMap<&ServiceId, usize> = self
+            .published
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (&s.id, i))
+            .collect();
+        let mut candidates: Vec<(usize, Candidate)> = self
+            .services
+            .values()
+            .filter_map(|e| {
+                let c = e.connection.as_ref()?;
+                let candidate = Candidate {
+                    id: c.id.clone(),
+                    technology: e.info.technology,
+                    netdev: e.info.netdev,
+                    intent: c.intent,
+                    autoconnect: c.config.autoconnect
+                        && (c.config.favorite || e.info.technology == TechnologyKind::Ethernet),
+                    needs_user: matches!(c.state(), State::Failure { error, .. } if !error.retryable()),
+                };
+                Some((rank.get(&c.id).copied().unwrap_or(usize::MAX), candidate))
+            })
+            .collect();
+        candidates.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        candidates.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Settles every connection on the current facts and starts and stops its tasks. Returns
+    /// true when something visible changed (publish again).
+    pub(super) fn drive(&mut self) -> bool {
+        let allowed = autoconnect::allowed_technologies(
+            self.config.single_connected_technology,
+            &self.config.always_connected_technologies,
+            &self.published.services,
+        );
+        let wanted = autoconnect::wanted(&self.candidates(), &allowed);
+        let interfaces: BTreeMap<u32, _> = self
+            .interfaces()
+            .into_iter()
+            .map(|i| (i.index, i))
+            .collect();
+        let mut changed = false;
+        let mut favorites = Vec::new();
+        let mut requests = Vec::new();
+        for entry in self.services.values_mut() {
+            let Some(c) = entry.connection.as_mut() else {
+                continue;
+            };
+            let carrier = match entry.l2 {
+                L2State::Associated { ifindex } => interfaces.get(&ifindex),
+                _ => None,
+            };
+            let want = wanted.contains(&c.id);
+            changed |= c.settle(&Facts {
+                wanted: want,
+                l2: entry.l2,
+                ip_configured: c.ip_configured(carrier),
+            });
+            if c.state().is_connected() && !c.config.favorite {
+                c.config.favorite = true;
+                favorites.push((c.id.clone(), c.config.clone()));
+                changed = true;
+            }
+            let tasks = connection_policy::tasks(c.state(), &c.task_facts(want, &self.config));
+            let cx = Context {
+                config: &self.config,
+                hostname: &self.hostname,
+                reporters: &self.reporters,
+                netdev: carrier,
+            };
+            if let Some(request) = c.reconcile(tasks, &cx) {
+                requests.push((c.id.clone(), entry.info.technology, request));
+            }
+        }
+        for (id, config) in favorites {
+            self.stored.insert(id.clone(), config.clone());
+            if let Err(e) = self.store.save(&id, &config) {
+                tracing::error!(service = %id, error = %display_chain(&e), "store favorite");
+            }
+        }
+        for (id, technology, request) in requests {
+            self.request_l2(&id, technology, request);
+        }
+        changed
+    }
+
+    /// Asks a service's backend to connect or disconnect its L2.
+    fn request_l2(&mut self, id: &ServiceId, technology: TechnologyKind, request: L2Request) {
+        match technology {
+            // Carrier is L2: nothing to ask for.
+            TechnologyKind::Ethernet => {}
+            other => {
+                tracing::warn!(service = %id, technology = %other, ?request, "no backend for this technology")
+            }
+        }
+    }
+
+    /// Answers parked connects of services that are now connected.
+    pub(super) fn answer_connects(&mut self) {
+        let published = self.published.clone();
+        let retry_min = Duration::from_secs(self.config.connect.retry_min);
+        for entry in self.services.values_mut() {
+            if let (Some(c), Some(service)) = (
+                entry.connection.as_mut(),
+                published.service(&entry.info.id.0),
+            ) {
+                c.answer_connects(service, retry_min);
+            }
+        }
+    }
+
+    /// The connection of a service the API named, or why there is none.
+    pub(super) fn connection_mut(&mut self, id: &str) -> Result<&mut Connection, EngineError> {
+        let entry = self
+            .services
+            .get_mut(&ServiceId(id.to_string()))
+            .ok_or_else(|| EngineError::NotFound {
+                kind: "service",
+                id: id.to_string(),
+            })?;
+        entry
+            .connection
+            .as_mut()
+            .ok_or_else(|| EngineError::immutable(id))
+    }
+
+    /// ConnectService.
+    pub(super) fn connect(&mut self, id: &str, timeout: Option<Duration>, reply: ConnectReply) {
+        let demotion = self.demotion();
+        match self.connection_mut(id) {
+            Ok(c) => c.connect(timeout, reply, demotion),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// DisconnectService.
+    pub(super) fn disconnect(&mut self, id: &str) -> Result<(), EngineError> {
+        let demotion = self.demotion();
+        self.connection_mut(id).map(|c| c.disconnect(demotion))
+    }
+
+    /// RemoveService: forget the stored configuration and disconnect.
+    pub(super) fn remove(&mut self, id: &str) -> Result<(), EngineError> {
+        self.connection_mut(id)?;
+        let sid = ServiceId(id.to_string());
+        self.store
+            .remove(&sid)
+            .map_err(|e| EngineError::Store(display_chain(&e)))?;
+        self.stored.remove(&sid);
+        let demotion = self.demotion();
+        let c = self.connection_mut(id)?;
+        c.disconnect(demotion);
+        c.reconfigure(ServiceConfig::default());
+        Ok(())
+    }
+
+    /// UpdateService: store, then apply.
+    pub(super) fn update_service(
+        &mut self,
+        id: &str,
+        config: ServiceConfig,
+    ) -> Result<Service, EngineError> {
+        self.connection_mut(id)?;
+        let sid = ServiceId(id.to_string());
+        self.store
+            .save(&sid, &config)
+            .map_err(|e| EngineError::Store(display_chain(&e)))?;
+        self.stored.insert(sid, config.clone());
+        self.connection_mut(id)?.reconfigure(config);
+        self.step();
+        self.published
+            .service(id)
+            .cloned()
+            .ok_or(EngineError::NotFound {
+                kind: "service",
+                id: id.to_string(),
+            })
+    }
+}
