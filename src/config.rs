@@ -104,6 +104,58 @@ pub struct Config {
     pub dhcp: Dhcp,
     /// Connecting services.
     pub connect: Connect,
+    /// Wi-Fi through wpa_supplicant.
+    pub wifi: Wifi,
+    /// Wired IEEE 802.1X through wpa_supplicant's `wired` driver.
+    pub ieee8021x: Ieee8021x,
+}
+
+/// `[wifi]`: radios listed in `managed_interfaces` are driven through wpa_supplicant's control
+/// interface (one socket per radio in `ctrl_dir`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Wifi {
+    /// wpa_supplicant's control directory (its `ctrl_interface`). Default
+    /// `/run/wpa_supplicant`.
+    pub ctrl_dir: PathBuf,
+    /// Start and supervise one wpa_supplicant per radio (nl80211) instead of using one that
+    /// runs already. Default false.
+    pub spawn_supplicant: bool,
+    /// The wpa_supplicant program started when `spawn_supplicant` is on. Default
+    /// `wpa_supplicant` (looked up in PATH).
+    pub supplicant: PathBuf,
+    /// Regulatory country, ISO 3166-1 alpha-2 (e.g. "DE"); empty (default) leaves the world
+    /// domain. ALConnectionManager's setCountry.
+    pub country: String,
+    /// Failed authentications (wrong key, EAP failure) before a connect gives up with
+    /// `invalid-key` or `auth-failed`. Default 2.
+    pub max_auth_attempts: u32,
+    /// Keep a stored passphrase after `invalid-key` (true), or forget it so that the next
+    /// connect asks again (false, default, as ConnMan does).
+    pub keep_secret_on_invalid_key: bool,
+}
+
+impl Default for Wifi {
+    fn default() -> Self {
+        Self {
+            ctrl_dir: PathBuf::from("/run/wpa_supplicant"),
+            spawn_supplicant: false,
+            supplicant: PathBuf::from("wpa_supplicant"),
+            country: String::new(),
+            max_auth_attempts: 2,
+            keep_secret_on_invalid_key: false,
+        }
+    }
+}
+
+/// `[ieee8021x]`: Ethernet links that authenticate with IEEE 802.1X before IP (as
+/// NetworkManager's 802-1x setting for Ethernet). They use wpa_supplicant's `wired` driver
+/// and control directory `[wifi] ctrl_dir`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ieee8021x {
+    /// Interface name globs; must also be managed (`managed_interfaces`). Default none.
+    pub interfaces: Vec<String>,
 }
 
 /// When the online check runs.
@@ -242,6 +294,8 @@ impl Default for Config {
             dns: Dns::default(),
             dhcp: Dhcp::default(),
             connect: Connect::default(),
+            wifi: Wifi::default(),
+            ieee8021x: Ieee8021x::default(),
         }
     }
 }
@@ -253,6 +307,15 @@ impl Config {
         self.managed_interfaces.iter().any(|m| {
             m.eq_ignore_ascii_case(mac) || glob::Pattern::new(m).is_ok_and(|p| p.matches(ifname))
         })
+    }
+
+    /// Whether a managed Ethernet link authenticates with IEEE 802.1X (`[ieee8021x]
+    /// interfaces`).
+    pub fn is_ieee8021x(&self, ifname: &str) -> bool {
+        self.ieee8021x
+            .interfaces
+            .iter()
+            .any(|m| glob::Pattern::new(m).is_ok_and(|p| p.matches(ifname)))
     }
 
     /// Whether an interface name matches the ignore list.
@@ -361,13 +424,31 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         }
         seen.push(*t);
     }
-    for (i, m) in config.managed_interfaces.iter().enumerate() {
-        if let Err(e) = glob::Pattern::new(m) {
-            return Err(ConfigError::Invalid {
-                key: "managed_interfaces",
-                message: format!("entry {i} {m:?} is not a valid glob: {e}"),
-            });
+    for (key, list) in [
+        ("managed_interfaces", &config.managed_interfaces),
+        ("ieee8021x.interfaces", &config.ieee8021x.interfaces),
+    ] {
+        for (i, m) in list.iter().enumerate() {
+            if let Err(e) = glob::Pattern::new(m) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: format!("entry {i} {m:?} is not a valid glob: {e}"),
+                });
+            }
         }
+    }
+    let country = &config.wifi.country;
+    if !country.is_empty() && !crate::model::is_country_code(country) {
+        return Err(ConfigError::Invalid {
+            key: "wifi.country",
+            message: format!("{country:?} is not an ISO 3166-1 alpha-2 code such as \"DE\""),
+        });
+    }
+    if config.wifi.max_auth_attempts == 0 {
+        return Err(ConfigError::Invalid {
+            key: "wifi.max_auth_attempts",
+            message: "must be at least 1".into(),
+        });
     }
     let check = &config.online_check;
     for (key, url) in [
@@ -565,6 +646,13 @@ mod tests {
             ("[dhcp]\nvendor_class = \"robot\"\n", "dhcp.vendor_class"),
             ("[dhcp]\nhostnam = \"x\"\n", "hostnam"),
             ("managed_interfaces = [\"[\"]\n", "managed_interfaces"),
+            ("[wifi]\ncountry = \"Germany\"\n", "wifi.country"),
+            ("[wifi]\nmax_auth_attempts = 0\n", "wifi.max_auth_attempts"),
+            ("[wifi]\nctrl_directory = \"/x\"\n", "ctrl_directory"),
+            (
+                "[ieee8021x]\ninterfaces = [\"[\"]\n",
+                "ieee8021x.interfaces",
+            ),
         ];
         for (text, want) in cases {
             let f = file(text);

@@ -286,7 +286,19 @@ async fn move_service_reorders_and_unknown_ids_are_not_found() {
             r#type: pb::TechnologyType::Wifi.into(),
         })
         .await
-        .expect_err("no wifi backend");
+        .expect_err("no radio is managed");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        err.message().contains("managed_interfaces"),
+        "{}",
+        err.message()
+    );
+    let err = manager
+        .get_technology(pb::GetTechnologyRequest {
+            r#type: pb::TechnologyType::Bluetooth.into(),
+        })
+        .await
+        .expect_err("no bluetooth backend");
     assert_eq!(err.code(), tonic::Code::Unimplemented);
 }
 

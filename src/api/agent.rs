@@ -10,7 +10,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::caller::caller;
 use super::status::invalid;
-use crate::engine::{EngineHandle, ToAgent};
+use crate::engine::{EngineHandle, InputAnswer, ToAgent};
+use crate::model::Secret;
 use crate::pb;
 use pb::register_agent_request::Message as FromAgent;
 use pb::register_agent_response::Message as Outgoing;
@@ -36,6 +37,34 @@ fn to_agent(m: Outgoing) -> Result<pb::RegisterAgentResponse, Status> {
 impl From<ToAgent> for Outgoing {
     fn from(m: ToAgent) -> Self {
         match m {
+            ToAgent::Request(r) => {
+                let mut fields: Vec<pb::InputField> = r
+                    .fields
+                    .iter()
+                    .map(|f| pb::InputField {
+                        name: f.name().to_string(),
+                        r#type: f.kind().to_string(),
+                        requirement: pb::InputRequirement::Mandatory.into(),
+                        alternates: vec![],
+                    })
+                    .collect();
+                if r.previous_refused {
+                    fields.push(pb::InputField {
+                        name: "PreviousPassphrase".into(),
+                        r#type: "psk".into(),
+                        requirement: pb::InputRequirement::Informational.into(),
+                        alternates: vec![],
+                    });
+                }
+                Outgoing::Request(pb::InputRequest {
+                    request_id: r.request_id,
+                    service_id: r.service.0,
+                    fields,
+                })
+            }
+            ToAgent::Cancel(request_id) => {
+                Outgoing::Cancelled(pb::InputRequestCancelled { request_id })
+            }
             ToAgent::Release(reason) => Outgoing::Release(pb::AgentRelease {
                 reason: reason.to_string(),
             }),
@@ -87,8 +116,16 @@ impl pb::agent_service_server::AgentService for AgentApi {
                         },
                         message = incoming.next() => match message {
                             Some(Ok(pb::RegisterAgentRequest { message: Some(FromAgent::Reply(reply)) })) => {
-                                // Values may be secrets: log only the id.
-                                tracing::warn!(agent = %name, request_id = reply.request_id, "reply to an input request that was never sent; ignored");
+                                // Values may be secrets: they go to the engine, never to a log.
+                                let answer = InputAnswer {
+                                    values: reply
+                                        .values
+                                        .into_iter()
+                                        .map(|(k, v)| (k, Secret::new(v)))
+                                        .collect(),
+                                    canceled: reply.canceled,
+                                };
+                                engine.agent_answer(id, reply.request_id, answer);
                             }
                             Some(Ok(_)) => tracing::warn!(agent = %name, "unexpected message from agent; ignored"),
                             Some(Err(e)) => {

@@ -3,8 +3,9 @@
 
 use crate::engine::{Event, EventBatch, InterfaceView, ManagerInfo, Snapshot};
 use crate::model::{
-    Bearer, ConnectionType, Family, Interface, IpMethod, Ipv4Config, Ipv6Config, ManagerState,
-    Service, ServiceState, SessionInfo, SessionSettings, SessionState, SessionView, Technology,
+    validate_ssid, Bearer, ConnectionType, Credentials, EapConfig, EapMethod, EapPhase2, Family,
+    Interface, IpMethod, Ipv4Config, Ipv6Config, ManagerState, Secret, Security, Service,
+    ServiceState, SessionInfo, SessionSettings, SessionState, SessionView, Technology,
     TechnologyKind,
 };
 use crate::pb;
@@ -139,11 +140,132 @@ impl From<&Service> for pb::Service {
             captive_portal_url: s.captive_portal_url.clone().unwrap_or_default(),
             managed: s.managed,
             roaming: false,
-            security: vec![],
+            security: s
+                .security
+                .iter()
+                .map(|x| pb::Security::from(*x).into())
+                .collect(),
             proxy: None,
             proxy_config: None,
+            ssid: s.wifi.as_ref().map(|w| w.ssid.clone()).unwrap_or_default(),
+            frequency: s.wifi.as_ref().map_or(0, |w| w.frequency),
+            bss_count: s.wifi.as_ref().map_or(0, |w| w.bss_count),
+            hidden: s.wifi.as_ref().is_some_and(|w| w.hidden),
+            passphrase_set: s.credentials.passphrase,
+            identity_set: s.credentials.identity,
+            password_set: s.credentials.password,
+            eap_config: s
+                .config
+                .as_ref()
+                .and_then(|c| c.eap.as_ref())
+                .map(eap_settings),
         }
     }
+}
+
+impl From<Security> for pb::Security {
+    fn from(s: Security) -> Self {
+        match s {
+            Security::None => Self::None,
+            Security::Wep => Self::Wep,
+            Security::Psk => Self::Psk,
+            Security::Sae => Self::Sae,
+            Security::Ieee8021x => Self::Ieee8021x,
+            Security::Wps => Self::Wps,
+        }
+    }
+}
+
+fn path_text(p: &Option<std::path::PathBuf>) -> String {
+    p.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+fn eap_settings(e: &EapConfig) -> pb::EapSettings {
+    pb::EapSettings {
+        method: match e.method {
+            EapMethod::Peap => pb::EapMethod::Peap,
+            EapMethod::Ttls => pb::EapMethod::Ttls,
+            EapMethod::Tls => pb::EapMethod::Tls,
+        }
+        .into(),
+        phase2: match e.phase2 {
+            EapPhase2::Mschapv2 => pb::EapPhase2::Mschapv2,
+            EapPhase2::Pap => pb::EapPhase2::Pap,
+            EapPhase2::Gtc => pb::EapPhase2::Gtc,
+        }
+        .into(),
+        ca_cert: path_text(&e.ca_cert),
+        client_cert: path_text(&e.client_cert),
+        private_key: path_text(&e.private_key),
+        anonymous_identity: e.anonymous_identity.clone().unwrap_or_default(),
+        domain_match: e.domain_match.clone().unwrap_or_default(),
+    }
+}
+
+/// Credentials and a hidden network's name from ConnectService's `credentials`, each checked
+/// (a passphrase's length and alphabet, an SSID's 1..32 bytes); empty strings are unset.
+pub fn credentials_from(
+    c: Option<&pb::Credentials>,
+) -> Result<(Credentials, Option<Vec<u8>>), tonic::Status> {
+    let Some(c) = c else {
+        return Ok((Credentials::default(), None));
+    };
+    let secret = |v: &str| (!v.is_empty()).then(|| Secret::new(v));
+    let credentials = Credentials {
+        passphrase: secret(&c.passphrase),
+        identity: secret(&c.identity),
+        password: secret(&c.password),
+        private_key_passphrase: secret(&c.private_key_passphrase),
+    };
+    credentials
+        .validate("credentials")
+        .map_err(|e| status::invalid(e.field, e.message))?;
+    let name = (!c.ssid.is_empty()).then(|| c.ssid.as_bytes().to_vec());
+    if let Some(ssid) = &name {
+        validate_ssid("credentials.ssid", ssid).map_err(|e| status::invalid(e.field, e.message))?;
+    }
+    Ok((credentials, name))
+}
+
+/// 802.1X settings from UpdateService's `service.eap_config`; unset clears them.
+pub fn eap_config_from(s: Option<&pb::EapSettings>) -> Result<Option<EapConfig>, tonic::Status> {
+    const F: &str = "service.eap_config";
+    let Some(s) = s else { return Ok(None) };
+    let method = match pb::EapMethod::try_from(s.method) {
+        Ok(pb::EapMethod::Unspecified | pb::EapMethod::Peap) => EapMethod::Peap,
+        Ok(pb::EapMethod::Ttls) => EapMethod::Ttls,
+        Ok(pb::EapMethod::Tls) => EapMethod::Tls,
+        Err(_) => {
+            return Err(status::invalid(
+                format!("{F}.method"),
+                format!("unknown EAP method {}", s.method),
+            ))
+        }
+    };
+    let phase2 = match pb::EapPhase2::try_from(s.phase2) {
+        Ok(pb::EapPhase2::Unspecified | pb::EapPhase2::Mschapv2) => EapPhase2::Mschapv2,
+        Ok(pb::EapPhase2::Pap) => EapPhase2::Pap,
+        Ok(pb::EapPhase2::Gtc) => EapPhase2::Gtc,
+        Err(_) => {
+            return Err(status::invalid(
+                format!("{F}.phase2"),
+                format!("unknown phase 2 {}", s.phase2),
+            ))
+        }
+    };
+    let text = |v: &str| (!v.is_empty()).then(|| v.to_string());
+    let path = |v: &str| (!v.is_empty()).then(|| std::path::PathBuf::from(v));
+    Ok(Some(EapConfig {
+        method,
+        phase2,
+        ca_cert: path(&s.ca_cert),
+        client_cert: path(&s.client_cert),
+        private_key: path(&s.private_key),
+        anonymous_identity: text(&s.anonymous_identity),
+        domain_match: text(&s.domain_match),
+    }))
 }
 
 fn ipv4_config(c: &Ipv4Config) -> pb::Ipv4Settings {
@@ -301,6 +423,8 @@ impl From<&Technology> for pb::Technology {
             connected: t.connected,
             tethering: t.tethering,
             tethering_identifier: String::new(),
+            country: t.country.clone().unwrap_or_default(),
+            available: t.available,
         }
     }
 }
@@ -433,6 +557,10 @@ impl From<&Event> for pb::watch_manager_response::Event {
                     url: url.clone(),
                 })
             }
+            Event::InputRequired { id, fields } => E::InputRequired(pb::InputRequired {
+                service_id: id.0.clone(),
+                fields: fields.iter().map(|f| f.name().to_string()).collect(),
+            }),
         }
     }
 }

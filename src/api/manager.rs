@@ -27,6 +27,7 @@ const UPDATABLE_SERVICE_FIELDS: &[&str] = &[
     "timeservers_config",
     "domains_config",
     "proxy_config",
+    "eap_config",
 ];
 
 /// The ManagerService implementation.
@@ -66,11 +67,16 @@ impl ManagerApi {
         value: i32,
     ) -> Result<(TechnologyKind, pb::Technology), Status> {
         let kind = technology_kind(field, value)?;
-        match self.engine.snapshot().technology(kind) {
-            Some(t) => Ok((kind, t.into())),
-            None => Err(not_supported(format!(
-                "the {kind} backend is not built yet; only ethernet is available"
-            ))),
+        match (self.engine.snapshot().technology(kind), kind) {
+            (Some(t), _) => Ok((kind, t.into())),
+            (None, TechnologyKind::Bluetooth | TechnologyKind::Cellular) => Err(not_supported(
+                format!("the {kind} backend is not built yet"),
+            )),
+            (None, _) => Err(EngineError::FailedPrecondition {
+                reason: "NotSupported",
+                message: format!("no {kind} device is managed here: list it in managed_interfaces"),
+            }
+            .into()),
         }
     }
 }
@@ -192,13 +198,17 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
                 "tethering over {kind} is not built yet"
             )));
         }
-        if req.powered.is_some_and(|p| p != technology.powered) {
-            return Err(not_supported(format!(
-                "netpilot cannot power {kind} on or off yet: its links are observed only"
-            )));
+        if req.powered.is_none() && req.country.is_none() {
+            return Ok(Response::new(pb::UpdateTechnologyResponse {
+                technology: Some(technology),
+            }));
         }
+        let technology = self
+            .engine
+            .update_technology(kind, req.powered, req.country)
+            .await?;
         Ok(Response::new(pb::UpdateTechnologyResponse {
-            technology: Some(technology),
+            technology: Some((&technology).into()),
         }))
     }
 
@@ -206,8 +216,9 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         &self,
         req: Request<pb::ScanTechnologyRequest>,
     ) -> Result<Response<pb::ScanTechnologyResponse>, Status> {
-        let (kind, _) = self.technology("type", req.into_inner().r#type)?;
-        Err(not_supported(format!("{kind} has nothing to scan")))
+        let kind = technology_kind("type", req.into_inner().r#type)?;
+        self.engine.scan(kind).await?;
+        Ok(Response::new(pb::ScanTechnologyResponse {}))
     }
 
     async fn list_services(
@@ -240,11 +251,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
     ) -> Result<Response<pb::ConnectServiceResponse>, Status> {
         let req = req.into_inner();
         self.service("service_id", &req.service_id)?;
-        if req.credentials.is_some() {
-            return Err(not_supported(
-                "credentials are for Wi-Fi, whose backend is not built yet",
-            ));
-        }
+        let (credentials, name) = convert::credentials_from(req.credentials.as_ref())?;
         let timeout = match req.timeout {
             None => None,
             Some(d) if d.seconds < 0 || d.nanos < 0 || (d.seconds == 0 && d.nanos == 0) => {
@@ -252,7 +259,10 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
             }
             Some(d) => Some(Duration::new(d.seconds as u64, d.nanos as u32)),
         };
-        let service = self.engine.connect(req.service_id, timeout).await?;
+        let service = self
+            .engine
+            .connect(req.service_id, timeout, credentials, name)
+            .await?;
         Ok(Response::new(pb::ConnectServiceResponse {
             service: Some((&service).into()),
         }))
@@ -349,6 +359,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
                 }
                 "timeservers_config" => config.timeservers = wanted.timeservers_config.clone(),
                 "domains_config" => config.domains = wanted.domains_config.clone(),
+                "eap_config" => config.eap = convert::eap_config_from(wanted.eap_config.as_ref())?,
                 "proxy_config" => {
                     return Err(not_supported("proxy configuration is not built yet"))
                 }

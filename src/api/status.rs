@@ -45,6 +45,7 @@ pub fn from_engine(error: EngineError) -> Status {
             with_reason(Code::DeadlineExceeded, message, "connect-failed")
         }
         EngineError::Aborted(_) => with_reason(Code::Aborted, message, "Aborted"),
+        EngineError::Canceled(_) => with_reason(Code::Cancelled, message, "Canceled"),
         EngineError::Store(_) => with_reason(Code::Internal, message, "Failed"),
         EngineError::Stopped => with_reason(Code::Unavailable, message, "Stopped"),
     }
@@ -128,6 +129,11 @@ mod tests {
                 "connect-failed",
             ),
             (EngineError::Aborted("a".into()), Code::Aborted, "Aborted"),
+            (
+                EngineError::Canceled("c".into()),
+                Code::Cancelled,
+                "Canceled",
+            ),
             (EngineError::Store("disk".into()), Code::Internal, "Failed"),
             (EngineError::Stopped, Code::Unavailable, "Stopped"),
         ];

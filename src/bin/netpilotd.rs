@@ -107,14 +107,15 @@ async fn run(config: Config) -> Result<(), String> {
 
     let use_resolved = config.dns.backend == config::DnsBackend::Resolved;
     let dns = net::apply::DnsSink::open(use_resolved, config.dns.resolv_conf.clone()).await;
-    let (store, stored) = store::Store::open(&config.state_dir).map_err(|e| display_chain(&e))?;
+    let (store, loaded) = store::Store::open(&config.state_dir).map_err(|e| display_chain(&e))?;
     let engine::Engine {
         handle: engine,
         kernel,
         backends: _,
         plans,
+        wifi: _wifi_requests,
         task: engine_task,
-    } = engine::spawn(&config, store, stored);
+    } = engine::spawn(&config, store, loaded);
     net::apply::spawn(dns, plans).map_err(|e| format!("open rtnetlink socket for changes: {e}"))?;
     net::netlink::spawn(kernel)
         .await

@@ -1,5 +1,6 @@
 //! API commands: each is carried out on the engine's state and answered on its reply channel.
 
+use super::connect::ConnectArgs;
 use super::handle::Command;
 use super::manager::Manager;
 use super::{EngineError, Service};
@@ -14,7 +15,21 @@ impl Manager {
                 self.step();
                 let _ = reply.send(Ok(self.published.manager));
             }
-            Command::Connect { id, timeout, reply } => self.connect(&id, timeout, reply),
+            Command::Connect {
+                id,
+                timeout,
+                credentials,
+                name,
+                reply,
+            } => self.connect(
+                &id,
+                ConnectArgs {
+                    timeout,
+                    credentials,
+                    name,
+                },
+                reply,
+            ),
             Command::Disconnect { id, reply } => {
                 let _ = reply.send(self.disconnect(&id));
             }
@@ -42,7 +57,7 @@ impl Manager {
             } => {
                 let result = if self.has_link(&name) {
                     self.ignore_overrides.insert(name.clone(), ignored);
-                    self.sync_ethernet();
+                    self.sync_links();
                     self.step();
                     self.published.interface(&name).cloned()
                 } else {
@@ -92,7 +107,24 @@ impl Manager {
             } => {
                 let _ = reply.send(self.agents.register(name, &caller));
             }
-            Command::UnregisterAgent(id) => self.agents.unregister(id),
+            Command::UnregisterAgent(id) => {
+                let parked = self.agents.unregister(id);
+                self.abandon_parked(parked, "the agent went away before it answered");
+            }
+            Command::AgentAnswer {
+                agent,
+                request_id,
+                answer,
+            } => self.on_agent_answer(agent, request_id, answer),
+            Command::Scan { kind, reply } => self.scan(kind, reply),
+            Command::UpdateTechnology {
+                kind,
+                powered,
+                country,
+                reply,
+            } => {
+                let _ = reply.send(self.update_technology(kind, powered, country));
+            }
             Command::Shutdown(done) => {
                 // The run loop ends on Shutdown before it gets here.
                 let _ = done.send(());

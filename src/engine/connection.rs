@@ -21,7 +21,8 @@ use super::input::EventSender;
 use super::{EngineError, Event};
 use crate::config::{Config, OnlineCheckMode};
 use crate::model::{
-    Interface, Ipv4Config, Ipv6Config, Lease, ReportKey, Service, ServiceConfig, ServiceId,
+    Credentials, Interface, Ipv4Config, Ipv6Config, Lease, ReportKey, Service, ServiceConfig,
+    ServiceId,
 };
 use crate::net::dhcp::{DhcpClient, DhcpEvent, DhcpParams, DhcpReport, SavedLease};
 use crate::net::online::{CheckParams, OnlineCheck, OnlineReport, ProbeResult};
@@ -35,6 +36,8 @@ pub(crate) enum TimerKind {
     ConnectTimeout,
     /// Time to retry after a failure.
     Retry,
+    /// An agent input request ran out of time; the key's generation is the request id.
+    InputTimeout,
 }
 
 /// A timer that fired.
@@ -93,6 +96,8 @@ pub(super) struct Connection {
     /// The timeout a pending ConnectService asked for, used for the next deadline.
     requested_timeout: Option<Duration>,
     pending: Vec<ConnectReply>,
+    /// Credentials the connect in progress brought; stored once the service is connected.
+    pub given: Credentials,
     /// Why the last failure happened, for the pending ConnectService replies.
     failure_detail: Option<String>,
     generation: u64,
@@ -129,6 +134,7 @@ impl Connection {
             retry_delay: retry_min,
             requested_timeout: None,
             pending: Vec::new(),
+            given: Credentials::default(),
             failure_detail: None,
             generation: 0,
         }
@@ -414,6 +420,7 @@ impl Connection {
                 self.handle(&policy::Event::RetryDue, demotion);
                 None
             }
+            TimerKind::InputTimeout => None,
         }
     }
 

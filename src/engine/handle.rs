@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::agent::{AgentId, ToAgent};
+use super::agent::{AgentId, InputAnswer, ToAgent};
 use super::input::Input;
 use super::{Caller, EngineError, EventBatch, InterfaceView, ManagerInfo, Snapshot};
 use crate::model::{
-    Bearer, ConnectionType, Service, SessionId, SessionInfo, SessionSettings, SessionView,
+    Bearer, ConnectionType, Credentials, Service, SessionId, SessionInfo, SessionSettings,
+    SessionView, Technology, TechnologyKind,
 };
 
 type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
@@ -29,6 +30,10 @@ pub(crate) enum Command {
     Connect {
         id: String,
         timeout: Option<std::time::Duration>,
+        /// Credentials the caller gave (validated), used instead of stored ones.
+        credentials: Credentials,
+        /// A hidden network's SSID.
+        name: Option<Vec<u8>>,
         reply: Reply<Service>,
     },
     /// Disconnect a service and keep it disconnected.
@@ -87,6 +92,24 @@ pub(crate) enum Command {
     },
     /// The agent's stream went away.
     UnregisterAgent(AgentId),
+    /// The agent answered an input request.
+    AgentAnswer {
+        agent: AgentId,
+        request_id: u64,
+        answer: InputAnswer,
+    },
+    /// Scan a technology; answered when the results are in.
+    Scan {
+        kind: TechnologyKind,
+        reply: Reply<()>,
+    },
+    /// Change a technology's settings; `None` keeps a setting.
+    UpdateTechnology {
+        kind: TechnologyKind,
+        powered: Option<bool>,
+        country: Option<String>,
+        reply: Reply<Technology>,
+    },
     /// Release every session and stop.
     Shutdown(oneshot::Sender<()>),
 }
@@ -160,15 +183,48 @@ impl EngineHandle {
         .await
     }
 
-    /// Connects a service (ConnMan Service.Connect); resolves when it is ready, or with
-    /// [`EngineError::Timeout`] / [`EngineError::ConnectFailed`].
+    /// Connects a service (ConnMan Service.Connect) with optional credentials and a hidden
+    /// network's name; resolves when it is ready, or with [`EngineError::Timeout`],
+    /// [`EngineError::ConnectFailed`] (`invalid-key`, `auth-failed`, …),
+    /// [`EngineError::FailedPrecondition`] (`passphrase-required` when no agent can be asked)
+    /// or [`EngineError::Canceled`] (the agent declined).
     pub async fn connect(
         &self,
         id: String,
         timeout: Option<std::time::Duration>,
+        credentials: Credentials,
+        name: Option<Vec<u8>>,
     ) -> Result<Service, EngineError> {
-        self.call(|reply| Command::Connect { id, timeout, reply })
-            .await
+        self.call(|reply| Command::Connect {
+            id,
+            timeout,
+            credentials,
+            name,
+            reply,
+        })
+        .await
+    }
+
+    /// Scans a technology (ConnMan Technology.Scan); resolves when the results are in and
+    /// published.
+    pub async fn scan(&self, kind: TechnologyKind) -> Result<(), EngineError> {
+        self.call(|reply| Command::Scan { kind, reply }).await
+    }
+
+    /// Changes a technology's power or regulatory country.
+    pub async fn update_technology(
+        &self,
+        kind: TechnologyKind,
+        powered: Option<bool>,
+        country: Option<String>,
+    ) -> Result<Technology, EngineError> {
+        self.call(|reply| Command::UpdateTechnology {
+            kind,
+            powered,
+            country,
+            reply,
+        })
+        .await
     }
 
     /// Disconnects a service; it stays disconnected until the next connect.
@@ -291,6 +347,15 @@ impl EngineHandle {
     /// The agent's stream ended. Never waits.
     pub fn unregister_agent(&self, id: AgentId) {
         self.send_later(Command::UnregisterAgent(id));
+    }
+
+    /// The agent answered an input request. Never waits.
+    pub fn agent_answer(&self, agent: AgentId, request_id: u64, answer: InputAnswer) {
+        self.send_later(Command::AgentAnswer {
+            agent,
+            request_id,
+            answer,
+        });
     }
 
     /// Lists sessions, oldest first.

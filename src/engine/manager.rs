@@ -9,19 +9,20 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::agent::Agents;
+use super::connect::ParkedConnect;
 use super::connection::{Connection, Reporters};
 use super::handle::{Command, EngineHandle};
 use super::input::{EventSender, Input};
 use super::sessions::Sessions;
+use super::technologies::TechState;
 use super::{plan, view, Event, EventBatch, InterfaceView, ManagerInfo, Snapshot};
 use crate::config::{Config, OnlineCheckMode};
-use crate::model::{
-    Interface, InterfaceAddress, L2State, ServiceConfig, ServiceId, Technology, TechnologyKind,
-};
+use crate::model::{Credentials, Interface, InterfaceAddress, L2State, ServiceId};
 use crate::net::apply::NetPlan;
 use crate::net::netlink::{DefaultRoute, Link, NetEvent};
 use crate::policy::{self, connection::Demotion, order::OrderPreferences};
-use crate::store::Store;
+use crate::store::{Loaded, Store};
+use crate::tech::wifi::{self, WifiHandle};
 use crate::tech::{self, ethernet::Ethernet, ServiceInfo};
 
 /// Capacity of the engine's input queue: senders wait when the engine is busy.
@@ -40,17 +41,20 @@ pub struct Engine {
     pub backends: EventSender<tech::Event>,
     /// What the applier should make true.
     pub plans: watch::Receiver<NetPlan>,
+    /// What the engine asks of the Wi-Fi backend.
+    pub wifi: mpsc::Receiver<wifi::Request>,
     /// The engine task.
     pub task: tokio::task::JoinHandle<()>,
 }
 
-/// Starts the engine with the stored service configurations.
-pub fn spawn(config: &Config, store: Store, stored: BTreeMap<ServiceId, ServiceConfig>) -> Engine {
+/// Starts the engine with what the store held.
+pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
     let (input_tx, input) = mpsc::channel(QUEUE);
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let (events_tx, _) = broadcast::channel(EVENT_BACKLOG);
     let (stopping_tx, stopping_rx) = watch::channel(false);
     let (plan_tx, plan_rx) = watch::channel(NetPlan::default());
+    let (wifi, wifi_rx) = WifiHandle::channel();
     let hostname = if config.dhcp.hostname.is_empty() {
         std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
@@ -73,7 +77,13 @@ pub fn spawn(config: &Config, store: Store, stored: BTreeMap<ServiceId, ServiceC
         ready_since: BTreeMap::new(),
         clock: 0,
         store,
-        stored,
+        stored: loaded.services,
+        credentials: loaded.credentials,
+        technologies: TechState::initial(config, &loaded.technologies),
+        wifi,
+        devices: Default::default(),
+        scans: BTreeMap::new(),
+        next_scan: 0,
         ethernet: Ethernet::default(),
         services: BTreeMap::new(),
         original_mtu: BTreeMap::new(),
@@ -102,6 +112,7 @@ pub fn spawn(config: &Config, store: Store, stored: BTreeMap<ServiceId, ServiceC
         kernel: EventSender::new(input_tx.clone()),
         backends: EventSender::new(input_tx),
         plans: plan_rx,
+        wifi: wifi_rx,
         task: tokio::spawn(async move { manager.run(input, stopping_tx).await }),
     }
 }
@@ -130,7 +141,19 @@ pub(super) struct Manager {
     clock: u64,
     pub store: Store,
     /// Stored configurations, also of services not present now.
-    pub stored: BTreeMap<ServiceId, ServiceConfig>,
+    pub stored: BTreeMap<ServiceId, crate::model::ServiceConfig>,
+    /// Stored credentials.
+    pub credentials: BTreeMap<ServiceId, Credentials>,
+    /// Each technology's devices, power and country.
+    pub technologies: BTreeMap<crate::model::TechnologyKind, TechState>,
+    /// The Wi-Fi (and wired 802.1X) backend.
+    pub wifi: WifiHandle,
+    /// The radios and 802.1X ports the backend was last told about.
+    pub devices: (Vec<wifi::Radio>, Vec<wifi::WiredPort>),
+    /// ScanTechnology calls waiting for their scan.
+    pub scans:
+        BTreeMap<wifi::ScanToken, tokio::sync::oneshot::Sender<Result<(), super::EngineError>>>,
+    pub next_scan: u64,
     ethernet: Ethernet,
     pub services: BTreeMap<ServiceId, ServiceEntry>,
     /// The MTU of each managed netdev when netpilot took it over; restored when no lease
@@ -144,7 +167,7 @@ pub(super) struct Manager {
     events_tx: broadcast::Sender<Arc<EventBatch>>,
     plan_tx: watch::Sender<NetPlan>,
     pub sessions: Sessions,
-    pub agents: Agents,
+    pub agents: Agents<ParkedConnect>,
 }
 
 impl Manager {
@@ -154,7 +177,8 @@ impl Manager {
                 Input::Command(Command::Shutdown(done)) => {
                     let _ = stopping.send(true);
                     self.sessions.release_all("shutdown");
-                    self.agents.release("shutdown");
+                    let parked = self.agents.release("shutdown");
+                    self.abandon_parked(parked, "the daemon is shutting down");
                     let _ = done.send(());
                     return;
                 }
@@ -240,19 +264,23 @@ impl Manager {
                 self.routes.remove(&route);
             }
         }
-        self.sync_ethernet();
+        self.sync_links();
     }
 
-    /// Lets the Ethernet backend compare the links with what it announced.
-    pub(super) fn sync_ethernet(&mut self) {
+    /// Lets the Ethernet backend compare the links with what it announced, and tells the
+    /// Wi-Fi backend which radios and 802.1X ports to drive.
+    pub(super) fn sync_links(&mut self) {
         let interfaces = self.interfaces();
         let config = &self.config;
-        let events = self
-            .ethernet
-            .sync(&interfaces, |i| config.is_managed(&i.name, &i.mac_string()));
+        let events = self.ethernet.sync(
+            &interfaces,
+            |i| config.is_managed(&i.name, &i.mac_string()),
+            |i| config.is_ieee8021x(&i.name),
+        );
         for event in events {
             self.on_backend(event);
         }
+        self.sync_devices(&interfaces);
     }
 
     /// The kernel's links as interfaces, by ifindex.
@@ -371,12 +399,7 @@ impl Manager {
             offline_mode: self.offline_mode,
             connectivity: policy::readiness::connectivity(&readiness),
         };
-        let technologies = vec![Technology {
-            kind: TechnologyKind::Ethernet,
-            powered: true,
-            connected: policy::state::technology_connected(TechnologyKind::Ethernet, &services),
-            tethering: false,
-        }];
+        let technologies = self.technology_list(&services);
         let interfaces: Vec<InterfaceView> = interfaces
             .into_iter()
             .map(|i| InterfaceView {

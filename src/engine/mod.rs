@@ -8,6 +8,7 @@
 
 mod agent;
 mod commands;
+mod connect;
 mod connection;
 mod diff;
 mod handle;
@@ -16,11 +17,12 @@ mod manager;
 mod plan;
 mod services;
 mod sessions;
+mod technologies;
 mod view;
 
 use std::sync::Arc;
 
-pub use agent::{AgentId, ToAgent};
+pub use agent::{AgentId, InputAnswer, InputRequest, ToAgent};
 pub use handle::{EngineHandle, Subscription};
 pub use input::{DetachedReceiver, EngineStopped, EventSender};
 pub use manager::{spawn, Engine};
@@ -133,6 +135,14 @@ pub enum Event {
         id: ServiceId,
         /// The timeout that ran out.
         timeout: std::time::Duration,
+    },
+    /// A connect needs input nobody can give: no credentials in the request, none stored,
+    /// and no agent.
+    InputRequired {
+        /// Which service.
+        id: ServiceId,
+        /// What is missing.
+        fields: Vec<crate::model::InputField>,
     },
     /// The online check found a captive portal.
     CaptivePortal {
@@ -264,6 +274,9 @@ pub enum EngineError {
     /// Another call ended this one (e.g. a Disconnect during a Connect).
     #[error("{0}")]
     Aborted(String),
+    /// The user declined: the agent canceled its input request.
+    #[error("{0}")]
+    Canceled(String),
     /// Persisting the configuration failed; nothing was changed.
     #[error("{0}")]
     Store(String),

@@ -4,16 +4,18 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::connection::{ConnectReply, Connection, Context, L2Request};
+use super::connection::{Connection, Context, L2Request, TimerKind};
 use super::manager::{Manager, ServiceEntry};
 use super::EngineError;
-use crate::model::{L2State, Service, ServiceConfig, ServiceId, TechnologyKind};
+use crate::model::{
+    L2State, Security, Service, ServiceConfig, ServiceError, ServiceId, TechnologyKind,
+};
 use crate::net::dhcp::DhcpReport;
 use crate::net::netlink::display_chain;
 use crate::net::online::OnlineReport;
 use crate::policy::autoconnect::{self, Candidate};
 use crate::policy::connection::{self as connection_policy, Facts, State};
-use crate::tech;
+use crate::tech::{self, wifi};
 
 use super::connection::Timer;
 
@@ -29,21 +31,47 @@ impl Manager {
                         c.abort(format!("service {id} went away"));
                     }
                 }
+                let parked = self.agents.cancel_for(&id, |p| &p.id);
+                self.abandon_parked(parked, "the service went away");
             }
-            tech::Event::L2 { id, state } => {
-                let demotion = self.demotion();
-                let Some(entry) = self.services.get_mut(&id) else {
-                    tracing::debug!(service = %id, ?state, "L2 report for an unknown service");
-                    return;
-                };
-                entry.l2 = state;
-                if let Some(c) = entry.connection.as_mut() {
-                    c.handle(&connection_policy::Event::L2(state), demotion);
-                    if let L2State::Associated { ifindex } = state {
-                        self.remember_mtu(ifindex);
-                    }
-                }
+            tech::Event::L2 { id, state } => self.on_l2(id, state),
+            tech::Event::Technology {
+                kind,
+                present,
+                available,
+            } => self.on_technology(kind, present, available),
+            tech::Event::ScanDone { token, error } => self.on_scan_done(token, error),
+        }
+    }
+
+    fn on_l2(&mut self, id: ServiceId, state: L2State) {
+        let demotion = self.demotion();
+        let Some(entry) = self.services.get_mut(&id) else {
+            tracing::debug!(service = %id, ?state, "L2 report for an unknown service");
+            return;
+        };
+        // An 802.1X port's authentication means nothing once its carrier is gone.
+        if entry.l2 == L2State::Idle
+            && matches!(state, L2State::Associated { .. })
+            && entry.info.technology == TechnologyKind::Ethernet
+            && entry.info.security.contains(&Security::Ieee8021x)
+        {
+            tracing::debug!(service = %id, "authenticated without carrier; ignored");
+            return;
+        }
+        entry.l2 = state;
+        let Some(c) = entry.connection.as_mut() else {
+            return;
+        };
+        c.handle(&connection_policy::Event::L2(state), demotion);
+        match state {
+            L2State::Associated { ifindex } => self.remember_mtu(ifindex),
+            L2State::Failed(ServiceError::InvalidKey) => {
+                c.given = Default::default();
+                self.refused_key(&id);
             }
+            L2State::Failed(_) => c.given = Default::default(),
+            _ => {}
         }
     }
 
@@ -118,6 +146,10 @@ impl Manager {
     }
 
     pub(super) fn on_timer(&mut self, timer: Timer) {
+        if timer.kind == TimerKind::InputTimeout {
+            self.on_input_timeout(timer.key.generation);
+            return;
+        }
         let demotion = self.demotion();
         let config = self.config.clone();
         if let Some(c) = self.connection_by_key(&timer.key.service) {
@@ -161,11 +193,12 @@ impl Manager {
     /// Settles every connection on the current facts and starts and stops its tasks. Returns
     /// true when something visible changed (publish again).
     pub(super) fn drive(&mut self) -> bool {
-        let allowed = autoconnect::allowed_technologies(
+        let mut allowed = autoconnect::allowed_technologies(
             self.config.single_connected_technology,
             &self.config.always_connected_technologies,
             &self.published.services,
         );
+        allowed.retain(|t| self.powered(*t));
         let wanted = autoconnect::wanted(&self.candidates(), &allowed);
         let interfaces: BTreeMap<u32, _> = self
             .interfaces()
@@ -174,6 +207,7 @@ impl Manager {
             .collect();
         let mut changed = false;
         let mut favorites = Vec::new();
+        let mut secrets = Vec::new();
         let mut requests = Vec::new();
         for entry in self.services.values_mut() {
             let Some(c) = entry.connection.as_mut() else {
@@ -189,10 +223,17 @@ impl Manager {
                 l2: entry.l2,
                 ip_configured: c.ip_configured(carrier),
             });
-            if c.state().is_connected() && !c.config.favorite {
-                c.config.favorite = true;
-                favorites.push((c.id.clone(), c.config.clone()));
-                changed = true;
+            if c.state().is_connected() {
+                if !c.config.favorite {
+                    c.config.favorite = true;
+                    favorites.push((c.id.clone(), c.config.clone()));
+                    changed = true;
+                }
+                let given = c.take_given();
+                if !given.is_empty() {
+                    secrets.push((c.id.clone(), given));
+                    changed = true;
+                }
             }
             let tasks = connection_policy::tasks(c.state(), &c.task_facts(want, &self.config));
             let cx = Context {
@@ -202,7 +243,7 @@ impl Manager {
                 netdev: carrier,
             };
             if let Some(request) = c.reconcile(tasks, &cx) {
-                requests.push((c.id.clone(), entry.info.technology, request));
+                requests.push((c.id.clone(), request));
             }
         }
         for (id, config) in favorites {
@@ -211,21 +252,57 @@ impl Manager {
                 tracing::error!(service = %id, error = %display_chain(&e), "store favorite");
             }
         }
-        for (id, technology, request) in requests {
-            self.request_l2(&id, technology, request);
+        for (id, given) in secrets {
+            self.keep_credentials(&id, given);
+        }
+        for (id, request) in requests {
+            self.request_l2(&id, request);
         }
         changed
     }
 
-    /// Asks a service's backend to connect or disconnect its L2.
-    fn request_l2(&mut self, id: &ServiceId, technology: TechnologyKind, request: L2Request) {
-        match technology {
-            // Carrier is L2: nothing to ask for.
-            TechnologyKind::Ethernet => {}
-            other => {
-                tracing::warn!(service = %id, technology = %other, ?request, "no backend for this technology")
-            }
+    /// Asks a service's backend to connect or disconnect its L2. Plain Ethernet has nothing
+    /// to ask for: its L2 is the carrier.
+    fn request_l2(&mut self, id: &ServiceId, request: L2Request) {
+        let Some(entry) = self.services.get(id) else {
+            return;
+        };
+        let wired = entry.info.technology == TechnologyKind::Ethernet;
+        if wired && !entry.info.security.contains(&Security::Ieee8021x) {
+            return;
         }
+        if !wired && entry.info.technology != TechnologyKind::Wifi {
+            tracing::warn!(service = %id, technology = %entry.info.technology, ?request, "no backend for this technology");
+            return;
+        }
+        let request = match request {
+            L2Request::Disconnect => wifi::Request::Disconnect(id.clone()),
+            L2Request::Connect => {
+                let config = entry.connection.as_ref().map(|c| &c.config);
+                let given = entry.connection.as_ref().map(|c| c.given.clone());
+                let credentials = self
+                    .credentials
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_default()
+                    .merged(&given.unwrap_or_default());
+                wifi::Request::Connect(Box::new(wifi::ConnectRequest {
+                    id: id.clone(),
+                    ssid: entry
+                        .info
+                        .wifi
+                        .as_ref()
+                        .map(|w| w.ssid.clone())
+                        .unwrap_or_default(),
+                    class: super::connect::class_of(entry),
+                    security: entry.info.security.clone(),
+                    hidden: entry.info.wifi.as_ref().is_some_and(|w| w.hidden),
+                    credentials,
+                    eap: config.and_then(|c| c.eap.clone()),
+                }))
+            }
+        };
+        self.wifi.send(request);
     }
 
     /// Answers parked connects of services that are now connected.
@@ -257,17 +334,6 @@ impl Manager {
             .ok_or_else(|| EngineError::immutable(id))
     }
 
-    /// ConnectService.
-    pub(super) fn connect(&mut self, id: &str, timeout: Option<Duration>, reply: ConnectReply) {
-        let demotion = self.demotion();
-        match self.connection_mut(id) {
-            Ok(c) => c.connect(timeout, reply, demotion),
-            Err(e) => {
-                let _ = reply.send(Err(e));
-            }
-        }
-    }
-
     /// DisconnectService.
     pub(super) fn disconnect(&mut self, id: &str) -> Result<(), EngineError> {
         let demotion = self.demotion();
@@ -282,10 +348,14 @@ impl Manager {
             .remove(&sid)
             .map_err(|e| EngineError::Store(display_chain(&e)))?;
         self.stored.remove(&sid);
+        self.credentials.remove(&sid);
         let demotion = self.demotion();
         let c = self.connection_mut(id)?;
         c.disconnect(demotion);
         c.reconfigure(ServiceConfig::default());
+        if self.services[&sid].info.technology != TechnologyKind::Ethernet {
+            self.wifi.send(wifi::Request::Forget(sid));
+        }
         Ok(())
     }
 

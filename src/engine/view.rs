@@ -78,6 +78,9 @@ pub(super) fn service(
         domains: vec![],
         route_metric: None,
         captive_portal_url: None,
+        security: info.security.clone(),
+        wifi: info.wifi.clone(),
+        credentials: Default::default(),
     };
     match connection {
         Some(c) => managed(&mut service, c, carrier, routes),
@@ -227,6 +230,8 @@ mod tests {
             netdev: Some(7),
             managed,
             strength: 0,
+            security: vec![],
+            wifi: None,
         }
     }
 

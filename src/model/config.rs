@@ -45,6 +45,102 @@ pub enum Ipv6Config {
     Off,
 }
 
+/// An EAP method (IEEE 802.1X).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EapMethod {
+    /// PEAP, tunnelled (the default, as most enterprise networks use it).
+    #[default]
+    Peap,
+    /// TTLS, tunnelled.
+    Ttls,
+    /// TLS with a client certificate.
+    Tls,
+}
+
+/// The inner authentication of PEAP and TTLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EapPhase2 {
+    /// MSCHAPv2 (the default).
+    #[default]
+    Mschapv2,
+    /// PAP (TTLS only).
+    Pap,
+    /// GTC.
+    Gtc,
+}
+
+/// IEEE 802.1X settings of a service (not secret: the identity and passwords are
+/// [`super::Credentials`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct EapConfig {
+    /// The method.
+    pub method: EapMethod,
+    /// Inner authentication for PEAP and TTLS.
+    pub phase2: EapPhase2,
+    /// PEM file of the CA that signs the server certificate; `None`: not verified.
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// PEM file of the client certificate (TLS).
+    pub client_cert: Option<std::path::PathBuf>,
+    /// PEM file of the client's private key (TLS).
+    pub private_key: Option<std::path::PathBuf>,
+    /// Outer identity sent before the tunnel.
+    pub anonymous_identity: Option<String>,
+    /// The server certificate must name this domain (suffix match).
+    pub domain_match: Option<String>,
+}
+
+impl EapConfig {
+    /// Checks the settings; `prefix` is the API field path ("service.eap_config").
+    pub fn validate(&self, prefix: &str) -> Result<(), FieldError> {
+        if self.method == EapMethod::Tls
+            && (self.client_cert.is_none() || self.private_key.is_none())
+        {
+            return Err(err(
+                format!("{prefix}.client_cert"),
+                "EAP-TLS needs client_cert and private_key",
+            ));
+        }
+        if self.phase2 == EapPhase2::Pap && self.method != EapMethod::Ttls {
+            return Err(err(
+                format!("{prefix}.phase2"),
+                "PAP is only allowed inside TTLS",
+            ));
+        }
+        for (name, path) in [
+            ("ca_cert", &self.ca_cert),
+            ("client_cert", &self.client_cert),
+            ("private_key", &self.private_key),
+        ] {
+            if let Some(p) = path {
+                let text = p.to_string_lossy();
+                if !p.is_absolute() || text.contains(['\n', '\0', '"']) || text.len() > 4096 {
+                    return Err(err(
+                        format!("{prefix}.{name}"),
+                        format!("{text:?} must be an absolute path without quotes or newlines"),
+                    ));
+                }
+            }
+        }
+        for (name, value) in [
+            ("anonymous_identity", &self.anonymous_identity),
+            ("domain_match", &self.domain_match),
+        ] {
+            if let Some(v) = value {
+                if v.is_empty() || v.len() > 1024 || v.contains(['\n', '\0']) {
+                    return Err(err(
+                        format!("{prefix}.{name}"),
+                        "must be 1..1024 bytes without NUL or newline",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Everything stored per service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -63,6 +159,8 @@ pub struct ServiceConfig {
     pub autoconnect: bool,
     /// Connected before: kept in the store, ranked first.
     pub favorite: bool,
+    /// IEEE 802.1X settings (Wi-Fi enterprise networks, wired 802.1X).
+    pub eap: Option<EapConfig>,
 }
 
 impl Default for ServiceConfig {
@@ -75,6 +173,7 @@ impl Default for ServiceConfig {
             domains: vec![],
             autoconnect: true,
             favorite: false,
+            eap: None,
         }
     }
 }
@@ -263,6 +362,9 @@ impl ServiceConfig {
         }
         for (i, d) in self.domains.iter().enumerate() {
             validate_domain(&format!("service.domains_config[{i}]"), d)?;
+        }
+        if let Some(eap) = &self.eap {
+            eap.validate("service.eap_config")?;
         }
         Ok(())
     }

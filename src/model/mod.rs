@@ -1,13 +1,20 @@
 //! Domain types: what the engine owns and policy decides over. No I/O, no protobuf.
 
 mod config;
+mod credentials;
 mod interface;
 mod lease;
 mod service;
 mod session;
 mod technology;
+mod wifi;
 
-pub use config::{FieldError, Ipv4Config, Ipv6Config, ServiceConfig};
+pub use config::{
+    EapConfig, EapMethod, EapPhase2, FieldError, Ipv4Config, Ipv6Config, ServiceConfig,
+};
+pub use credentials::{
+    validate_passphrase, validate_text, CredentialFlags, Credentials, InputField, Secret,
+};
 pub use interface::{AddrScope, DeviceFacts, Interface, InterfaceAddress, InterfaceKind};
 pub use lease::Lease;
 pub use service::{
@@ -17,6 +24,9 @@ pub use session::{
     Bearer, ConnectionType, SessionId, SessionInfo, SessionSettings, SessionState, SessionView,
 };
 pub use technology::{Technology, TechnologyKind};
+pub use wifi::{
+    is_country_code, ssid_display, validate_ssid, Security, SecurityClass, WifiInfo, SSID_MAX,
+};
 
 /// Names the task the engine started for one service (a DHCP client, an online check, a
 /// timer) in that task's reports. The engine counts `generation` up per service each time it

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{ServiceConfig, TechnologyKind};
+use super::{CredentialFlags, Security, ServiceConfig, TechnologyKind, WifiInfo};
 
 /// Service identifier as ConnMan builds it, e.g. `ethernet_0242c0a80002_cable`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -225,4 +225,11 @@ pub struct Service {
     pub route_metric: Option<u32>,
     /// Captive portal found by the online check.
     pub captive_portal_url: Option<String>,
+    /// What the network offers (Wi-Fi; `ieee8021x` for wired 802.1X); empty for open
+    /// Ethernet.
+    pub security: Vec<Security>,
+    /// Wi-Fi details.
+    pub wifi: Option<WifiInfo>,
+    /// Which credentials are stored (never the values).
+    pub credentials: CredentialFlags,
 }

@@ -62,6 +62,10 @@ pub struct Technology {
     pub connected: bool,
     /// Tethering on.
     pub tethering: bool,
+    /// Usable now: for Wi-Fi, a radio is present and its wpa_supplicant answers.
+    pub available: bool,
+    /// Wi-Fi regulatory country (ISO 3166-1 alpha-2), if set.
+    pub country: Option<String>,
 }
 
 impl Technology {

@@ -25,5 +25,8 @@ pub fn service(id: &str, technology: TechnologyKind, state: ServiceState) -> Ser
         domains: vec![],
         route_metric: None,
         captive_portal_url: None,
+        security: vec![],
+        wifi: None,
+        credentials: Default::default(),
     }
 }

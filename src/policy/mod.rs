@@ -2,6 +2,7 @@
 
 pub mod autoconnect;
 pub mod connection;
+pub mod credentials;
 pub mod order;
 pub mod readiness;
 pub mod session;

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::{Event, ServiceInfo};
-use crate::model::{Interface, InterfaceKind, L2State, ServiceId, TechnologyKind};
+use crate::model::{Interface, InterfaceKind, L2State, Security, ServiceId, TechnologyKind};
 
 /// ConnMan's name for every wired service.
 pub const SERVICE_NAME: &str = "Wired";
@@ -19,8 +19,9 @@ pub struct Ethernet {
     announced: BTreeMap<u32, (ServiceInfo, L2State)>,
 }
 
-/// The service an interface carries: a non-ignored Ethernet link with a MAC.
-pub fn service_info(iface: &Interface, managed: bool) -> Option<ServiceInfo> {
+/// The service an interface carries: a non-ignored Ethernet link with a MAC. `ieee8021x`
+/// marks a link that authenticates with IEEE 802.1X (security `ieee8021x`).
+pub fn service_info(iface: &Interface, managed: bool, ieee8021x: bool) -> Option<ServiceInfo> {
     if iface.kind != InterfaceKind::Ethernet || iface.ignored {
         return None;
     }
@@ -31,33 +32,44 @@ pub fn service_info(iface: &Interface, managed: bool) -> Option<ServiceInfo> {
         netdev: Some(iface.index),
         managed,
         strength: 0,
+        security: if ieee8021x {
+            vec![Security::Ieee8021x]
+        } else {
+            vec![]
+        },
+        wifi: None,
     })
 }
 
-/// Carrier (admin-up and oper-up) is L2 for Ethernet.
-pub fn l2_state(iface: &Interface) -> L2State {
-    if iface.admin_up && iface.oper_up {
-        L2State::Associated {
+/// Carrier (admin-up and oper-up) is L2 for Ethernet. On an 802.1X link carrier only starts
+/// authentication: wpa_supplicant's report that it succeeded completes L2.
+pub fn l2_state(iface: &Interface, ieee8021x: bool) -> L2State {
+    match (iface.admin_up && iface.oper_up, ieee8021x) {
+        (false, _) => L2State::Idle,
+        (true, true) => L2State::Associating,
+        (true, false) => L2State::Associated {
             ifindex: iface.index,
-        }
-    } else {
-        L2State::Idle
+        },
     }
 }
 
 impl Ethernet {
     /// The events that bring the engine from what was announced before to `interfaces`.
-    /// `managed` says whether netpilot configures a link (config `managed_interfaces`).
+    /// `managed` says whether netpilot configures a link (config `managed_interfaces`),
+    /// `ieee8021x` whether a managed link authenticates first (`[ieee8021x] interfaces`).
     pub fn sync(
         &mut self,
         interfaces: &[Interface],
         managed: impl Fn(&Interface) -> bool,
+        ieee8021x: impl Fn(&Interface) -> bool,
     ) -> Vec<Event> {
         let mut events = Vec::new();
         let mut now = BTreeMap::new();
         for iface in interfaces {
-            if let Some(info) = service_info(iface, managed(iface)) {
-                now.insert(iface.index, (info, l2_state(iface)));
+            let managed = managed(iface);
+            let ieee8021x = managed && ieee8021x(iface);
+            if let Some(info) = service_info(iface, managed, ieee8021x) {
+                now.insert(iface.index, (info, l2_state(iface, ieee8021x)));
             }
         }
         for (index, (info, _)) in &self.announced {
@@ -114,6 +126,7 @@ mod tests {
                 iface(3, InterfaceKind::Bluetooth, true),
             ],
             |_| true,
+            |_| false,
         );
         assert_eq!(
             events,
@@ -125,6 +138,8 @@ mod tests {
                     netdev: Some(1),
                     managed: true,
                     strength: 0,
+                    security: vec![],
+                    wifi: None,
                 }),
                 Event::L2 {
                     id: id(1),
@@ -134,25 +149,37 @@ mod tests {
             "only real Ethernet gets a service"
         );
         assert_eq!(
-            eth.sync(&[iface(1, InterfaceKind::Ethernet, false)], |_| true),
+            eth.sync(
+                &[iface(1, InterfaceKind::Ethernet, false)],
+                |_| true,
+                |_| false
+            ),
             vec![],
             "nothing changed, nothing reported"
         );
         assert_eq!(
-            eth.sync(&[iface(1, InterfaceKind::Ethernet, true)], |_| true),
+            eth.sync(
+                &[iface(1, InterfaceKind::Ethernet, true)],
+                |_| true,
+                |_| false
+            ),
             vec![Event::L2 {
                 id: id(1),
                 state: L2State::Associated { ifindex: 1 }
             }],
             "carrier"
         );
-        let unmanaged = eth.sync(&[iface(1, InterfaceKind::Ethernet, true)], |_| false);
+        let unmanaged = eth.sync(
+            &[iface(1, InterfaceKind::Ethernet, true)],
+            |_| false,
+            |_| true,
+        );
         assert!(
             matches!(&unmanaged[..], [Event::Service(s)] if !s.managed),
             "{unmanaged:?}"
         );
         assert_eq!(
-            eth.sync(&[], |_| true),
+            eth.sync(&[], |_| true, |_| false),
             vec![Event::ServiceGone(id(1))],
             "link removed"
         );
@@ -162,9 +189,35 @@ mod tests {
     fn ignored_links_and_links_without_a_mac_have_no_service() {
         let mut ignored = iface(1, InterfaceKind::Ethernet, true);
         ignored.ignored = true;
-        assert!(service_info(&ignored, true).is_none());
+        assert!(service_info(&ignored, true, false).is_none());
         let mut no_mac = iface(1, InterfaceKind::Ethernet, true);
         no_mac.mac = None;
-        assert!(service_info(&no_mac, true).is_none());
+        assert!(service_info(&no_mac, true, false).is_none());
+    }
+
+    #[test]
+    fn an_8021x_link_is_only_associating_until_authenticated() {
+        let mut eth = Ethernet::default();
+        let events = eth.sync(
+            &[iface(1, InterfaceKind::Ethernet, true)],
+            |_| true,
+            |_| true,
+        );
+        assert!(
+            matches!(&events[..], [Event::Service(s), Event::L2 { state: L2State::Associating, .. }]
+                if s.security == vec![Security::Ieee8021x]),
+            "{events:?}"
+        );
+        assert_eq!(
+            eth.sync(
+                &[iface(1, InterfaceKind::Ethernet, false)],
+                |_| true,
+                |_| true
+            ),
+            vec![Event::L2 {
+                id: id(1),
+                state: L2State::Idle
+            }]
+        );
     }
 }

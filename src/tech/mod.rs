@@ -4,8 +4,9 @@
 //! every technology and belongs to the engine.
 
 pub mod ethernet;
+pub mod wifi;
 
-use crate::model::{L2State, ServiceId, TechnologyKind};
+use crate::model::{L2State, Security, ServiceId, TechnologyKind, WifiInfo};
 
 /// A service as its backend sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,10 @@ pub struct ServiceInfo {
     pub managed: bool,
     /// Signal strength 0..=100; 0 where there is none.
     pub strength: u8,
+    /// What the network offers; empty for open Ethernet.
+    pub security: Vec<Security>,
+    /// Wi-Fi details.
+    pub wifi: Option<WifiInfo>,
 }
 
 /// What a backend reports.
@@ -40,5 +45,21 @@ pub enum Event {
         id: ServiceId,
         /// Its new L2 state.
         state: L2State,
+    },
+    /// A technology's devices changed.
+    Technology {
+        /// Which technology.
+        kind: TechnologyKind,
+        /// It has devices (radios) netpilot manages.
+        present: bool,
+        /// They can be used now (wpa_supplicant answers).
+        available: bool,
+    },
+    /// A scan asked for with [`wifi::Request::Scan`] has finished.
+    ScanDone {
+        /// Which scan.
+        token: wifi::ScanToken,
+        /// Why it failed, if it did.
+        error: Option<String>,
     },
 }
