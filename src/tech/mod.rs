@@ -4,6 +4,7 @@
 //! every technology and belongs to the engine.
 
 pub mod ethernet;
+pub mod wifi;
 
 use crate::model::{L2State, ServiceId, TechnologyKind};
 
