@@ -249,6 +249,8 @@ async fn requests_long_and_large_replies_and_events() {
     ));
     let st = sup.status().await.expect("STATUS");
     assert_ne!(st.wpa_state, WpaState::Completed);
+    // A wired interface has an empty BSS table: BSS FIRST answers with an empty reply.
+    assert_eq!(sup.bss_list().await.expect("bss_list"), Vec::new());
     drop(wpa);
 }
 
@@ -595,7 +597,7 @@ async fn wired_8021x_peap_tls_ttls_end_to_end() {
     tls.domain_suffix_match = Some("np.test".into());
     let (id, seen) = connect_wired(&sup, &mut events, tls).await;
     assert_eq!(
-        seen.iter().filter_map(typed).last(),
+        seen.iter().filter_map(typed).next_back(),
         Some(Event::EapSuccess),
         "{}",
         wpa.log()
@@ -611,7 +613,7 @@ async fn wired_8021x_peap_tls_ttls_end_to_end() {
     ttls.ca_cert = Some(pki.ca.clone().into());
     let (id, seen) = connect_wired(&sup, &mut events, ttls).await;
     assert_eq!(
-        seen.iter().filter_map(typed).last(),
+        seen.iter().filter_map(typed).next_back(),
         Some(Event::EapSuccess),
         "{}",
         wpa.log()
@@ -627,7 +629,7 @@ async fn wired_8021x_peap_tls_ttls_end_to_end() {
     ttls.ca_cert = Some(pki.ca.clone().into());
     let (id, seen) = connect_wired(&sup, &mut events, ttls).await;
     assert_eq!(
-        seen.iter().filter_map(typed).last(),
+        seen.iter().filter_map(typed).next_back(),
         Some(Event::EapSuccess),
         "{}",
         wpa.log()
@@ -662,7 +664,7 @@ async fn wired_8021x_wrong_password_stops_once_disabled() {
     peap.ca_cert = Some(pki.ca.clone().into());
     let (id, seen) = connect_wired(&sup, &mut events, peap).await;
     assert_eq!(
-        seen.iter().filter_map(typed).last(),
+        seen.iter().filter_map(typed).next_back(),
         Some(Event::EapFailure),
         "{}",
         wpa.log()

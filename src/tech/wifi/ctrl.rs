@@ -525,6 +525,12 @@ impl CtrlHandle {
         *self.available.borrow()
     }
 
+    /// Availability as a `watch` channel (`true` = attached), for waiting on changes
+    /// without reading the event channel.
+    pub fn watch_available(&self) -> watch::Receiver<bool> {
+        self.available.clone()
+    }
+
     /// Sends `request` and returns the raw reply (see [`CtrlSocket::request`]). Fails at
     /// once with [`CtrlError::Unavailable`] while wpa_supplicant is not attached, and with
     /// [`CtrlError::TooLong`] / [`CtrlError::Nul`] for requests it could not take.
@@ -1008,6 +1014,177 @@ mod tests {
         for bad in [&b"OK\n"[..], b"<", b"<>x", b"<3", b"<a>x", b"<999>x", b""] {
             assert_eq!(MonitorMessage::parse(bad), None, "{bad:?}");
         }
+    }
+
+    /// A scripted datagram peer on a real socket: answers `ATTACH`/`DETACH` with `OK`,
+    /// `PING` with `PONG`, `BIG` with a 100000-byte reply, `SLOW` never; everything it
+    /// receives goes to `seen`. `flood` makes it send that many events to the attached
+    /// client, then `CTRL-EVENT-TERMINATING`.
+    struct FakePeer {
+        path: PathBuf,
+        seen: mpsc::UnboundedReceiver<String>,
+        flood: mpsc::UnboundedSender<usize>,
+        _task: tokio::task::JoinHandle<()>,
+    }
+
+    fn fake_peer(dir: &Path, ifname: &str) -> FakePeer {
+        let path = dir.join(ifname);
+        let sock = UnixDatagram::bind(&path).expect("bind fake peer");
+        let (seen_tx, seen) = mpsc::unbounded_channel();
+        let (flood, mut flood_rx) = mpsc::unbounded_channel::<usize>();
+        let task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 9000];
+            let mut attached = None;
+            loop {
+                tokio::select! {
+                    r = sock.recv_from(&mut buf) => {
+                        let Ok((n, from)) = r else { return };
+                        let Some(from) = from.as_pathname().map(Path::to_path_buf) else { continue };
+                        let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+                        let _ = seen_tx.send(req.clone());
+                        let reply: Vec<u8> = match req.as_str() {
+                            "ATTACH" => { attached = Some(from.clone()); b"OK\n".to_vec() }
+                            "DETACH" => b"OK\n".to_vec(),
+                            "PING" => {
+                                // An unsolicited message first: it is not the reply.
+                                let _ = sock.send_to(b"<3>CTRL-EVENT-SCAN-STARTED ", &from).await;
+                                b"PONG\n".to_vec()
+                            }
+                            "BIG" => (0..100_000).map(|i| b'a' + (i % 26) as u8).collect(),
+                            _ => continue,
+                        };
+                        let _ = sock.send_to(&reply, &from).await;
+                    }
+                    n = flood_rx.recv() => {
+                        let Some(n) = n else { return };
+                        if let Some(to) = &attached {
+                            for i in 0..n {
+                                let ev = format!("<3>CTRL-EVENT-BSS-ADDED {i} 02:00:00:00:00:01");
+                                let _ = sock.send_to(ev.as_bytes(), to).await;
+                            }
+                            let _ = sock.send_to(b"<3>CTRL-EVENT-TERMINATING ", to).await;
+                        }
+                    }
+                }
+            }
+        });
+        FakePeer {
+            path,
+            seen,
+            flood,
+            _task: task,
+        }
+    }
+
+    #[tokio::test]
+    async fn whole_replies_skipping_unsolicited_messages() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut peer = fake_peer(dir.path(), "wlan0");
+        let mut sock = CtrlSocket::connect(&peer.path, dir.path()).expect("connect");
+        let local = sock.local().to_path_buf();
+        assert!(local.starts_with(dir.path()));
+        let pong = sock
+            .request("PING", Duration::from_secs(5))
+            .await
+            .expect("PING");
+        assert_eq!(pong, "PONG\n");
+        assert_eq!(peer.seen.recv().await.as_deref(), Some("PING"));
+        let big = sock
+            .request("BIG", Duration::from_secs(5))
+            .await
+            .expect("BIG");
+        assert_eq!(big.len(), 100_000, "not cut");
+        let want: String = (0..100_000)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        assert_eq!(big, want);
+        let r = sock.request("SLOW", Duration::from_millis(100)).await;
+        assert!(matches!(r, Err(CtrlError::Timeout { .. })), "{r:?}");
+        drop(sock);
+        assert!(!local.exists(), "client socket removed on drop");
+    }
+
+    #[tokio::test]
+    async fn client_names_never_clobber_live_sockets() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let peer = fake_peer(dir.path(), "wlan0");
+        // Whatever name comes next: put a live socket there and a dead one after it.
+        let n = SOCKET_COUNTER.load(Ordering::Relaxed);
+        let pid = std::process::id();
+        let live_path = dir.path().join(format!("wpa_ctrl_{pid}-{n}"));
+        let live = std::os::unix::net::UnixDatagram::bind(&live_path).expect("live");
+        let dead_path = dir.path().join(format!("wpa_ctrl_{pid}-{}", n + 1));
+        drop(std::os::unix::net::UnixDatagram::bind(&dead_path).expect("dead"));
+        assert!(dead_path.exists());
+        let sock = CtrlSocket::connect(&peer.path, dir.path()).expect("connect");
+        // Other tests may take numbers in between; ours is never the live one.
+        assert_ne!(sock.local(), live_path.as_path());
+        let probe = std::os::unix::net::UnixDatagram::unbound().expect("probe");
+        probe
+            .send_to(b"still mine", &live_path)
+            .expect("live socket still bound");
+        let mut buf = [0u8; 16];
+        assert_eq!(live.recv(&mut buf).ok(), Some(10));
+        if sock.local() == dead_path.as_path() {
+            assert!(dead_path.exists());
+        }
+        // A path that does not fit sun_path is refused with a clear error.
+        let deep = dir.path().join("d".repeat(120));
+        assert!(matches!(
+            CtrlSocket::connect(&peer.path, &deep),
+            Err(CtrlError::PathTooLong { .. })
+        ));
+        let missing = CtrlSocket::connect(&dir.path().join("nope"), dir.path());
+        assert!(
+            matches!(missing, Err(CtrlError::Connect { .. })),
+            "{missing:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn slow_consumer_gets_overflow_and_nothing_is_lost_silently() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let peer = fake_peer(dir.path(), "wlan0");
+        let mut cfg = CtrlConfig::new(dir.path(), "wlan0", dir.path());
+        cfg.event_capacity = 4;
+        cfg.ping_interval = Duration::from_secs(3600);
+        cfg.retry_min = Duration::from_secs(3600);
+        let (handle, mut events) = spawn(cfg);
+        assert_eq!(
+            events.recv().await,
+            Some(CtrlEvent::Available { generation: 1 })
+        );
+        let mut available = handle.watch_available();
+        assert!(*available.borrow_and_update());
+        // 50 events and TERMINATING into a channel of 4 while nobody reads. The monitor
+        // socket is read in order, so once TERMINATING made it unavailable, all 51 were read.
+        peer.flood.send(50).expect("flood");
+        tokio::time::timeout(Duration::from_secs(10), available.wait_for(|a| !a))
+            .await
+            .expect("TERMINATING read in time")
+            .expect("supervisor alive");
+        assert!(matches!(
+            handle.request("PING").await,
+            Err(CtrlError::Unavailable { .. })
+        ));
+        let mut got = Vec::new();
+        while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
+            let last = matches!(ev, CtrlEvent::Unavailable(_));
+            got.push(ev);
+            if last {
+                break;
+            }
+        }
+        assert_eq!(got.len(), 6, "{got:?}");
+        for (i, ev) in got[..4].iter().enumerate() {
+            assert!(
+                matches!(ev, CtrlEvent::Message(m) if m.text.starts_with(&format!("CTRL-EVENT-BSS-ADDED {i} "))),
+                "{ev:?}"
+            );
+        }
+        // 46 BSS-ADDED and TERMINATING itself were counted, then the state change came.
+        assert_eq!(got[4], CtrlEvent::Overflow { lost: 47 });
+        assert_eq!(got[5], CtrlEvent::Unavailable(Unavailable::Terminating));
     }
 
     #[test]
