@@ -354,6 +354,8 @@ n = dump_bss()
 print("record: %d BSSes" % n, flush=True)
 cmd("SCAN_RESULTS")
 cmd("BSS 02:01:00:00:00:03 MASK=0x1986", f=bssf)
+# The mask netpilot's Supplicant::bss_list asks for.
+cmd("BSS FIRST MASK=0x181edf", f=bssf)
 
 def connect(lines, expect, timeout=40):
     nid = cmd("ADD_NETWORK").strip().decode()

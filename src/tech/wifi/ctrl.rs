@@ -232,7 +232,7 @@ impl CtrlSocket {
     /// Errors: [`CtrlError::PathTooLong`], [`CtrlError::Bind`], [`CtrlError::Connect`].
     pub fn connect(ctrl_path: &Path, client_dir: &Path) -> Result<Self, CtrlError> {
         let (sock, local) = bind_unique(client_dir)?;
-        let mut me = CtrlSocket {
+        let me = CtrlSocket {
             sock,
             local,
             peer: ctrl_path.to_path_buf(),
@@ -251,7 +251,6 @@ impl CtrlSocket {
         ) {
             tracing::debug!(path = %me.local.display(), error = %e, "chmod control client socket");
         }
-        me.buf.shrink_to_fit();
         Ok(me)
     }
 
@@ -560,6 +559,7 @@ impl CtrlHandle {
 /// [`CtrlEvent::Available`] / [`CtrlEvent::Unavailable`] when wpa_supplicant comes and
 /// goes (`CTRL-EVENT-TERMINATING`, a refused socket, a PING without answer), reconnecting
 /// by itself. A request that times out gets its socket replaced and triggers a PING.
+/// It starts unavailable, so the first event is `Available { generation: 1 }` once attached.
 /// Must be called inside a tokio runtime.
 pub fn spawn(cfg: CtrlConfig) -> (CtrlHandle, mpsc::Receiver<CtrlEvent>) {
     let (tx, commands) = mpsc::channel(32);
@@ -588,7 +588,8 @@ pub fn spawn(cfg: CtrlConfig) -> (CtrlHandle, mpsc::Receiver<CtrlEvent>) {
         pending_availability: None,
         delivered_availability: None,
     };
-    tokio::spawn(task.run());
+    let span = tracing::debug_span!("wpa_ctrl", ifname = %handle.ifname);
+    tokio::spawn(tracing::Instrument::instrument(task.run(), span));
     (handle, events)
 }
 
@@ -656,8 +657,6 @@ async fn maybe<T>(slot: &mut Option<BoxFuture<T>>) -> T {
 
 impl Supervisor {
     async fn run(mut self) {
-        let span = tracing::debug_span!("wpa_ctrl", ifname = %self.cfg.ifname);
-        let _enter = span.enter();
         tracing::debug!(path = %self.cfg.ctrl_path().display(), "wpa_supplicant supervisor started");
         loop {
             let backlog = self.lost > 0 || self.pending_availability.is_some();

@@ -173,6 +173,33 @@ fn masked_and_current_bss_replies() {
 }
 
 #[test]
+fn the_mask_bss_list_asks_for_is_what_was_recorded() {
+    let recs = records(include_str!("testdata/bss-mask.txt"));
+    assert_eq!(recs.len(), 1);
+    let (request, reply) = recs[0];
+    assert_eq!(request, format!("BSS FIRST MASK=0x{BSS_MASK:x}"));
+    let b = Bss::parse(reply).expect("masked BSS");
+    assert_eq!(b.id, 0);
+    assert_eq!(b.bssid, Mac::parse("02:01:00:00:00:01").expect("mac"));
+    assert_eq!(
+        (b.freq, b.level, b.noise, b.snr),
+        (2412, -30, Some(-89), Some(59))
+    );
+    assert_eq!(
+        (b.beacon_int, b.capabilities, b.age),
+        (Some(100), Some(0x0411), Some(2))
+    );
+    assert_eq!(b.est_throughput, Some(54_000));
+    assert_eq!(b.ssid, "café-ネット-📶".as_bytes());
+    assert!(b.ies.as_ref().is_some_and(|ie| ie.starts_with(&[0, 20])));
+    assert_eq!(
+        (b.security.class, b.security.psk, b.security.pmf),
+        (SecurityClass::Psk, true, Pmf::Disabled)
+    );
+    assert!(!reply.contains("tsf=") && !reply.contains("qual="));
+}
+
+#[test]
 fn recorded_status_replies() {
     let statuses: Vec<Status> = records(REPLIES)
         .into_iter()
