@@ -285,10 +285,12 @@ fn recorded_list_networks_and_truncated_replies() {
         check_ok("NO_SUCH_COMMAND", reply("NO_SUCH_COMMAND")),
         Err(SupplicantError::UnknownCommand { .. })
     ));
-    assert!(
-        check_ok("ABORT_SCAN", reply("ABORT_SCAN")).is_ok()
-            || reply("ABORT_SCAN").starts_with("FAIL")
-    );
+    // No scan was running: FAIL.
+    assert!(matches!(
+        check_ok("ABORT_SCAN", reply("ABORT_SCAN")),
+        Err(SupplicantError::Failed { reply, .. }) if reply == "FAIL"
+    ));
+    assert!(check_ok("SCAN freq=2412,2437", reply("SCAN freq=2412,2437")).is_ok());
     let err = check_ok(
         "SET_NETWORK 999 psk \"secretpass1\"",
         reply("SET_NETWORK 999 ssid \"x\""),
