@@ -21,9 +21,10 @@ use tokio::sync::mpsc;
 /// wpa_supplicant on `wpa0` in the host namespace of a testbed, with its control
 /// directory and our client directory under one temp dir. Restartable.
 struct Wpa {
+    // Dropped in this order: the process first, then its namespaces, then its files.
+    process: Option<Peer>,
     tb: Testbed,
     dir: tempfile::TempDir,
-    process: Option<Peer>,
     starts: u32,
 }
 
@@ -43,9 +44,9 @@ impl Wpa {
         )
         .expect("wpa.conf");
         let mut me = Wpa {
+            process: None,
             tb,
             dir,
-            process: None,
             starts: 0,
         };
         me.start();
