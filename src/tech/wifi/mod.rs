@@ -1,8 +1,13 @@
 //! Wi-Fi (and wired IEEE 802.1X) through wpa_supplicant's control interface.
 //!
+//! [`ctrl`] is the control-interface transport (sockets, supervision); [`supplicant`] the
+//! typed protocol on top: commands, network settings, events and the parsers of its replies.
 //! The engine drives the backend with [`Request`]s through a [`WifiHandle`]; the backend
 //! reports services (one per SSID and security class seen by a radio), their L2 state, the
 //! technology's availability and finished scans as [`super::Event`]s.
+
+pub mod ctrl;
+pub mod supplicant;
 
 use tokio::sync::mpsc;
 
