@@ -288,6 +288,7 @@ impl Manager {
                     .merged(&given.unwrap_or_default());
                 wifi::Request::Connect(Box::new(wifi::ConnectRequest {
                     id: id.clone(),
+                    netdev: entry.info.netdev,
                     ssid: entry
                         .info
                         .wifi

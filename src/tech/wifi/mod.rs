@@ -6,8 +6,14 @@
 //! reports services (one per SSID and security class seen by a radio), their L2 state, the
 //! technology's availability and finished scans as [`super::Event`]s.
 
+mod backend;
 pub mod ctrl;
+pub mod networks;
+mod process;
+pub mod settings;
 pub mod supplicant;
+
+pub use backend::{spawn, WifiConfig};
 
 use tokio::sync::mpsc;
 
@@ -43,6 +49,8 @@ pub struct WiredPort {
 pub struct ConnectRequest {
     /// The service.
     pub id: ServiceId,
+    /// The radio or wired port to use (the service's netdev).
+    pub netdev: Option<u32>,
     /// The SSID (Wi-Fi); empty for a wired port.
     pub ssid: Vec<u8>,
     /// Its security class.
