@@ -670,7 +670,12 @@ impl Shard<'_> {
         let why = vm_problem.clone().unwrap_or_else(|| "the guest wrote none".to_string());
         for s in &progress.scenarios[progress.reported..] {
             println!("test {} ... FAILED", s.name);
-            report.failed(s.name, format!("no result: {why}"));
+            let dir = progress.results.join(s.name);
+            let log = match fs::read_to_string(dir.join("log")) {
+                Ok(log) => format!("\n{log}\n(logs of its processes: {})", dir.display()),
+                Err(_) => " (not started)".to_string(),
+            };
+            report.failed(s.name, format!("no result: {why}{log}"));
         }
         progress.reported = progress.scenarios.len();
         if let (Some(problem), false, false) = (vm_problem, scenario_failed, missing) {
@@ -720,6 +725,7 @@ fn guest_runner(scenarios: &[Scenario], names: &[String]) -> ExitCode {
         }
     };
     for name in names {
+        println!("hwsim guest: {name} ...");
         let dir = results.join(name);
         let verdict = match scenarios.iter().find(|s| s.name == name) {
             Some(scenario) => run_one(&exe, scenario, &dir),
@@ -1017,7 +1023,9 @@ impl Radio {
     }
 
     /// The signal, in dBm (-100..=-1), that receivers report for frames from this radio
-    /// (debugfs `hwsim/rx_rssi`, kernel ≥ 5.18; the default is -50).
+    /// (debugfs `hwsim/rx_rssi`, kernel ≥ 5.18; the default is -50). Receivers report it
+    /// plus this radio's transmit power (20 dBm by default, so -50 reads as -30): call
+    /// [`Radio::set_txpower`]`(0)` once the interface is up so that `rx_rssi` alone decides.
     pub fn set_rx_rssi(&self, dbm: i32) {
         assert!((-100..=-1).contains(&dbm), "rx_rssi {dbm} dBm is out of -100..=-1");
         // The 6.1 debugfs attribute parses an unsigned 64-bit number (kstrtoull) and casts it
