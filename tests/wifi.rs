@@ -26,7 +26,10 @@ const SCENARIOS: &[Scenario] = &[
     Scenario::new("harness::scan_psk_and_sae", harness::scan_psk_and_sae),
     Scenario::new("harness::psk_dhcp_http", harness::psk_dhcp_http),
     Scenario::new("harness::sae_connect", harness::sae_connect),
-    Scenario::new("harness::out_of_range_and_back", harness::out_of_range_and_back),
+    Scenario::new(
+        "harness::out_of_range_and_back",
+        harness::out_of_range_and_back,
+    ),
 ];
 
 fn main() -> ExitCode {

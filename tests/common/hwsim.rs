@@ -220,7 +220,14 @@ impl Vm {
             .args(accel)
             .args(["-m", &options.memory_mib.to_string()])
             .args(["-smp", &options.cpus.to_string()])
-            .args(["-M", "pc", "-nodefaults", "-no-user-config", "-display", "none"])
+            .args([
+                "-M",
+                "pc",
+                "-nodefaults",
+                "-no-user-config",
+                "-display",
+                "none",
+            ])
             .arg("-no-reboot")
             .arg("-kernel")
             .arg(&image.kernel)
@@ -228,7 +235,10 @@ impl Vm {
             .arg(&image.initramfs)
             .args(["-append", &append])
             .arg("-chardev")
-            .arg(format!("file,id=console,path={}/console.log", ctl.display()))
+            .arg(format!(
+                "file,id=console,path={}/console.log",
+                ctl.display()
+            ))
             .args(["-serial", "chardev:console"])
             .args(["-device", "virtio-rng-pci"])
             .arg("-virtfs")
@@ -303,7 +313,8 @@ impl Vm {
     /// The guest console (kernel messages and the guest command's output) so far.
     pub fn console(&self) -> String {
         let raw = fs::read(self.results_path.join(".hwsim/console.log")).unwrap_or_default();
-        let qemu = fs::read_to_string(self.results_path.join(".hwsim/qemu.log")).unwrap_or_default();
+        let qemu =
+            fs::read_to_string(self.results_path.join(".hwsim/qemu.log")).unwrap_or_default();
         String::from_utf8_lossy(&raw).replace('\r', "") + &qemu
     }
 }
@@ -667,7 +678,9 @@ impl Shard<'_> {
         if !scenario_failed && !missing && vm_problem.is_none() {
             return;
         }
-        let why = vm_problem.clone().unwrap_or_else(|| "the guest wrote none".to_string());
+        let why = vm_problem
+            .clone()
+            .unwrap_or_else(|| "the guest wrote none".to_string());
         for s in &progress.scenarios[progress.reported..] {
             println!("test {} ... FAILED", s.name);
             let dir = progress.results.join(s.name);
@@ -709,7 +722,9 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 /// mac80211_hwsim, so the next one starts clean.
 fn guest_runner(scenarios: &[Scenario], names: &[String]) -> ExitCode {
     let Some(results) = std::env::var_os("hwsim_results").map(PathBuf::from) else {
-        eprintln!("hwsim guest: no hwsim_results in the environment (not started by guest-init.sh?)");
+        eprintln!(
+            "hwsim guest: no hwsim_results in the environment (not started by guest-init.sh?)"
+        );
         return ExitCode::from(2);
     };
     let uptime = fs::read_to_string("/proc/uptime").unwrap_or_default();
@@ -779,7 +794,9 @@ fn run_one(exe: &Path, scenario: &Scenario, dir: &Path) -> Result<Duration, Stri
             (_, Some(sig)) => format!("killed by signal {sig}"),
             _ => format!("ended with {s}"),
         }),
-        Some(_) if leftovers => Err("passed but left processes running (killed now): a guard was leaked".to_string()),
+        Some(_) if leftovers => {
+            Err("passed but left processes running (killed now): a guard was leaked".to_string())
+        }
         Some(_) => Ok(took),
     }
 }
@@ -881,7 +898,10 @@ fn socket_dir(tag: &str) -> PathBuf {
 pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < timeout, "{what}: not true after {timeout:?}");
+        assert!(
+            start.elapsed() < timeout,
+            "{what}: not true after {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -935,7 +955,9 @@ fn unload_hwsim() {
         return;
     }
     let start = Instant::now();
-    while Path::new("/sys/module/mac80211_hwsim").exists() && start.elapsed() < Duration::from_secs(10) {
+    while Path::new("/sys/module/mac80211_hwsim").exists()
+        && start.elapsed() < Duration::from_secs(10)
+    {
         let _ = Command::new("rmmod").arg("mac80211_hwsim").status();
         if Path::new("/sys/module/mac80211_hwsim").exists() {
             std::thread::sleep(Duration::from_millis(100));
@@ -950,7 +972,10 @@ impl Air {
         unload_hwsim();
         run("modprobe", &["mac80211_hwsim", &format!("radios={count}")]);
         let mut radios = Vec::new();
-        for entry in fs::read_dir("/sys/class/net").expect("read /sys/class/net").flatten() {
+        for entry in fs::read_dir("/sys/class/net")
+            .expect("read /sys/class/net")
+            .flatten()
+        {
             let Ok(phy) = fs::read_link(entry.path().join("phy80211")) else {
                 continue;
             };
@@ -962,7 +987,11 @@ impl Air {
             let mac = fs::read_to_string(entry.path().join("address")).unwrap_or_default();
             radios.push((phy, iface, mac.trim().to_string()));
         }
-        let number = |phy: &str| phy.trim_start_matches("phy").parse::<u32>().unwrap_or(u32::MAX);
+        let number = |phy: &str| {
+            phy.trim_start_matches("phy")
+                .parse::<u32>()
+                .unwrap_or(u32::MAX)
+        };
         radios.sort_by_key(|(phy, _, _)| number(phy));
         assert_eq!(radios.len(), count, "radios after modprobe: {radios:?}");
         let radios: Vec<Radio> = radios
@@ -1025,9 +1054,12 @@ impl Radio {
     /// The signal, in dBm (-100..=-1), that receivers report for frames from this radio
     /// (debugfs `hwsim/rx_rssi`, kernel ≥ 5.18; the default is -50). Receivers report it
     /// plus this radio's transmit power (20 dBm by default, so -50 reads as -30): call
-    /// [`Radio::set_txpower`]`(0)` once the interface is up so that `rx_rssi` alone decides.
+    /// [`Radio::set_txpower`]`(0)` so that `rx_rssi` alone decides.
     pub fn set_rx_rssi(&self, dbm: i32) {
-        assert!((-100..=-1).contains(&dbm), "rx_rssi {dbm} dBm is out of -100..=-1");
+        assert!(
+            (-100..=-1).contains(&dbm),
+            "rx_rssi {dbm} dBm is out of -100..=-1"
+        );
         // The 6.1 debugfs attribute parses an unsigned 64-bit number (kstrtoull) and casts it
         // to int: a negative value goes in as its two's complement.
         self.debugfs("rx_rssi", &(i64::from(dbm) as u64).to_string());
@@ -1040,12 +1072,20 @@ impl Radio {
         self.debugfs("group", &mask.to_string());
     }
 
-    /// Fixed transmit power in dBm (`iw dev IF set txpower fixed`), on the interface in the
-    /// radio's namespace.
+    /// Fixed transmit power in dBm for every interface of the radio (`iw phy PHY set
+    /// txpower fixed`; per interface it would not do: mac80211 transmits at the highest
+    /// power of the radio's interfaces, so one extra BSS at 20 dBm would decide).
     pub fn set_txpower(&self, dbm: i32) {
         self.cmd(
             "iw",
-            &["dev", &self.iface, "set", "txpower", "fixed", &(dbm * 100).to_string()],
+            &[
+                "phy",
+                &self.phy,
+                "set",
+                "txpower",
+                "fixed",
+                &(dbm * 100).to_string(),
+            ],
         );
     }
 
@@ -1076,12 +1116,22 @@ pub struct Process {
 impl Process {
     /// Starts `program args…`, in `ns` when given (`ip netns exec`, which execs, so the PID
     /// is the program's).
-    pub fn start<S: AsRef<OsStr>>(name: &str, ns: Option<&Netns>, program: &str, args: &[S]) -> Process {
+    pub fn start<S: AsRef<OsStr>>(
+        name: &str,
+        ns: Option<&Netns>,
+        program: &str,
+        args: &[S],
+    ) -> Process {
         Self::start_in(name, ns.map(|n| n.name.as_str()), program, args)
     }
 
     /// Like [`Process::start`], with the namespace by name.
-    pub fn start_in<S: AsRef<OsStr>>(name: &str, ns: Option<&str>, program: &str, args: &[S]) -> Process {
+    pub fn start_in<S: AsRef<OsStr>>(
+        name: &str,
+        ns: Option<&str>,
+        program: &str,
+        args: &[S],
+    ) -> Process {
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!("{name}-{}", N.fetch_add(1, Ordering::SeqCst));
         let log = scenario_dir().join(format!("{name}.log"));
@@ -1115,13 +1165,19 @@ impl Process {
 
     /// The exit status if it has ended.
     pub fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Panics with the log if the process has ended.
     pub fn assert_running(&mut self) {
         if let Some(status) = self.exited() {
-            panic!("{} exited ({status}):\n{}", self.name, tail(&self.log(), 40));
+            panic!(
+                "{} exited ({status}):\n{}",
+                self.name,
+                tail(&self.log(), 40)
+            );
         }
     }
 
@@ -1169,7 +1225,12 @@ impl Drop for Process {
             let _ = child.wait();
         }
         if std::thread::panicking() {
-            eprintln!("---- {} (last 30 lines of {}) ----\n{}", self.name, self.log.display(), tail(&self.log(), 30));
+            eprintln!(
+                "---- {} (last 30 lines of {}) ----\n{}",
+                self.name,
+                self.log.display(),
+                tail(&self.log(), 30)
+            );
         }
     }
 }
@@ -1203,10 +1264,16 @@ impl Hostapd {
         let mut ifaces = Vec::new();
         for line in config.lines() {
             let line = line.trim();
-            assert!(!line.starts_with("ctrl_interface="), "the harness sets ctrl_interface");
+            assert!(
+                !line.starts_with("ctrl_interface="),
+                "the harness sets ctrl_interface"
+            );
             text += line;
             text += "\n";
-            if let Some(i) = line.strip_prefix("interface=").or(line.strip_prefix("bss=")) {
+            if let Some(i) = line
+                .strip_prefix("interface=")
+                .or(line.strip_prefix("bss="))
+            {
                 ifaces.push(i.to_string());
             }
             if line.starts_with("bss=") {
@@ -1216,7 +1283,8 @@ impl Hostapd {
         }
         assert!(!ifaces.is_empty(), "hostapd config without interface=");
         static N: AtomicU32 = AtomicU32::new(0);
-        let path = scenario_dir().join(format!("hostapd-{}.conf", N.fetch_add(1, Ordering::SeqCst)));
+        let path =
+            scenario_dir().join(format!("hostapd-{}.conf", N.fetch_add(1, Ordering::SeqCst)));
         fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         let mut args = vec!["-t".to_string()];
         args.extend(debug_flag().map(str::to_string));
@@ -1266,12 +1334,21 @@ impl Supplicant {
     /// control socket). Returns when the control socket answers `PING`.
     pub fn start(radio: &Radio, config: &str) -> Supplicant {
         require_guest("Supplicant::start");
-        assert!(!config.contains("ctrl_interface="), "the harness sets ctrl_interface");
+        assert!(
+            !config.contains("ctrl_interface="),
+            "the harness sets ctrl_interface"
+        );
         let ctrl_dir = socket_dir("wpa");
         static N: AtomicU32 = AtomicU32::new(0);
-        let path = scenario_dir().join(format!("wpa_supplicant-{}.conf", N.fetch_add(1, Ordering::SeqCst)));
-        fs::write(&path, format!("ctrl_interface={}\n{config}\n", ctrl_dir.display()))
-            .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        let path = scenario_dir().join(format!(
+            "wpa_supplicant-{}.conf",
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        fs::write(
+            &path,
+            format!("ctrl_interface={}\n{config}\n", ctrl_dir.display()),
+        )
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         let mut args = vec![
             "-t".to_string(),
             "-D".into(),
@@ -1282,7 +1359,12 @@ impl Supplicant {
             path.display().to_string(),
         ];
         args.extend(debug_flag().map(str::to_string));
-        let process = Process::start_in("wpa_supplicant", radio.netns().as_deref(), "wpa_supplicant", &args);
+        let process = Process::start_in(
+            "wpa_supplicant",
+            radio.netns().as_deref(),
+            "wpa_supplicant",
+            &args,
+        );
         let mut supplicant = Supplicant {
             process,
             ctrl_dir,
@@ -1329,6 +1411,28 @@ impl Supplicant {
         id
     }
 
+    /// `SCAN PARAMS` (e.g. `freq=2412,2437 passive=1`), then waits on `monitor` (attached
+    /// to this supplicant) for `CTRL-EVENT-SCAN-RESULTS`. While another scan runs
+    /// (`FAIL-BUSY`) it waits for that one's results and asks again. Panics after `timeout`.
+    pub fn scan(&self, monitor: &mut Monitor, params: &str, timeout: Duration) {
+        let start = Instant::now();
+        let ctrl = self.ctrl();
+        loop {
+            let reply = ctrl.request(format!("SCAN {params}").trim_end());
+            let left = timeout.saturating_sub(start.elapsed());
+            match reply.trim_end() {
+                "OK" => {
+                    monitor.wait_prefix("CTRL-EVENT-SCAN-RESULTS", left);
+                    return;
+                }
+                "FAIL-BUSY" => {
+                    monitor.wait_prefix("CTRL-EVENT-SCAN-RESULTS", left);
+                }
+                other => panic!("SCAN {params}: {other}"),
+            }
+        }
+    }
+
     /// `STATUS` as key/value pairs.
     pub fn status(&self) -> Vec<(String, String)> {
         parse_kv(&self.ctrl().request("STATUS"))
@@ -1336,7 +1440,10 @@ impl Supplicant {
 
     /// The value of `key` in `STATUS`.
     pub fn status_of(&self, key: &str) -> Option<String> {
-        self.status().into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.status()
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 }
 
@@ -1458,7 +1565,14 @@ impl Monitor {
                     return Some(event);
                 }
                 Ok(_) => continue, // a stray reply
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return None,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return None
+                }
                 Err(e) => panic!("read events from {}: {e}", self.ctrl.remote.display()),
             }
         }
@@ -1466,7 +1580,12 @@ impl Monitor {
 
     /// Waits for an event whose text (without the `<N>` prefix) satisfies `matches`;
     /// returns that text. Panics after `timeout`, listing the events seen meanwhile.
-    pub fn wait_for(&mut self, what: &str, timeout: Duration, matches: impl Fn(&str) -> bool) -> String {
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        matches: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + timeout;
         let first = self.seen.len();
         while let Some(event) = self.next_event(deadline) {
@@ -1521,7 +1640,10 @@ impl Dnsmasq {
     /// Returns once it serves.
     pub fn start(ns: &Netns, iface: &str, net: &str) -> Dnsmasq {
         require_guest("Dnsmasq::start");
-        assert!(net.starts_with("198.18.") || net.starts_with("198.19."), "test addresses only");
+        assert!(
+            net.starts_with("198.18.") || net.starts_with("198.19."),
+            "test addresses only"
+        );
         let leases = socket_dir("dnsmasq").join("leases");
         let args = vec![
             "--keep-in-foreground".to_string(),
@@ -1584,14 +1706,9 @@ impl HttpEndpoint {
                 if stop2.load(Ordering::SeqCst) {
                     break;
                 }
-                match conn.ok().and_then(serve_http) {
-                    Some(path) => {
-                        if let Ok(mut r) = requests2.lock() {
-                            r.push(path);
-                        }
-                    }
+                if conn.ok().and_then(|c| serve_http(c, &requests2)).is_none() {
                     // A failed accept or request: pause, so a persistent error cannot spin.
-                    None => std::thread::sleep(Duration::from_millis(20)),
+                    std::thread::sleep(Duration::from_millis(20));
                 }
             }
         });
@@ -1610,8 +1727,9 @@ impl HttpEndpoint {
     }
 }
 
-/// Answers one request; returns its path.
-fn serve_http(mut conn: TcpStream) -> Option<String> {
+/// Answers one request, after adding its path to `requests` (so a client that has the
+/// answer finds its request there).
+fn serve_http(mut conn: TcpStream, requests: &std::sync::Mutex<Vec<String>>) -> Option<()> {
     conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut reader = io::BufReader::new(conn.try_clone().ok()?);
     let mut request = String::new();
@@ -1621,9 +1739,19 @@ fn serve_http(mut conn: TcpStream) -> Option<String> {
     while reader.read_line(&mut line).ok()? > 2 {
         line.clear();
     }
-    let status = if path == "/generate_204" { "204 No Content" } else { "404 Not Found" };
-    let _ = write!(conn, "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    Some(path)
+    let status = if path == "/generate_204" {
+        "204 No Content"
+    } else {
+        "404 Not Found"
+    };
+    if let Ok(mut r) = requests.lock() {
+        r.push(path);
+    }
+    write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .ok()
 }
 
 impl Drop for HttpEndpoint {
@@ -1644,9 +1772,13 @@ pub fn http_get(ns: &Netns, addr: SocketAddr, path: &str) -> u16 {
     in_netns(ns, || {
         let mut conn = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
             .unwrap_or_else(|e| panic!("connect to {addr} from {}: {e}", ns.name));
-        conn.set_read_timeout(Some(Duration::from_secs(10))).expect("set a timeout");
-        write!(conn, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-            .unwrap_or_else(|e| panic!("send GET to {addr}: {e}"));
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("set a timeout");
+        write!(
+            conn,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap_or_else(|e| panic!("send GET to {addr}: {e}"));
         let _ = conn.shutdown(Shutdown::Write);
         let mut reply = String::new();
         conn.read_to_string(&mut reply)
@@ -1670,11 +1802,17 @@ pub fn dns_query_a(ns: &Netns, server: Ipv4Addr, name: &str) -> Vec<Ipv4Addr> {
     query.extend_from_slice(&[0, 0, 1, 0, 1]);
     let reply = in_netns(ns, || {
         let socket = UdpSocket::bind("0.0.0.0:0").expect("bind a UDP socket");
-        socket.set_read_timeout(Some(Duration::from_secs(2))).expect("set a timeout");
-        socket.connect((server, 53)).expect("connect the UDP socket");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("set a timeout");
+        socket
+            .connect((server, 53))
+            .expect("connect the UDP socket");
         let mut buf = [0u8; 1500];
         for _ in 0..3 {
-            socket.send(&query).unwrap_or_else(|e| panic!("send a DNS query to {server}: {e}"));
+            socket
+                .send(&query)
+                .unwrap_or_else(|e| panic!("send a DNS query to {server}: {e}"));
             if let Ok(n) = socket.recv(&mut buf) {
                 return buf[..n].to_vec();
             }
@@ -1746,13 +1884,16 @@ pub fn dhcp(ns: &Netns, iface: &str) -> Lease {
         ),
     )
     .expect("write the udhcpc script");
-    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod the udhcpc script");
+    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod the udhcpc script");
     let script = script.display().to_string();
     let mut p = Process::start(
         "udhcpc",
         Some(ns),
         "busybox",
-        &["udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "2", "-i", iface, "-s", &script],
+        &[
+            "udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "2", "-i", iface, "-s", &script,
+        ],
     );
     let status = p.wait_exit(Duration::from_secs(20));
     assert!(
@@ -1761,14 +1902,28 @@ pub fn dhcp(ns: &Netns, iface: &str) -> Lease {
         ns.name,
         p.log()
     );
-    let text = fs::read_to_string(&out).unwrap_or_else(|e| panic!("udhcpc wrote no lease ({e}):\n{}", p.log()));
+    let text = fs::read_to_string(&out)
+        .unwrap_or_else(|e| panic!("udhcpc wrote no lease ({e}):\n{}", p.log()));
     let kv = parse_kv(&text);
-    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |k: &str| {
+        kv.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let lease = Lease {
-        address: get("ip").parse().unwrap_or_else(|_| panic!("lease without ip: {text}")),
+        address: get("ip")
+            .parse()
+            .unwrap_or_else(|_| panic!("lease without ip: {text}")),
         prefix: get("mask").parse().unwrap_or(0),
-        router: get("router").split_whitespace().next().and_then(|r| r.parse().ok()),
-        dns: get("dns").split_whitespace().filter_map(|d| d.parse().ok()).collect(),
+        router: get("router")
+            .split_whitespace()
+            .next()
+            .and_then(|r| r.parse().ok()),
+        dns: get("dns")
+            .split_whitespace()
+            .filter_map(|d| d.parse().ok())
+            .collect(),
         lease_secs: get("lease").parse().unwrap_or(0),
     };
     note(format!("DHCP lease on {iface}: {lease:?}"));

@@ -6,7 +6,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::common::hwsim::{
-    dhcp, dns_query_a, http_get, note, Air, Dnsmasq, Hostapd, HttpEndpoint, Monitor, Radio, Supplicant,
+    dhcp, dns_query_a, http_get, note, Air, Dnsmasq, Hostapd, HttpEndpoint, Monitor, Radio,
+    Supplicant,
 };
 use crate::common::Netns;
 
@@ -82,22 +83,39 @@ pub fn scan_psk_and_sae() {
     let ctrl = wpa.ctrl();
     let start = Instant::now();
     let results = loop {
-        ctrl.request_ok(&format!("SCAN freq={},{}", freq(1), freq(6)));
-        monitor.wait_prefix("CTRL-EVENT-SCAN-RESULTS", SLOW);
+        wpa.scan(&mut monitor, &format!("freq={},{}", freq(1), freq(6)), SLOW);
         let results = scan_results(&ctrl.request("SCAN_RESULTS"));
         note(format!("scan results: {results:?}"));
-        if ["np-psk", "np-sae"].iter().all(|s| results.iter().any(|r| r.ssid == *s)) {
+        if ["np-psk", "np-sae"]
+            .iter()
+            .all(|s| results.iter().any(|r| r.ssid == *s))
+        {
             break results;
         }
-        assert!(start.elapsed() < SLOW, "both APs not seen in {SLOW:?}: {results:?}");
+        assert!(
+            start.elapsed() < SLOW,
+            "both APs not seen in {SLOW:?}: {results:?}"
+        );
     };
-    let find = |ssid: &str| results.iter().find(|r| r.ssid == ssid).cloned().expect("seen");
+    let find = |ssid: &str| {
+        results
+            .iter()
+            .find(|r| r.ssid == ssid)
+            .cloned()
+            .expect("seen")
+    };
     let (p, s) = (find("np-psk"), find("np-sae"));
     assert_eq!(p.freq, freq(1), "{p:?}");
     assert_eq!(s.freq, freq(6), "{s:?}");
-    assert!(p.flags.contains("WPA2-PSK-CCMP") && !p.flags.contains("SAE"), "{p:?}");
+    assert!(
+        p.flags.contains("WPA2-PSK-CCMP") && !p.flags.contains("SAE"),
+        "{p:?}"
+    );
     assert!(s.flags.contains("SAE") && !s.flags.contains("PSK"), "{s:?}");
-    assert!(s.level > p.level, "the SAE AP (rx_rssi -40) must be stronger: {s:?} vs {p:?}");
+    assert!(
+        s.level > p.level,
+        "the SAE AP (rx_rssi -40) must be stronger: {s:?} vs {p:?}"
+    );
 }
 
 /// An AP on radio 0 in namespace `ap` (`198.18.10.1/24` on its interface, hostapd from
@@ -146,7 +164,10 @@ impl Cell {
         self.wpa.add_network(&all);
         self.monitor.wait_prefix("CTRL-EVENT-CONNECTED", SLOW);
         let took = start.elapsed();
-        assert_eq!(self.wpa.status_of("wpa_state").as_deref(), Some("COMPLETED"));
+        assert_eq!(
+            self.wpa.status_of("wpa_state").as_deref(),
+            Some("COMPLETED")
+        );
         note(format!("connected in {:.2} s", took.as_secs_f64()));
         took
     }
@@ -178,7 +199,8 @@ pub fn psk_dhcp_http() {
     let lease = dhcp(&cell.sta_ns, &sta_iface);
     let octets = lease.address.octets();
     assert!(
-        lease.address.to_string().starts_with(&format!("{AP_NET}.")) && (100..=150).contains(&octets[3]),
+        lease.address.to_string().starts_with(&format!("{AP_NET}."))
+            && (100..=150).contains(&octets[3]),
         "{lease:?}"
     );
     assert_eq!(lease.prefix, 24, "{lease:?}");
@@ -200,7 +222,12 @@ pub fn sae_connect() {
     let ssid = "\"np-sae\"".to_string();
     let pass = format!("\"{PASSPHRASE}\"");
     cell.connect(
-        &[("ssid", &ssid), ("sae_password", &pass), ("key_mgmt", "SAE"), ("ieee80211w", "2")],
+        &[
+            ("ssid", &ssid),
+            ("sae_password", &pass),
+            ("key_mgmt", "SAE"),
+            ("ieee80211w", "2"),
+        ],
         6,
     );
     assert_eq!(cell.wpa.status_of("key_mgmt").as_deref(), Some("SAE"));
@@ -216,11 +243,20 @@ pub fn out_of_range_and_back() {
     ap.set_group(2);
     let gone = Instant::now();
     let event = cell.monitor.wait_prefix("CTRL-EVENT-DISCONNECTED", SLOW);
-    note(format!("disconnect noticed after {:.2} s: {event}", gone.elapsed().as_secs_f64()));
+    note(format!(
+        "disconnect noticed after {:.2} s: {event}",
+        gone.elapsed().as_secs_f64()
+    ));
     assert!(event.contains(&format!("bssid={}", ap.mac)), "{event}");
     ap.set_group(1);
     let back = Instant::now();
     cell.monitor.wait_prefix("CTRL-EVENT-CONNECTED", SLOW);
-    note(format!("reconnected after {:.2} s", back.elapsed().as_secs_f64()));
-    assert_eq!(cell.wpa.status_of("wpa_state").as_deref(), Some("COMPLETED"));
+    note(format!(
+        "reconnected after {:.2} s",
+        back.elapsed().as_secs_f64()
+    ));
+    assert_eq!(
+        cell.wpa.status_of("wpa_state").as_deref(),
+        Some("COMPLETED")
+    );
 }
