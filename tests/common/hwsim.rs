@@ -559,7 +559,11 @@ fn run_vms(selected: &[&Scenario], args: &HostArgs, report: &mut Report) {
     };
     // Two VMs finish the suite about a fifth sooner but keep both cores busy: only where
     // nothing else runs, in CI (.ci/run sets CI), unless told.
-    let default_vms = if std::env::var_os("CI").is_some() { 2 } else { 1 };
+    let default_vms = if std::env::var_os("CI").is_some() {
+        2
+    } else {
+        1
+    };
     let vms: usize = std::env::var("HWSIM_VMS")
         .ok()
         .and_then(|v| v.parse().ok())
