@@ -366,6 +366,15 @@ impl Scenario {
         }
     }
 
+    /// Its time limit: `HWSIM_SCENARIO_TIMEOUT` (seconds) if set, else [`Scenario::timeout`].
+    fn limit(&self) -> Duration {
+        std::env::var("HWSIM_SCENARIO_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(self.timeout)
+    }
+
     /// The same scenario with another time limit.
     pub const fn with_timeout(self, timeout: Duration) -> Scenario {
         Scenario {
@@ -578,7 +587,7 @@ fn run_vms(selected: &[&Scenario], args: &HostArgs, report: &mut Report) {
             .ok()
             .and_then(|v| v.parse().ok())
             .map(Duration::from_secs)
-            .unwrap_or_else(|| Duration::from_secs(60) + part.iter().map(|s| s.timeout).sum());
+            .unwrap_or_else(|| Duration::from_secs(60) + part.iter().map(|s| s.limit()).sum());
         let options = VmOptions {
             timeout: limit,
             ..VmOptions::default()
@@ -773,11 +782,7 @@ fn guest_runner(scenarios: &[Scenario], names: &[String]) -> ExitCode {
 fn run_one(exe: &Path, scenario: &Scenario, dir: &Path) -> Result<Duration, String> {
     fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     let log = File::create(dir.join("log")).map_err(|e| format!("create the log: {e}"))?;
-    let timeout = std::env::var("HWSIM_SCENARIO_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(scenario.timeout);
+    let timeout = scenario.limit();
     let start = Instant::now();
     let mut child = Command::new(exe)
         .args(["--hwsim-scenario", scenario.name])
