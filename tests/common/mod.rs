@@ -4,6 +4,8 @@
 //! it even when the test fails.
 #![allow(dead_code)]
 
+pub mod hwsim;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};

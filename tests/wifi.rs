@@ -1,0 +1,43 @@
+//! Wi-Fi on real 802.11 radios: mac80211_hwsim in a QEMU guest, with real hostapd and
+//! wpa_supplicant (tests/hwsim/README.md). A custom-harness test binary (`harness = false`):
+//! on the host its `main` boots one VM that runs this same binary in guest mode, which runs
+//! the scenarios below one after another, each in its own process on fresh radios.
+//!
+//! `cargo test --test wifi -- psk` runs the scenarios whose name contains `psk`;
+//! `cargo test --test wifi -- --list` lists them. Needs root and `tests/hwsim/setup.sh`
+//! (`make test` runs both).
+//!
+//! To add a scenario: write a `fn()` that panics on failure (in a module under
+//! `tests/wifi/`), and add a line to [`SCENARIOS`].
+
+mod common;
+
+#[path = "wifi/harness.rs"]
+mod harness;
+#[path = "wifi/record.rs"]
+mod record;
+
+use std::process::ExitCode;
+
+use common::hwsim::{self, Scenario};
+
+/// Every scenario, in the order they run.
+const SCENARIOS: &[Scenario] = &[
+    Scenario::new("harness::scan_psk_and_sae", harness::scan_psk_and_sae),
+    Scenario::new("harness::psk_dhcp_http", harness::psk_dhcp_http),
+    Scenario::new("harness::sae_connect", harness::sae_connect),
+    Scenario::new(
+        "harness::out_of_range_and_back",
+        harness::out_of_range_and_back,
+    ),
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        // tests/hwsim/record-wpa-output.sh: not a test, run by hand.
+        Some(record::HOST_FLAG) => record::host(&args[1..]),
+        Some(record::GUEST_FLAG) => record::guest(&args[1..]),
+        _ => hwsim::suite_main(SCENARIOS),
+    }
+}
