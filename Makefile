@@ -4,7 +4,7 @@ TOOLS := $(CURDIR)/target/tools
 export PATH := $(TOOLS)/bin:$(PATH)
 export GRPCURL := $(TOOLS)/bin/grpcurl
 
-.PHONY: deps build run test lint bench clean
+.PHONY: deps build run test lint hwsim bench clean
 
 deps:
 	@scripts/deps.sh $(TOOLS)
@@ -21,9 +21,16 @@ lint: deps
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
-## Every test: formatting, lints, unit and policy tests, and the integration tests that run
-## netpilotd in network namespaces they create (needs root, as in CI).
-test: lint
+## Real 802.11 radios for tests/wifi.rs: QEMU, Debian's generic kernel (unpacked under
+## target/hwsim, not installed), the busybox initramfs (tests/hwsim/README.md). Only the
+## tests need it, so `make run` stays light.
+hwsim:
+	@tests/hwsim/setup.sh $(CURDIR)/target/hwsim
+
+## Every test: formatting, lints, unit and policy tests, the integration tests that run
+## netpilotd in network namespaces they create, and the Wi-Fi tests on mac80211_hwsim radios
+## in a QEMU guest (needs root, as in CI).
+test: lint hwsim
 	cargo test --no-fail-fast
 
 ## netpilotd against ConnMan (../shared/bench/connman_baseline.sh) on the same testbed, in

@@ -30,7 +30,3 @@ if [ ! -x "$tools/bin/grpcurl" ]; then
   say "building grpcurl $grpcurl_version"
   GOBIN="$(cd "$tools/bin" && pwd)" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$grpcurl_version"
 fi
-
-# Real 802.11 radios for tests/wifi.rs: QEMU, Debian's generic kernel (unpacked under
-# target/hwsim, not installed), the busybox initramfs (tests/hwsim/README.md).
-"$(dirname "$0")/../tests/hwsim/setup.sh" "$(dirname "$tools")/hwsim"

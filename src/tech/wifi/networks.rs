@@ -176,11 +176,6 @@ mod tests {
         assert_eq!(sae.security, vec![Security::Sae], "SAE only");
         assert_eq!(sae.ssid.len(), 32);
         assert_eq!(
-            find(&networks, b"np-psk", SecurityClass::Psk).bss_count,
-            2,
-            "two BSSes of one network"
-        );
-        assert_eq!(
             find(&networks, b"np-wep", SecurityClass::Wep).security,
             vec![Security::Wep]
         );
@@ -230,16 +225,21 @@ mod tests {
     }
 
     #[test]
-    fn the_strongest_bss_gives_strength_and_frequency() {
-        let mut bsses = recorded();
-        bsses.retain(|b| b.ssid == b"np-psk");
-        assert_eq!(bsses.len(), 2);
-        bsses[0].level = -80;
-        bsses[0].freq = 2412;
-        bsses[1].level = -40;
-        bsses[1].freq = 2437;
-        let n = group(&bsses, &[]);
-        assert_eq!((n[0].strength, n[0].frequency), (80, 2437));
+    fn two_bsses_of_one_network_give_the_strongest_strength_and_frequency() {
+        let recorded = recorded();
+        let first = recorded
+            .iter()
+            .find(|b| b.ssid == b"np-psk")
+            .cloned()
+            .expect("np-psk recorded");
+        let mut second = first.clone();
+        second.bssid = supplicant::Mac([2, 1, 0, 0, 0, 0x99]);
+        let mut first = first;
+        (first.level, first.freq) = (-80, 2412);
+        (second.level, second.freq) = (-40, 2437);
+        let n = group(&[first, second], &[]);
+        assert_eq!(n.len(), 1, "one network");
+        assert_eq!((n[0].bss_count, n[0].strength, n[0].frequency), (2, 80, 2437));
         assert_eq!(n[0].frequencies, vec![2412, 2437]);
     }
 }

@@ -100,6 +100,7 @@ pub fn network_settings(
     if !req.hidden {
         settings.scan_freqs = frequencies.to_vec();
     }
+    settings.variables()?;
     Ok(settings)
 }
 
