@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{EngineError, Event};
 use crate::config::{Config, OnlineCheckMode};
 use crate::model::{Ipv4Config, Lease, ReportKey, Service, ServiceConfig, ServiceId};
-use crate::net::dhcp::{DhcpClient, DhcpParams, DhcpReport, SavedLease};
+use crate::net::dhcp::{DhcpClient, DhcpParams, DhcpReport};
 use crate::net::online::{CheckParams, OnlineCheck, OnlineReport, ProbeResult};
 use crate::tech::ethernet::Management;
 
@@ -70,7 +70,6 @@ pub(super) struct Managed {
     pub allowed: bool,
     dhcp: Option<DhcpClient>,
     dhcp_generation: u64,
-    saved_lease: Option<SavedLease>,
     pub lease: Option<Lease>,
     pub failure: Option<&'static str>,
     /// Set admin-down after a connect timeout (config `connect.admin_down_on_timeout`).
@@ -140,7 +139,6 @@ impl Managed {
             allowed: true,
             dhcp: None,
             dhcp_generation: 0,
-            saved_lease: None,
             lease: None,
             failure: None,
             admin_down: false,
@@ -235,6 +233,7 @@ impl Managed {
         if wants_dhcp && self.dhcp.is_none() {
             let generation = self.next_generation();
             self.dhcp_generation = generation;
+            let dhcp_dir = config.state_dir.join("dhcp");
             let params = DhcpParams {
                 ifindex: self.ifindex,
                 ifname: self.ifname.clone(),
@@ -244,13 +243,15 @@ impl Managed {
                     service: self.id.clone(),
                     generation,
                 },
+                vendor_class: config.dhcp.vendor_class.clone(),
+                client_id: config.dhcp.client_id,
+                duid_file: dhcp_dir.join("duid"),
+                lease_file: Some(dhcp_dir.join(format!("{}.lease", self.id))),
+                classless_routes: config.dhcp.classless_routes,
+                arp_check: config.dhcp.arp_check,
             };
-            tracing::info!(service = %self.id, interface = %self.ifname, init_reboot = self.saved_lease.is_some(), "starting DHCP");
-            self.dhcp = Some(DhcpClient::start(
-                params,
-                self.saved_lease.clone(),
-                reporters.dhcp.clone(),
-            ));
+            tracing::info!(service = %self.id, interface = %self.ifname, "starting DHCP");
+            self.dhcp = Some(DhcpClient::start(params, reporters.dhcp.clone()));
         } else if !wants_dhcp && self.dhcp.is_some() {
             let release = self.intent == Intent::Disconnected;
             self.stop_dhcp(release);
@@ -355,13 +356,11 @@ impl Managed {
             return;
         }
         match event {
-            DhcpEvent::Bound(lease, saved) => {
+            DhcpEvent::Bound(lease) => {
                 self.lease = Some(lease);
-                self.saved_lease = Some(saved);
             }
             DhcpEvent::Expired => {
                 self.lease = None;
-                self.saved_lease = None;
             }
             DhcpEvent::Failed(reason) => {
                 tracing::warn!(service = %self.id, %reason, "DHCP failed");
@@ -500,7 +499,6 @@ impl Managed {
         self.config = config;
         if restart {
             self.stop_dhcp(false);
-            self.saved_lease = None;
             self.stop_check();
         }
     }
