@@ -21,10 +21,12 @@ lint: deps
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
-## Every test: formatting, lints, unit and policy tests, and the integration tests that run
-## netpilotd in network namespaces they create (needs root, as in CI).
+## Every test: formatting, lints, unit and policy tests, the integration tests that run
+## netpilotd in network namespaces they create (needs root, as in CI), and 30 s of fuzzing
+## the DHCP client (scripts/fuzz-dhcp.sh).
 test: lint
 	cargo test --no-fail-fast
+	scripts/fuzz-dhcp.sh 30
 
 ## netpilotd against ConnMan (../shared/bench/connman_baseline.sh) on the same testbed, in
 ## the same run: medians and ratios. Needs root; takes about 6 minutes.

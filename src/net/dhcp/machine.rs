@@ -460,14 +460,14 @@ impl Machine {
             return vec![];
         }
         let ifname = self.settings.ifname.clone();
-        let expected = match (self.state, reply.kind) {
-            (State::Selecting, ReplyKind::Offer) => true,
-            (
-                State::Requesting | State::InitReboot | State::Renewing | State::Rebinding,
-                ReplyKind::Ack | ReplyKind::Nak,
-            ) => true,
-            _ => false,
-        };
+        let expected = matches!(
+            (self.state, reply.kind),
+            (State::Selecting, ReplyKind::Offer)
+                | (
+                    State::Requesting | State::InitReboot | State::Renewing | State::Rebinding,
+                    ReplyKind::Ack | ReplyKind::Nak,
+                )
+        );
         if !expected {
             tracing::debug!(interface = %ifname, state = ?self.state, kind = ?reply.kind, "DHCP reply not expected now; ignored");
             return vec![];

@@ -503,14 +503,24 @@ impl Io {
 /// parser, the lease checks under each classless-route policy, the state machine in every
 /// state that takes replies, and the encoding of whatever it answers. Used by
 /// `fuzz/fuzz_targets/dhcp_reply.rs` (cargo fuzz) and by a stable test over the corpus.
+/// Returns whether the input parsed as a reply and reached the state machine.
 #[doc(hidden)]
-pub fn fuzz_one(data: &[u8]) {
+pub fn fuzz_one(data: &[u8]) -> bool {
     const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
     let not_ready = data.first().is_some_and(|b| b & 1 == 1);
-    let payload = socket::udp_payload(data, not_ready).unwrap_or(data);
+    // Seeds are recorded IP datagrams, some with an offloaded (unfinished) UDP checksum.
+    let payload = socket::udp_payload(data, not_ready)
+        .or_else(|_| socket::udp_payload(data, true))
+        .unwrap_or(data);
     let _ = socket::arp_conflict(data, Ipv4Addr::new(198, 18, 1, 100), MAC);
-    let Ok(reply) = options::parse(payload, &MAC) else {
-        return;
+    // The reply's own chaddr, so that mutations get past the "for us" check.
+    let mac: [u8; 6] = payload
+        .get(28..34)
+        .and_then(|m| m.try_into().ok())
+        .unwrap_or(MAC);
+    let _ = options::parse(payload, &MAC);
+    let Ok(reply) = options::parse(payload, &mac) else {
+        return false;
     };
     for policy in [
         ClasslessRoutes::Accept,
@@ -535,7 +545,7 @@ pub fn fuzz_one(data: &[u8]) {
     let settings = Settings {
         ifname: "fuzz0".into(),
         classless: ClasslessRoutes::NoDefaultOverride,
-        arp_check: data.len() % 2 == 0,
+        arp_check: data.len().is_multiple_of(2),
     };
     let good = |m: &Machine, kind| options::Reply {
         kind,
@@ -595,13 +605,14 @@ pub fn fuzz_one(data: &[u8]) {
             let _ = options::encode(&out, &identity);
         }
     }
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The fuzz target on stable Rust: every file of the cargo-fuzz corpus, then mutations
+    /// The fuzz target on stable Rust: every recorded seed of the cargo-fuzz corpus, then mutations
     /// of them (bit flips, truncation, splices, random bytes). `NETPILOT_FUZZ_SECS` runs
     /// mutations for that long instead of a fixed count (scripts/fuzz-dhcp.sh without a
     /// nightly toolchain).
@@ -611,6 +622,7 @@ mod tests {
         let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(&dir)
             .map(|d| {
                 d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("seed-"))
                     .filter_map(|e| std::fs::read(e.path()).ok())
                     .collect()
             })
@@ -620,9 +632,12 @@ mod tests {
             "seed corpus missing in {}",
             dir.display()
         );
-        for seed in &corpus {
-            fuzz_one(seed);
-        }
+        let reached = corpus.iter().filter(|seed| fuzz_one(seed)).count();
+        assert_eq!(
+            reached,
+            corpus.len(),
+            "every seed is a reply that reaches the machine"
+        );
         let secs: Option<u64> = std::env::var("NETPILOT_FUZZ_SECS")
             .ok()
             .and_then(|s| s.parse().ok());
@@ -651,9 +666,9 @@ mod tests {
                     _ => input.extend((0..rng.usize(1..16)).map(|_| rng.u8(..))),
                 }
             }
-            fuzz_one(&input);
+            let _ = fuzz_one(&input);
             runs += 1;
-            if runs % 64 == 0 && corpus.len() < 256 {
+            if runs.is_multiple_of(64) && corpus.len() < 256 {
                 corpus.push(input);
             }
         }

@@ -387,7 +387,7 @@ fn take(reply: &mut Reply, code: u8, data: &[u8]) -> Result<(), String> {
         }
     };
     let addresses = || {
-        if !data.is_empty() && data.len() % 4 == 0 {
+        if !data.is_empty() && data.len().is_multiple_of(4) {
             Ok(())
         } else {
             Err("must be a non-empty multiple of 4 bytes".to_string())
@@ -602,6 +602,26 @@ mod tests {
         let mut none = ok.clone();
         none.truncate(HEADER_LEN);
         assert!(matches!(parse(&none, &MAC), Err(ParseError::NoMessageType)));
+    }
+
+    #[test]
+    fn options_dhcproto_would_stop_at_or_assert_on_are_read_safely() {
+        // Option 81 (client FQDN) with length 0 trips a debug_assert in dhcproto 0.15's own
+        // options loop, and an invalid option 12 ends that loop early; we never hand it the
+        // server's option bytes, so the router after them still arrives.
+        let o = [
+            81, 0, 12, 1, 0xff, 3, 4, 198, 18, 1, 1, 54, 4, 198, 18, 1, 1, 255,
+        ];
+        let bytes = reply_bytes(2, [198, 18, 1, 100], &o);
+        let r = parse(&bytes, &MAC).expect("parse");
+        assert_eq!(r.routers, vec![Ipv4Addr::new(198, 18, 1, 1)]);
+        if cfg!(debug_assertions) {
+            let whole = std::panic::catch_unwind(|| Message::decode(&mut Decoder::new(&bytes)));
+            assert!(
+                whole.is_err(),
+                "dhcproto alone panics on this packet in debug builds"
+            );
+        }
     }
 
     #[test]
