@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{peer_script, Netns, Peer, Testbed, DEADLINE};
+use common::{peer_script, wait_service, Daemon, Netns, Peer, Testbed, DEADLINE};
 use netpilot::model::{Lease, ReportKey, ServiceId};
 use netpilot::net::dhcp::{ClasslessRoutes, ClientIdMode, DhcpClient, DhcpEvent, DhcpParams};
+use netpilot::pb;
 
 /// Longer than any exchange here needs, including RFC 5227 probing (≤ 7 s) and a renewal
 /// of an 8 s lease; a deadline, not a measurement.
@@ -374,8 +375,12 @@ fn first_lease_from_dnsmasq_with_checksum_offload_on_and_off() {
             server.contains(&format!("DHCPACK(peer0) {}", lease.address)),
             "{server}"
         );
+        let closes: Vec<&str> = log
+            .lines()
+            .filter_map(|l| l.split("close_us=").nth(1))
+            .collect();
         eprintln!(
-            "offload {offload}: ACK -> Bound report: {:?} us",
+            "offload {offload}: ACK -> Bound report: {:?} us; packet socket closes (after the report): {closes:?} us",
             ack_to_report(&log)
         );
         assert_eq!(ack_to_report(&log).len(), 1, "{log}");
@@ -670,4 +675,51 @@ fn mac_client_id_and_no_lease_file_work_too() {
         "no option 60 when empty:\n{server}"
     );
     assert!(!PathBuf::from(dir.path()).join("veth0.lease").exists());
+}
+
+/// The daemon with the client wired in: after a restart it asks for its address with
+/// INIT-REBOOT from the lease file under its state dir, and the service is ready again.
+#[tokio::test]
+async fn the_daemon_reboots_into_its_lease_after_a_restart() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let dir = tempfile::tempdir().expect("tmp");
+    let _dnsmasq = dnsmasq(&bed, dir.path());
+    let config = "managed_interfaces = [\"veth*\"]\n[online_check]\nmode = \"off\"\n[dhcp]\nvendor_class = \"netpilot-daemon\"\n";
+    let mut daemon = Daemon::start(&bed.host, config, &[]).await;
+    let ready = |s: &pb::Service| s.state() == pb::ServiceState::Ready;
+    let mut manager = daemon.manager().await;
+    let first = wait_service(&mut manager, "ready", SLOW, ready).await;
+    let address = first.ipv4.clone().expect("ipv4").address;
+    let lease_file = daemon
+        .dir
+        .path()
+        .join("state/dhcp")
+        .join(format!("{}.lease", first.id));
+    assert!(
+        lease_file.exists(),
+        "lease file under the state dir:\n{}",
+        daemon.log()
+    );
+    assert!(daemon.dir.path().join("state/dhcp/duid").exists());
+    let log_path = dir.path().join("dnsmasq.log");
+    assert!(read(&log_path).contains("vendor class: netpilot-daemon"));
+    let before = read(&log_path).len();
+
+    daemon.restart().await;
+    let mut manager = daemon.manager().await;
+    let again = wait_service(&mut manager, "ready after the restart", SLOW, ready).await;
+    assert_eq!(again.ipv4.expect("ipv4").address, address);
+    let after = read(&log_path)[before..].to_string();
+    let count = |what: &str| after.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(
+        (
+            count("DHCPDISCOVER"),
+            count("DHCPREQUEST"),
+            count("DHCPACK")
+        ),
+        (0, 1, 1),
+        "INIT-REBOOT after the restart:\n{after}\n---- netpilotd ----\n{}",
+        daemon.log()
+    );
 }

@@ -256,13 +256,19 @@ fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Frame> {
 /// close took.
 pub fn close_in_background(socket: PacketSocket) {
     let fd = socket.fd.into_inner();
+    // The blocking thread logs through the caller's subscriber and span.
+    let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
-        let start = Instant::now();
-        drop(fd);
-        tracing::debug!(
-            close_us = start.elapsed().as_micros() as u64,
-            "packet socket closed"
-        );
+        tracing::dispatcher::with_default(&dispatch, || {
+            let _in = span.enter();
+            let start = Instant::now();
+            drop(fd);
+            tracing::debug!(
+                close_us = start.elapsed().as_micros() as u64,
+                "packet socket closed"
+            );
+        })
     });
 }
 
