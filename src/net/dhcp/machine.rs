@@ -790,6 +790,104 @@ mod tests {
         (m, t0)
     }
 
+    /// A machine in `state` (leases of 1000 s: T1 500, T2 875) and the time it is at.
+    fn at(state: State) -> (Machine, Instant) {
+        let t0 = Instant::now();
+        match state {
+            State::Selecting | State::Requesting => {
+                let mut m = Machine::new(settings(false), None, 21, t0);
+                m.start(t0);
+                if state == State::Requesting {
+                    m.on_reply(t0, &reply(&m, ReplyKind::Offer, 1000));
+                }
+                (m, t0)
+            }
+            State::InitReboot => {
+                let prev = Previous {
+                    address: ip("198.18.6.30"),
+                    valid: true,
+                };
+                let mut m = Machine::new(settings(false), Some(prev), 21, t0);
+                m.start(t0);
+                (m, t0)
+            }
+            State::Bound => bound(1000),
+            State::Renewing => {
+                let (mut m, b) = bound(1000);
+                m.on_timeout(b + Duration::from_secs(500));
+                (m, b + Duration::from_secs(500))
+            }
+            State::Rebinding => {
+                let (mut m, b) = bound(1000);
+                m.on_timeout(b + Duration::from_secs(500));
+                m.on_timeout(b + Duration::from_secs(875));
+                (m, b + Duration::from_secs(875))
+            }
+            State::Init | State::Probing => unreachable!("not in the table"),
+        }
+    }
+
+    /// state × event → actions and next state.
+    #[test]
+    fn transition_table() {
+        #[derive(Debug, Clone, Copy)]
+        enum Ev {
+            Offer,
+            Ack,
+            Nak,
+            /// The machine's own deadline.
+            Timer,
+        }
+        use State::*;
+        let table: &[(State, Ev, &[&str], State)] = &[
+            (Selecting, Ev::Offer, &["send"], Requesting),
+            (Selecting, Ev::Ack, &[], Selecting),
+            (Selecting, Ev::Nak, &[], Selecting),
+            (Selecting, Ev::Timer, &["send"], Selecting),
+            (Requesting, Ev::Offer, &[], Requesting),
+            (Requesting, Ev::Ack, &["bound"], Bound),
+            (Requesting, Ev::Nak, &["forget", "send"], Selecting),
+            (Requesting, Ev::Timer, &["send"], Requesting),
+            (InitReboot, Ev::Offer, &[], InitReboot),
+            (InitReboot, Ev::Ack, &["bound"], Bound),
+            (InitReboot, Ev::Nak, &["forget", "send"], Selecting),
+            (InitReboot, Ev::Timer, &["send"], InitReboot),
+            (Bound, Ev::Ack, &[], Bound),
+            (Bound, Ev::Nak, &[], Bound),
+            (Bound, Ev::Timer, &["send"], Renewing),
+            (Renewing, Ev::Offer, &[], Renewing),
+            (Renewing, Ev::Ack, &["bound"], Bound),
+            (Renewing, Ev::Nak, &["expired", "forget", "send"], Selecting),
+            (Renewing, Ev::Timer, &["send"], Renewing),
+            (Rebinding, Ev::Ack, &["bound"], Bound),
+            (
+                Rebinding,
+                Ev::Nak,
+                &["expired", "forget", "send"],
+                Selecting,
+            ),
+            (Rebinding, Ev::Timer, &["send"], Rebinding),
+        ];
+        for &(state, ev, want, next) in table {
+            let (mut m, now) = at(state);
+            assert_eq!(m.state(), state);
+            let actions = match ev {
+                Ev::Offer => m.on_reply(now, &reply(&m, ReplyKind::Offer, 1000)),
+                Ev::Ack => m.on_reply(now, &reply(&m, ReplyKind::Ack, 1000)),
+                Ev::Nak => m.on_reply(now, &reply(&m, ReplyKind::Nak, 0)),
+                Ev::Timer => {
+                    let d = m.deadline().expect("a deadline");
+                    m.on_timeout(d)
+                }
+            };
+            assert_eq!(
+                (names(&actions).as_slice(), m.state()),
+                (want, next),
+                "{state:?} × {ev:?}"
+            );
+        }
+    }
+
     #[test]
     fn init_selecting_requesting_bound() {
         let t0 = Instant::now();
