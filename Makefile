@@ -28,10 +28,12 @@ hwsim:
 	@tests/hwsim/setup.sh $(CURDIR)/target/hwsim
 
 ## Every test: formatting, lints, unit and policy tests, the integration tests that run
-## netpilotd in network namespaces they create, and the Wi-Fi tests on mac80211_hwsim radios
-## in a QEMU guest (needs root, as in CI).
+## netpilotd in network namespaces they create, the Wi-Fi tests on mac80211_hwsim radios in a
+## QEMU guest (needs root, as in CI), and 30 s of fuzzing the DHCP client
+## (scripts/fuzz-dhcp.sh).
 test: lint hwsim
 	cargo test --no-fail-fast
+	scripts/fuzz-dhcp.sh 30
 
 ## netpilotd against ConnMan (../shared/bench/connman_baseline.sh) on the same testbed, in
 ## the same run: medians and ratios. Needs root; takes about 6 minutes.

@@ -238,15 +238,54 @@ impl Default for Dns {
     }
 }
 
-/// `[dhcp]`.
+/// What the DHCP client does with classless static routes (option 121, RFC 3442).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClasslessRoutes {
+    /// Install every route the server sends.
+    Accept,
+    /// Ignore option 121 (and use the router option, 3).
+    Ignore,
+    /// Default: install them, except a route shorter than /8 (it would override the
+    /// default route for a large part of the address space, as the TunnelVision attack,
+    /// CVE-2024-3661, does with 0.0.0.0/1 and 128.0.0.0/1) and a route that covers the
+    /// gateway through another router; each dropped route is logged as a warning.
+    #[default]
+    NoDefaultOverride,
+}
+
+/// Which client identifier (option 61) the DHCP client sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientIdMode {
+    /// Default: RFC 4361's `0xff`, IAID (last four bytes of the MAC, as dhcpcd), DUID. The
+    /// DUID is kept in `<state_dir>/dhcp/duid`; the first one is derived from
+    /// /etc/machine-id as systemd-networkd does (DUID-EN, enterprise 43793), so both
+    /// clients get the same leases.
+    #[default]
+    Duid,
+    /// Hardware type 1 and the interface's MAC (RFC 2132 §9.14), as most older clients.
+    Mac,
+}
+
+/// `[dhcp]`: the DHCPv4 client (RFC 2131).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Dhcp {
-    /// Host name sent in DHCP (option 12). Empty (default): the system's host name.
+    /// Host name sent in DHCP (option 12), at most 255 bytes. Empty (default): the
+    /// system's host name.
     pub hostname: String,
-    /// Vendor class identifier (option 60). Must stay empty: the DHCP client (mozim 0.3)
-    /// cannot send it yet.
+    /// Vendor class identifier (option 60), at most 255 bytes, e.g. a product name the
+    /// server matches on. Empty (default): not sent.
     pub vendor_class: String,
+    /// Client identifier (option 61): "duid" (default) or "mac".
+    pub client_id: ClientIdMode,
+    /// Classless static routes (option 121): "accept", "ignore" or "no-default-override"
+    /// (default).
+    pub classless_routes: ClasslessRoutes,
+    /// Probe an offered address with ARP before using it (RFC 5227: about 4 to 7 s) and
+    /// DHCPDECLINE it when another host answers. Default false.
+    pub arp_check: bool,
 }
 
 /// `[connect]`.
@@ -498,11 +537,16 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             ),
         });
     }
-    if !config.dhcp.vendor_class.is_empty() {
-        return Err(ConfigError::Invalid {
-            key: "dhcp.vendor_class",
-            message: "the DHCP client (mozim 0.3) cannot send a vendor class (option 60) yet; leave it empty".into(),
-        });
+    for (key, value) in [
+        ("dhcp.vendor_class", &config.dhcp.vendor_class),
+        ("dhcp.hostname", &config.dhcp.hostname),
+    ] {
+        if value.len() > 255 {
+            return Err(ConfigError::Invalid {
+                key,
+                message: format!("{} bytes; a DHCP option holds at most 255", value.len()),
+            });
+        }
     }
     if config.socket.as_os_str().is_empty() {
         return Err(ConfigError::Invalid {
@@ -643,7 +687,8 @@ mod tests {
             ),
             ("[online_check]\nmode = \"sometimes\"\n", "mode"),
             ("[dns]\nbackend = \"bind\"\n", "backend"),
-            ("[dhcp]\nvendor_class = \"robot\"\n", "dhcp.vendor_class"),
+            ("[dhcp]\nclassless_routes = \"all\"\n", "classless_routes"),
+            ("[dhcp]\nclient_id = \"uuid\"\n", "client_id"),
             ("[dhcp]\nhostnam = \"x\"\n", "hostnam"),
             ("managed_interfaces = [\"[\"]\n", "managed_interfaces"),
             ("[wifi]\ncountry = \"Germany\"\n", "wifi.country"),
@@ -661,6 +706,20 @@ mod tests {
                 .to_string();
             assert!(err.contains(want), "{text:?}: {err}");
         }
+        let long = file(&format!("[dhcp]\nvendor_class = \"{}\"\n", "x".repeat(256)));
+        let err = load(Some(long.path()), &Overrides::default()).expect_err("256 bytes");
+        assert!(err.to_string().contains("dhcp.vendor_class"), "{err}");
+        let f = file("[dhcp]\nvendor_class = \"robot\"\nclient_id = \"mac\"\nclassless_routes = \"ignore\"\narp_check = true\n");
+        let c = load(Some(f.path()), &Overrides::default()).expect("valid [dhcp]");
+        assert_eq!(
+            (
+                c.dhcp.vendor_class.as_str(),
+                c.dhcp.client_id,
+                c.dhcp.classless_routes,
+                c.dhcp.arp_check
+            ),
+            ("robot", ClientIdMode::Mac, ClasslessRoutes::Ignore, true)
+        );
         let f = file("[online_check]\nmode = \"continuous\"\nipv4_url = \"http://198.18.0.1/generate_204\"\n");
         let c = load(Some(f.path()), &Overrides::default()).expect("valid");
         assert_eq!(c.online_check.mode, OnlineCheckMode::Continuous);

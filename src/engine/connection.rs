@@ -24,7 +24,7 @@ use crate::model::{
     Credentials, Interface, Ipv4Config, Ipv6Config, Lease, ReportKey, Service, ServiceConfig,
     ServiceId,
 };
-use crate::net::dhcp::{DhcpClient, DhcpEvent, DhcpParams, DhcpReport, SavedLease};
+use crate::net::dhcp::{DhcpClient, DhcpEvent, DhcpParams, DhcpReport};
 use crate::net::online::{CheckParams, OnlineCheck, OnlineReport, ProbeResult};
 pub(super) use crate::policy::autoconnect::Intent;
 use crate::policy::connection::{self as policy, Demotion, State, TaskFacts, Tasks, Verdict};
@@ -87,7 +87,6 @@ pub(super) struct Connection {
     pub config: ServiceConfig,
     /// The current DHCP lease.
     pub lease: Option<Lease>,
-    saved_lease: Option<SavedLease>,
     /// ReportConnectivity asked for a new probe.
     recheck: bool,
     running: Running,
@@ -128,7 +127,6 @@ impl Connection {
             intent: Intent::Auto,
             config,
             lease: None,
-            saved_lease: None,
             recheck: false,
             running: Running::default(),
             retry_delay: retry_min,
@@ -282,15 +280,23 @@ impl Connection {
         };
         let key = self.key();
         let generation = key.generation;
+        let dhcp = &cx.config.dhcp;
+        let dir = cx.config.state_dir.join("dhcp");
         let params = DhcpParams {
             ifindex: netdev.index,
             ifname: netdev.name.clone(),
             mac,
             hostname: cx.hostname.to_string(),
             key,
+            vendor_class: dhcp.vendor_class.clone(),
+            client_id: dhcp.client_id,
+            duid_file: dir.join("duid"),
+            lease_file: Some(dir.join(format!("{}.lease", self.id))),
+            classless_routes: dhcp.classless_routes,
+            arp_check: dhcp.arp_check,
         };
-        tracing::info!(service = %self.id, interface = %netdev.name, init_reboot = self.saved_lease.is_some(), "starting DHCP");
-        let client = DhcpClient::start(params, self.saved_lease.clone(), cx.reporters.dhcp.clone());
+        tracing::info!(service = %self.id, interface = %netdev.name, "starting DHCP");
+        let client = DhcpClient::start(params, cx.reporters.dhcp.clone());
         self.running.dhcp = Some((generation, client));
     }
 
@@ -334,14 +340,8 @@ impl Connection {
             return;
         }
         match event {
-            DhcpEvent::Bound(lease, saved) => {
-                self.lease = Some(lease);
-                self.saved_lease = Some(saved);
-            }
-            DhcpEvent::Expired => {
-                self.lease = None;
-                self.saved_lease = None;
-            }
+            DhcpEvent::Bound(lease) => self.lease = Some(lease),
+            DhcpEvent::Expired => self.lease = None,
             DhcpEvent::Failed(reason) => {
                 tracing::warn!(service = %self.id, %reason, "DHCP failed");
                 self.failure_detail = Some(reason);
@@ -480,7 +480,6 @@ impl Connection {
         self.config = config;
         if restart {
             self.stop_dhcp(false);
-            self.saved_lease = None;
             self.running.check = None;
         }
     }

@@ -246,6 +246,9 @@ mod tests {
             timeservers: vec![],
             mtu: None,
             lease_secs: 3600,
+            t1_secs: 1800,
+            t2_secs: 3150,
+            acquired: std::time::Instant::now(),
             server: "198.18.0.1".parse().expect("ip"),
         }
     }

@@ -1,4 +1,5 @@
 use std::net::Ipv4Addr;
+use std::time::Instant;
 
 /// A DHCPv4 lease as netpilot uses it (RFC 2131 §3, options from RFC 2132 and RFC 3442).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,15 @@ pub struct Lease {
     pub mtu: Option<u16>,
     /// Lease time in seconds (option 51); `u32::MAX` is infinite.
     pub lease_secs: u32,
+    /// Renewal time T1 in seconds from `acquired` (option 58, default 0.5 × lease,
+    /// RFC 2131 §4.4.5); `u32::MAX` with an infinite lease.
+    pub t1_secs: u32,
+    /// Rebinding time T2 in seconds from `acquired` (option 59, default 0.875 × lease);
+    /// `u32::MAX` with an infinite lease.
+    pub t2_secs: u32,
+    /// When the lease started: the moment the DHCPREQUEST that got it was first sent
+    /// (RFC 2131 §4.4.1), on the monotonic clock.
+    pub acquired: Instant,
     /// Server identifier (option 54).
     pub server: Ipv4Addr,
 }

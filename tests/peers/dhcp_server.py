@@ -5,10 +5,14 @@ It exists for what dnsmasq will not do: short and hostile leases. It answers DIS
 with OFFER and REQUEST with ACK, always offering ADDRESS, broadcasting replies.
 
 Usage: dhcp_server.py IFNAME SERVER_IP ADDRESS [--mask M] [--router R | --no-router]
-                      [--lease SECS] [--garbage]
+                      [--lease SECS] [--garbage] [--nak all|renewing] [--dns-count N]
+                      [--mtu M] [--classless DST/LEN:VIA,...]
   --lease 0 / 4294967295 test zero and infinite leases; --garbage appends an option
-  whose length runs past the end of the packet and an oversize vendor option.
+  whose length runs past the end of the packet and an oversize vendor option;
+  --nak all NAKs every REQUEST, --nak renewing only those with ciaddr set (renewals);
+  --dns-count N sends N nameservers; --mtu sends option 26; --classless sends option 121.
 SIGUSR1 toggles silence (stop answering / answer again), to test renew/rebind/expiry.
+Every message received is logged as "dhcp_server: got TYPE from IP ciaddr=CIADDR".
 """
 import argparse
 import signal
@@ -49,18 +53,39 @@ def opt(code, data):
     return bytes([code, len(data)]) + data
 
 
+def classless(spec):
+    """RFC 3442 encoding of "DST/LEN:VIA,..."."""
+    out = b""
+    for route in spec.split(","):
+        dst, via = route.split(":")
+        net, length = dst.split("/")
+        length = int(length)
+        out += bytes([length]) + socket.inet_aton(net)[:(length + 7) // 8] + socket.inet_aton(via)
+    return out
+
+
 def reply(request, kind, args):
     xid, flags, chaddr = request[4:8], request[10:12], request[28:44]
+    yiaddr = b"\x00" * 4 if kind == 6 else socket.inet_aton(args.address)
     header = struct.pack("!BBBB", 2, 1, 6, 0) + xid + b"\x00\x00" + flags
-    header += b"\x00" * 4 + socket.inet_aton(args.address) + socket.inet_aton(args.server_ip) + b"\x00" * 4
+    header += b"\x00" * 4 + yiaddr + socket.inet_aton(args.server_ip) + b"\x00" * 4
     header += chaddr + b"\x00" * 192 + MAGIC
     body = opt(53, bytes([kind])) + opt(54, socket.inet_aton(args.server_ip))
+    if kind == 6:
+        return header + body + opt(56, b"netpilot test NAK") + b"\xff"
     body += opt(51, struct.pack("!I", args.lease)) + opt(1, socket.inet_aton(args.mask))
     if args.lease not in (0, 0xFFFFFFFF):
         body += opt(58, struct.pack("!I", args.lease // 2)) + opt(59, struct.pack("!I", args.lease * 7 // 8))
     if not args.no_router:
         body += opt(3, socket.inet_aton(args.router or args.server_ip))
-    body += opt(6, socket.inet_aton(args.server_ip))
+    dns = [socket.inet_aton(args.server_ip)]
+    if args.dns_count:
+        dns = [socket.inet_aton("198.18.200.%d" % (i + 1)) for i in range(args.dns_count)]
+    body += opt(6, b"".join(dns))
+    if args.mtu is not None:
+        body += opt(26, struct.pack("!H", args.mtu))
+    if args.classless:
+        body += opt(121, classless(args.classless))
     if args.garbage:
         body += opt(43, b"\xff" * 255) + bytes([15, 200]) + b"lab"
         return header + body
@@ -77,6 +102,10 @@ def main():
     p.add_argument("--no-router", action="store_true")
     p.add_argument("--lease", type=int, default=3600)
     p.add_argument("--garbage", action="store_true")
+    p.add_argument("--nak", choices=["all", "renewing"])
+    p.add_argument("--dns-count", type=int, default=0)
+    p.add_argument("--mtu", type=int)
+    p.add_argument("--classless")
     args = p.parse_args()
     signal.signal(signal.SIGUSR1, toggle)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -88,17 +117,24 @@ def main():
     sys.stderr.flush()
     while True:
         try:
-            data, _ = sock.recvfrom(4096)
+            data, source = sock.recvfrom(4096)
         except InterruptedError:
             continue
-        if silent or len(data) < 240 or data[236:240] != MAGIC:
+        if len(data) < 240 or data[236:240] != MAGIC:
             continue
         kind = options(data[240:]).get(53, b"\x00")[0]
+        ciaddr = socket.inet_ntoa(data[12:16])
+        sys.stderr.write("dhcp_server: got %d from %s ciaddr=%s\n" % (kind, source[0], ciaddr))
+        sys.stderr.flush()
+        if silent:
+            continue
         answer = {1: 2, 3: 5}.get(kind)  # DISCOVER -> OFFER, REQUEST -> ACK
+        if kind == 3 and (args.nak == "all" or (args.nak == "renewing" and ciaddr != "0.0.0.0")):
+            answer = 6
         if answer:
-            # RFC 2131 4.1: a client with an address (renewing) gets a unicast reply.
-            ciaddr = socket.inet_ntoa(data[12:16])
-            target = ciaddr if ciaddr != "0.0.0.0" else "255.255.255.255"
+            # RFC 2131 4.1: a client with an address (renewing) gets a unicast reply; a
+            # NAK is always broadcast.
+            target = ciaddr if ciaddr != "0.0.0.0" and answer != 6 else "255.255.255.255"
             sock.sendto(reply(data, answer, args), (target, 68))
             sys.stderr.write("dhcp_server: answered %d with %d\n" % (kind, answer))
             sys.stderr.flush()

@@ -239,7 +239,10 @@ mod tests {
         (second.level, second.freq) = (-40, 2437);
         let n = group(&[first, second], &[]);
         assert_eq!(n.len(), 1, "one network");
-        assert_eq!((n[0].bss_count, n[0].strength, n[0].frequency), (2, 80, 2437));
+        assert_eq!(
+            (n[0].bss_count, n[0].strength, n[0].frequency),
+            (2, 80, 2437)
+        );
         assert_eq!(n[0].frequencies, vec![2412, 2437]);
     }
 }
