@@ -14,6 +14,8 @@ mod common;
 
 #[path = "wifi/harness.rs"]
 mod harness;
+#[path = "wifi/netpilot.rs"]
+mod netpilot;
 #[path = "wifi/record.rs"]
 mod record;
 
@@ -30,6 +32,15 @@ const SCENARIOS: &[Scenario] = &[
         "harness::out_of_range_and_back",
         harness::out_of_range_and_back,
     ),
+    Scenario::new(
+        "netpilot::scan_lists_networks",
+        netpilot::scan_lists_networks,
+    ),
+    Scenario::new(
+        "netpilot::psk_connect_ready_online",
+        netpilot::psk_connect_ready_online,
+    ),
+    Scenario::new("netpilot::sae_connect_ready", netpilot::sae_connect_ready),
 ];
 
 fn main() -> ExitCode {

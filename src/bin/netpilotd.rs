@@ -1,5 +1,5 @@
 //! netpilotd: the netpilot daemon. Startup order: configuration, logging, store, engine,
-//! kernel applier and monitor (rtnetlink), API listeners.
+//! Wi-Fi backend (wpa_supplicant), kernel applier and monitor (rtnetlink), API listeners.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use netpilot::config::{self, Config, LogLevel, Overrides};
 use netpilot::net::netlink::display_chain;
-use netpilot::{api, engine, net, store};
+use netpilot::{api, engine, net, store, tech};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -111,11 +111,25 @@ async fn run(config: Config) -> Result<(), String> {
     let engine::Engine {
         handle: engine,
         kernel,
-        backends: _,
+        backends,
         plans,
-        wifi: _wifi_requests,
+        wifi,
         task: engine_task,
     } = engine::spawn(&config, store, loaded);
+    tech::wifi::spawn(
+        tech::wifi::WifiConfig {
+            ctrl_dir: config.wifi.ctrl_dir.clone(),
+            client_dir: config.run_dir.join("wpa"),
+            spawn: config
+                .wifi
+                .spawn_supplicant
+                .then(|| config.wifi.supplicant.clone()),
+            country: (!config.wifi.country.is_empty()).then(|| config.wifi.country.clone()),
+            max_auth_attempts: config.wifi.max_auth_attempts,
+        },
+        wifi,
+        backends,
+    );
     net::apply::spawn(dns, plans).map_err(|e| format!("open rtnetlink socket for changes: {e}"))?;
     net::netlink::spawn(kernel)
         .await

@@ -369,13 +369,17 @@ impl Manager {
                 netdev_users.entry(netdev).or_default().push(id);
             }
             let netdev = entry.info.netdev.and_then(|i| by_index.get(&i).copied());
-            services.push(view::service(
+            let mut service = view::service(
                 &entry.info,
                 entry.connection.as_ref(),
                 netdev.or(carrier),
                 carrier,
                 &routes,
-            ));
+            );
+            if let Some(stored) = self.credentials.get(id) {
+                service.credentials = stored.flags();
+            }
+            services.push(service);
         }
         for (netdev, users) in netdev_users {
             if let ([only], false) = (&users[..], carried.contains_key(&netdev)) {

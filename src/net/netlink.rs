@@ -232,11 +232,18 @@ fn parse_link(msg: &LinkMessage) -> Option<Link> {
     let mut mtu = 0;
     let mut operstate = None;
     let mut info_kind = None;
+    let mut has_mtu = false;
     for attr in &msg.attributes {
         match attr {
+            // A wireless-extensions event rides on RTM_NEWLINK with only a few attributes:
+            // it is not a link change, and reading it as one would wipe the MAC and MTU.
+            LinkAttribute::Wireless(_) => return None,
             LinkAttribute::IfName(n) => name = Some(n.clone()),
             LinkAttribute::Address(a) => mac = <[u8; 6]>::try_from(a.as_slice()).ok(),
-            LinkAttribute::Mtu(m) => mtu = *m,
+            LinkAttribute::Mtu(m) => {
+                mtu = *m;
+                has_mtu = true;
+            }
             LinkAttribute::OperState(s) => operstate = Some(*s),
             LinkAttribute::LinkInfo(infos) => {
                 info_kind = infos.iter().find_map(|i| match i {
@@ -248,6 +255,10 @@ fn parse_link(msg: &LinkMessage) -> Option<Link> {
         }
     }
     let name = name?;
+    if !has_mtu {
+        tracing::debug!(interface = %name, "partial link message without IFLA_MTU ignored");
+        return None;
+    }
     let flags = msg.header.flags;
     let info_kind = info_kind.map(|k| k.to_string());
     let sysfs = Sysfs::read(&name);
