@@ -25,6 +25,7 @@ pub const PASSPHRASE: &str = "correct horse battery";
 const AP_NET: &str = "198.18.10";
 
 /// An access point in a namespace of its own, with DHCP, DNS and the online check behind it.
+#[allow(dead_code)] // scenarios use what they need
 pub struct Ap {
     pub hostapd: Hostapd,
     _http: HttpEndpoint,
@@ -59,6 +60,7 @@ impl Ap {
 
 /// The station: its namespace, wpa_supplicant on its radio, netpilotd managing it, and a
 /// runtime for the API calls. Fields drop in order: the daemon first, the radios last.
+#[allow(dead_code)] // scenarios use what they need
 pub struct Station {
     pub rt: tokio::runtime::Runtime,
     pub daemon: Daemon,
