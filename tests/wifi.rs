@@ -41,6 +41,34 @@ const SCENARIOS: &[Scenario] = &[
         netpilot::psk_connect_ready_online,
     ),
     Scenario::new("netpilot::sae_connect_ready", netpilot::sae_connect_ready),
+    Scenario::new(
+        "netpilot::wrong_passphrase_is_invalid_key",
+        netpilot::wrong_passphrase_is_invalid_key,
+    ),
+    Scenario::new(
+        "netpilot::hidden_network_named_by_the_agent",
+        netpilot::hidden_network_named_by_the_agent,
+    ),
+    Scenario::new(
+        "netpilot::agent_answers_cancels_or_is_missing",
+        netpilot::agent_answers_cancels_or_is_missing,
+    ),
+    Scenario::new(
+        "netpilot::ap_gone_fails_over_and_is_rejoined",
+        netpilot::ap_gone_fails_over_and_is_rejoined,
+    ),
+    Scenario::new(
+        "netpilot::preferred_known_network_wins",
+        netpilot::preferred_known_network_wins,
+    ),
+    Scenario::new(
+        "netpilot::forget_removes_secret_and_network",
+        netpilot::forget_removes_secret_and_network,
+    ),
+    Scenario::new(
+        "netpilot::supplicant_killed_and_back",
+        netpilot::supplicant_killed_and_back,
+    ),
 ];
 
 fn main() -> ExitCode {

@@ -167,6 +167,7 @@ impl Manager {
             Some(ssid) => self.named_hidden_service(&id, ssid),
             None => id,
         };
+        self.supersede_on_netdev(&id);
         let demotion = self.demotion();
         match self
             .services
@@ -182,6 +183,26 @@ impl Manager {
                     kind: "service",
                     id: id.0,
                 }));
+            }
+        }
+    }
+
+    /// A radio joins one network at a time: connecting `id` takes back an earlier explicit
+    /// connect of another service on its netdev (ConnMan disconnects it too); that one goes
+    /// back to following autoconnect.
+    fn supersede_on_netdev(&mut self, id: &ServiceId) {
+        let Some(netdev) = self.services.get(id).and_then(|e| e.info.netdev) else {
+            return;
+        };
+        for entry in self.services.values_mut() {
+            if entry.info.id == *id || entry.info.netdev != Some(netdev) {
+                continue;
+            }
+            if let Some(c) = entry.connection.as_mut() {
+                if c.intent == super::connection::Intent::Connect {
+                    tracing::info!(service = %c.id, by = %id, "superseded by another connect on the same radio");
+                    c.intent = super::connection::Intent::Auto;
+                }
             }
         }
     }

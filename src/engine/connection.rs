@@ -195,6 +195,13 @@ impl Connection {
         true
     }
 
+    /// The backend reports L2 idle: whatever was asked of it no longer stands (it moved to
+    /// another network, or its wpa_supplicant restarted), so a service still wanted is asked
+    /// for again.
+    pub fn l2_dropped(&mut self) {
+        self.running.l2 = false;
+    }
+
     /// Applies an event through the policy. Returns whether the state changed.
     pub fn handle(&mut self, event: &policy::Event, demotion: Demotion) -> bool {
         let next = policy::on_event(self.state.clone(), event, demotion);

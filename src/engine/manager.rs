@@ -172,9 +172,13 @@ pub(super) struct Manager {
 
 impl Manager {
     async fn run(&mut self, mut input: mpsc::Receiver<Input>, stopping: watch::Sender<bool>) {
-        while let Some(next) = input.recv().await {
-            match next {
-                Input::Command(Command::Shutdown(done)) => {
+        while let Some(first) = input.recv().await {
+            // Everything already queued is taken in before one step, so decisions are never
+            // made on half of a burst (a backend announcing several services).
+            let mut next = Some(first);
+            let mut taken = 0;
+            while let Some(one) = next.take() {
+                if let Input::Command(Command::Shutdown(done)) = one {
                     let _ = stopping.send(true);
                     self.sessions.release_all("shutdown");
                     let parked = self.agents.release("shutdown");
@@ -182,14 +186,24 @@ impl Manager {
                     let _ = done.send(());
                     return;
                 }
-                Input::Command(command) => self.on_command(command),
-                Input::Kernel(event) => self.on_kernel(event),
-                Input::Backend(event) => self.on_backend(event),
-                Input::Dhcp(report) => self.on_dhcp(report),
-                Input::Online(report) => self.on_online(report),
-                Input::Timer(timer) => self.on_timer(timer),
+                self.take(one);
+                taken += 1;
+                if taken < QUEUE {
+                    next = input.try_recv().ok();
+                }
             }
             self.step();
+        }
+    }
+
+    fn take(&mut self, input: Input) {
+        match input {
+            Input::Command(command) => self.on_command(command),
+            Input::Kernel(event) => self.on_kernel(event),
+            Input::Backend(event) => self.on_backend(event),
+            Input::Dhcp(report) => self.on_dhcp(report),
+            Input::Online(report) => self.on_online(report),
+            Input::Timer(timer) => self.on_timer(timer),
         }
     }
 

@@ -65,6 +65,7 @@ impl Manager {
         };
         c.handle(&connection_policy::Event::L2(state), demotion);
         match state {
+            L2State::Idle => c.l2_dropped(),
             L2State::Associated { ifindex } => self.remember_mtu(ifindex),
             L2State::Failed(ServiceError::InvalidKey) => {
                 c.given = Default::default();

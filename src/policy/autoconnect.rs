@@ -41,20 +41,19 @@ pub struct Candidate {
 /// The services netpilot wants connected. `candidates` are in service order, preferred
 /// first; `allowed` comes from [`allowed_technologies`].
 ///
-/// An explicit connect always counts and claims its netdev. Otherwise a service is wanted
+/// An explicit connect counts and claims its netdev. Otherwise a service is wanted
 /// when it may autoconnect, its technology is allowed, it does not need the user, and no
 /// service before it (or an explicit connect) claimed its netdev.
 pub fn wanted(candidates: &[Candidate], allowed: &[TechnologyKind]) -> BTreeSet<ServiceId> {
-    let mut claimed: HashSet<u32> = candidates
-        .iter()
-        .filter(|c| c.intent == Intent::Connect)
-        .filter_map(|c| c.netdev)
-        .collect();
-    let mut wanted: BTreeSet<ServiceId> = candidates
-        .iter()
-        .filter(|c| c.intent == Intent::Connect)
-        .map(|c| c.id.clone())
-        .collect();
+    let mut claimed: HashSet<u32> = HashSet::new();
+    let mut wanted: BTreeSet<ServiceId> = BTreeSet::new();
+    // Explicit connects first; of two on one netdev the first in service order keeps it
+    // (the engine clears a superseded one, so this only guards against a slip).
+    for c in candidates.iter().filter(|c| c.intent == Intent::Connect) {
+        if c.netdev.is_none_or(|n| claimed.insert(n)) {
+            wanted.insert(c.id.clone());
+        }
+    }
     for c in candidates {
         if c.intent != Intent::Auto
             || !c.autoconnect
@@ -150,6 +149,15 @@ mod tests {
                 vec![home.clone(), with(&office, &|c| c.intent = Intent::Connect)],
                 all.clone(),
                 vec!["office"],
+            ),
+            (
+                "two explicit connects on one radio: only the first",
+                vec![
+                    with(&home, &|c| c.intent = Intent::Connect),
+                    with(&office, &|c| c.intent = Intent::Connect),
+                ],
+                all.clone(),
+                vec!["home"],
             ),
             (
                 "disconnected stays down",

@@ -1345,6 +1345,7 @@ impl Hostapd {
 pub struct Supplicant {
     pub process: Process,
     ctrl_dir: PathBuf,
+    config: PathBuf,
     /// The interface it runs on.
     pub iface: String,
 }
@@ -1370,6 +1371,26 @@ impl Supplicant {
             format!("ctrl_interface={}\n{config}\n", ctrl_dir.display()),
         )
         .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        let process = Self::spawn(radio, &path);
+        let mut supplicant = Supplicant {
+            process,
+            ctrl_dir,
+            config: path,
+            iface: radio.iface.clone(),
+        };
+        supplicant.wait_ping();
+        supplicant
+    }
+
+    /// Starts a new wpa_supplicant with the same configuration and control directory (after
+    /// the old one died or was stopped), as a service manager would restart it.
+    pub fn restart(&mut self, radio: &Radio) {
+        self.process.stop();
+        self.process = Self::spawn(radio, &self.config);
+        self.wait_ping();
+    }
+
+    fn spawn(radio: &Radio, config: &Path) -> Process {
         let mut args = vec![
             "-t".to_string(),
             "-D".into(),
@@ -1377,28 +1398,25 @@ impl Supplicant {
             "-i".into(),
             radio.iface.clone(),
             "-c".into(),
-            path.display().to_string(),
+            config.display().to_string(),
         ];
         args.extend(debug_flag().map(str::to_string));
-        let process = Process::start_in(
+        Process::start_in(
             "wpa_supplicant",
             radio.netns().as_deref(),
             "wpa_supplicant",
             &args,
-        );
-        let mut supplicant = Supplicant {
-            process,
-            ctrl_dir,
-            iface: radio.iface.clone(),
-        };
-        let socket = supplicant.ctrl_dir.join(&supplicant.iface);
+        )
+    }
+
+    fn wait_ping(&mut self) {
+        let socket = self.ctrl_dir.join(&self.iface);
         wait_until("wpa_supplicant answers PING", PEER_DEADLINE, || {
-            supplicant.process.assert_running();
+            self.process.assert_running();
             WpaCtrl::try_open(&socket)
                 .and_then(|c| c.try_request("PING"))
                 .is_ok_and(|r| r == "PONG\n")
         });
-        supplicant
     }
 
     /// A control connection (requests only).

@@ -324,6 +324,20 @@ impl Backend {
                 .await;
             return;
         }
+        if let Some(t) = d.target.as_ref().filter(|t| t.id == req.id) {
+            // Already joining or joined: a repeated request changes nothing.
+            let state = if t.connected {
+                L2State::Associated {
+                    ifindex: d.ifindex(),
+                }
+            } else {
+                L2State::Associating
+            };
+            tracing::debug!(service = %req.id, "connect: already the device's network");
+            let id = req.id.clone();
+            self.l2(&id, state).await;
+            return;
+        }
         let frequencies = d
             .networks
             .iter()
@@ -495,6 +509,11 @@ impl Backend {
             if on {
                 d.scan_delay = SCAN_MIN;
                 d.next_scan = d.available.then(Instant::now);
+                self.devices.insert(ifindex, d);
+                // What is still in the BSS table is listed at once, before any connect the
+                // engine decided meanwhile reports on it.
+                self.refresh(ifindex).await;
+                continue;
             } else {
                 if let Some(t) = d.target.take() {
                     if let Err(e) = d.supplicant.disable_network(t.net).await {
@@ -515,7 +534,7 @@ impl Backend {
                 continue;
             }
             d.next_scan = None;
-            if !d.available || !self.powered || d.target.is_some() {
+            if !d.available || !self.powered || d.target.as_ref().is_some_and(|t| t.connected) {
                 continue;
             }
             match d.supplicant.scan(&[]).await {
@@ -688,12 +707,7 @@ impl Backend {
                 };
                 self.l2(&target, state).await;
             }
-            WpaEvent::TempDisabled {
-                id,
-                reason,
-                auth_failures,
-                ..
-            } => {
+            WpaEvent::TempDisabled { id, reason, .. } => {
                 let failure = match reason.as_str() {
                     "WRONG_KEY" => ServiceError::InvalidKey,
                     "AUTH_FAILED" => ServiceError::AuthFailed,
@@ -702,11 +716,16 @@ impl Backend {
                 let Some(t) = d.target.as_ref().filter(|t| t.net == id) else {
                     return;
                 };
-                d.failures = d.failures.max(auth_failures);
-                let target = t.id.clone();
+                // Counted here: re-selecting the network resets wpa_supplicant's count.
+                d.failures += 1;
+                let (target, net) = (t.id.clone(), t.net);
                 tracing::info!(service = %target, %reason, attempt = d.failures, of = max, "authentication failed");
                 if d.failures >= max {
                     self.give_up(ifindex, failure).await;
+                } else if let Err(e) = d.supplicant.select_network(net).await {
+                    // Selecting clears wpa_supplicant's temporary disable (10 s and more), so
+                    // the next attempt follows at once.
+                    tracing::debug!(service = %target, error = %display_chain(&e), "retry");
                 }
             }
             WpaEvent::EapFailure => {
