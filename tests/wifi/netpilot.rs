@@ -378,12 +378,12 @@ impl Drop for Agent {
     }
 }
 
+/// How a test agent answers a request: the field values, or `None` to cancel.
+pub type Answer = fn(&pb::InputRequest) -> Option<Vec<(&'static str, String)>>;
+
 /// Registers an agent that answers each request with `answer` (`None` cancels). A previous
 /// agent's stream may take a moment to end: ALREADY_EXISTS is retried until [`SLOW`].
-pub fn spawn_agent(
-    station: &Station,
-    answer: fn(&pb::InputRequest) -> Option<Vec<(&'static str, String)>>,
-) -> Agent {
+pub fn spawn_agent(station: &Station, answer: Answer) -> Agent {
     use pb::register_agent_request::Message as Out;
     use pb::register_agent_response::Message as In;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
