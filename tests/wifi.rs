@@ -69,6 +69,10 @@ const SCENARIOS: &[Scenario] = &[
         "netpilot::supplicant_killed_and_back",
         netpilot::supplicant_killed_and_back,
     ),
+    Scenario::new(
+        "netpilot::enterprise_peap_and_tls",
+        netpilot::enterprise_peap_and_tls,
+    ),
 ];
 
 fn main() -> ExitCode {

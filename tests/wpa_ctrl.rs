@@ -8,7 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{require_root, run, Netns, Peer, Testbed, DEADLINE};
+use common::pki::{make_pki, Pki};
+use common::{require_root, Netns, Peer, Testbed, DEADLINE};
 use netpilot::tech::wifi::ctrl::{
     self, CtrlConfig, CtrlError, CtrlEvent, CtrlSocket, Unavailable, MAX_REQUEST_LEN,
 };
@@ -384,91 +385,6 @@ async fn killed_and_restarted_wpa_supplicant() {
 }
 
 // ------------------------------------------------------------------ 802.1X end to end
-
-/// Test PKI made with openssl: a CA, a server certificate, a client certificate.
-struct Pki {
-    ca: String,
-    server_cert: String,
-    server_key: String,
-    client_cert: String,
-    client_key: String,
-}
-
-fn make_pki(dir: &Path) -> Pki {
-    let p = |n: &str| dir.join(n).display().to_string();
-    let key = |name: &str| {
-        run(
-            "openssl",
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                &p(name),
-            ],
-        );
-    };
-    key("ca.key");
-    run(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            &p("ca.key"),
-            "-subj",
-            "/CN=netpilot test CA",
-            "-days",
-            "2",
-            "-out",
-            &p("ca.pem"),
-        ],
-    );
-    for (who, cn) in [("server", "radius.np.test"), ("client", "np-tls-client")] {
-        key(&format!("{who}.key"));
-        run(
-            "openssl",
-            &[
-                "req",
-                "-new",
-                "-key",
-                &p(&format!("{who}.key")),
-                "-subj",
-                &format!("/CN={cn}"),
-                "-out",
-                &p(&format!("{who}.csr")),
-            ],
-        );
-        run(
-            "openssl",
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &p(&format!("{who}.csr")),
-                "-CA",
-                &p("ca.pem"),
-                "-CAkey",
-                &p("ca.key"),
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-out",
-                &p(&format!("{who}.pem")),
-            ],
-        );
-    }
-    Pki {
-        ca: p("ca.pem"),
-        server_cert: p("server.pem"),
-        server_key: p("server.key"),
-        client_cert: p("client.pem"),
-        client_key: p("client.key"),
-    }
-}
 
 fn hexs(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()

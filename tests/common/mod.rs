@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod hwsim;
+pub mod pki;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

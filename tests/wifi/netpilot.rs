@@ -805,3 +805,113 @@ pub fn supplicant_killed_and_back() {
     });
     assert_eq!(back.id, psk.id);
 }
+
+/// WPA2-Enterprise against hostapd's internal EAP server: a wrong password ends in
+/// `auth-failed` after the bounded attempts; PEAP/MSCHAPv2 with the CA and domain checked →
+/// ready; then EAP-TLS with a client certificate and key → ready.
+pub fn enterprise_peap_and_tls() {
+    let air = Air::new(2);
+    let radio = air.radio(0);
+    let dir = crate::common::hwsim::scenario_dir();
+    let pki = crate::common::pki::make_pki(&dir);
+    let users = dir.join("eap_user");
+    std::fs::write(
+        &users,
+        "\"np-tls-client\" TLS\n* PEAP,TTLS\n\"np-user\" MSCHAPV2 \"np-password\" [2]\n",
+    )
+    .expect("eap_user");
+    let config = format!(
+        "interface={}\ndriver=nl80211\nssid=np-eap\nhw_mode=g\nchannel=6\n\
+         wpa=2\nwpa_key_mgmt=WPA-EAP\nrsn_pairwise=CCMP\nieee8021x=1\neap_server=1\n\
+         eap_user_file={}\nca_cert={}\nserver_cert={}\nprivate_key={}\n",
+        radio.iface,
+        users.display(),
+        pki.ca,
+        pki.server_cert,
+        pki.server_key
+    );
+    let _ap = Ap::start(radio, &config);
+    let station = Station::start(air.radio(1), "");
+    let eap = station.service("np-eap", "np-eap listed", |_| true);
+    assert_eq!(
+        eap.security().collect::<Vec<_>>(),
+        vec![pb::Security::Ieee8021x]
+    );
+    assert!(eap.id.ends_with("_managed_ieee8021x"), "{}", eap.id);
+    let mut manager = station.manager();
+    let set_eap = |manager: &mut ManagerServiceClient<Channel>, settings: pb::EapSettings| {
+        let request = pb::UpdateServiceRequest {
+            service: Some(pb::Service {
+                id: eap.id.clone(),
+                eap_config: Some(settings),
+                ..Default::default()
+            }),
+            update_mask: Some(pbjson_types::FieldMask {
+                paths: vec!["eap_config".into()],
+            }),
+        };
+        station
+            .rt
+            .block_on(manager.update_service(request))
+            .expect("update eap_config")
+    };
+    set_eap(
+        &mut manager,
+        pb::EapSettings {
+            method: pb::EapMethod::Peap.into(),
+            ca_cert: pki.ca.clone(),
+            domain_match: "radius.np.test".into(),
+            ..Default::default()
+        },
+    );
+    let connect = |identity: &str, password: &str| {
+        let request = pb::ConnectServiceRequest {
+            service_id: eap.id.clone(),
+            timeout: None,
+            credentials: Some(pb::Credentials {
+                identity: identity.into(),
+                password: password.into(),
+                ..Default::default()
+            }),
+        };
+        let mut manager = station.manager();
+        station
+            .rt
+            .block_on(manager.connect_service(request))
+            .map(|r| r.into_inner().service.expect("service"))
+    };
+    let err = connect("np-user", "wrong-password").expect_err("a wrong password fails");
+    assert_eq!(reason(&err), "auth-failed", "{err:?}");
+    let peap = connect("np-user", "np-password").expect("PEAP/MSCHAPv2");
+    assert_eq!(peap.state(), pb::ServiceState::Ready, "{peap:?}");
+    assert!(peap.identity_set && peap.password_set, "{peap:?}");
+    assert_eq!(
+        station.wpa.status_of("EAP state").as_deref(),
+        Some("SUCCESS")
+    );
+
+    station
+        .rt
+        .block_on(manager.disconnect_service(pb::DisconnectServiceRequest {
+            service_id: eap.id.clone(),
+        }))
+        .expect("disconnect");
+    set_eap(
+        &mut manager,
+        pb::EapSettings {
+            method: pb::EapMethod::Tls.into(),
+            ca_cert: pki.ca.clone(),
+            client_cert: pki.client_cert.clone(),
+            private_key: pki.client_key.clone(),
+            ..Default::default()
+        },
+    );
+    let tls = connect("np-tls-client", "").expect("EAP-TLS");
+    assert_eq!(tls.state(), pb::ServiceState::Ready, "{tls:?}");
+    assert_eq!(
+        station.wpa.status_of("selectedMethod").as_deref(),
+        Some("13 (EAP-TLS)")
+    );
+    let log = station.daemon.log();
+    assert!(!log.contains("np-password"), "a password reached the log");
+}
