@@ -1188,3 +1188,78 @@ async fn what_a_crashed_run_left_is_removed_and_nothing_else() {
     .await;
     eventually_routes(&bed.host, &[("198.18.3.1", "veth0", 100)]).await;
 }
+
+#[tokio::test]
+async fn bad_credentials_are_refused_naming_the_field_and_nothing_is_stored() {
+    use tonic_types::StatusExt;
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    let daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "listed", SLOW, |s| s.id == id).await;
+    let cases = [
+        (
+            pb::Credentials {
+                passphrase: "1234567".into(),
+                ..Default::default()
+            },
+            "credentials.passphrase",
+        ),
+        (
+            pb::Credentials {
+                passphrase: "g".repeat(64),
+                ..Default::default()
+            },
+            "credentials.passphrase",
+        ),
+        (
+            pb::Credentials {
+                passphrase: "x".repeat(65),
+                ..Default::default()
+            },
+            "credentials.passphrase",
+        ),
+        (
+            pb::Credentials {
+                ssid: "s".repeat(33),
+                passphrase: "long enough".into(),
+                ..Default::default()
+            },
+            "credentials.ssid",
+        ),
+        (
+            pb::Credentials {
+                identity: "a\nb".into(),
+                ..Default::default()
+            },
+            "credentials.identity",
+        ),
+    ];
+    for (credentials, field) in cases {
+        let err = manager
+            .connect_service(pb::ConnectServiceRequest {
+                service_id: id.clone(),
+                timeout: None,
+                credentials: Some(credentials),
+            })
+            .await
+            .expect_err(field);
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{field}: {err:?}");
+        let violations = err
+            .get_details_bad_request()
+            .map(|b| b.field_violations)
+            .unwrap_or_default();
+        assert_eq!(
+            violations.first().map(|v| v.field.as_str()),
+            Some(field),
+            "{err:?}"
+        );
+        assert!(!err.message().contains("1234567"), "no secret in the error");
+    }
+    let secrets = daemon.dir.path().join("state/secrets");
+    let stored: Vec<_> = std::fs::read_dir(&secrets)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(stored.is_empty(), "nothing stored: {stored:?}");
+}

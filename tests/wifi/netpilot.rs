@@ -244,6 +244,32 @@ pub fn scan_lists_networks() {
         .collect();
     assert_eq!(order, vec!["np-sae", "np-open", "np-psk"], "stronger first");
     assert_eq!(p.state(), pb::ServiceState::Idle);
+
+    // The regulatory country (ALConnectionManager's setCountry) reaches wpa_supplicant.
+    let wifi = station
+        .rt
+        .block_on(manager.update_technology(pb::UpdateTechnologyRequest {
+            r#type: pb::TechnologyType::Wifi.into(),
+            country: Some("DE".into()),
+            ..Default::default()
+        }))
+        .expect("set the country")
+        .into_inner()
+        .technology
+        .expect("technology");
+    assert_eq!(wifi.country, "DE");
+    crate::common::hwsim::wait_until("wpa_supplicant's country is DE", SLOW, || {
+        station.wpa.ctrl().request("GET country").trim() == "DE"
+    });
+    let err = station
+        .rt
+        .block_on(manager.update_technology(pb::UpdateTechnologyRequest {
+            r#type: pb::TechnologyType::Wifi.into(),
+            country: Some("Germany".into()),
+            ..Default::default()
+        }))
+        .expect_err("not a country code");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
 }
 
 /// WPA2-PSK: ConnectService with the passphrase returns the service ready (DHCP), it goes
