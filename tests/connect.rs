@@ -522,6 +522,10 @@ async fn static_configuration_is_validated_applied_and_survives_a_restart() {
         default_routes(&bed.host, "-6"),
         vec![("2001:db8:3::1".to_string(), "veth0".to_string(), 100)]
     );
+    common::eventually("resolv.conf written", || async {
+        daemon.resolv_conf().contains("nameserver 198.18.3.53\n")
+    })
+    .await;
     check_applied(daemon.resolv_conf(), addresses(&bed.host, "veth0"));
 
     // Invalid configurations: rejected, naming the field, nothing changed.
@@ -616,6 +620,10 @@ async fn static_configuration_is_validated_applied_and_survives_a_restart() {
     })
     .await;
     assert_eq!(s.nameservers_config, vec!["198.18.3.53"]);
+    common::eventually("resolv.conf written", || async {
+        daemon.resolv_conf().contains("nameserver 198.18.3.53\n")
+    })
+    .await;
     check_applied(daemon.resolv_conf(), addresses(&bed.host, "veth0"));
 }
 

@@ -168,7 +168,7 @@ impl Manager {
             None => id,
         };
         self.supersede_on_netdev(&id);
-        let demotion = self.demotion();
+        let rules = self.rules();
         match self
             .services
             .get_mut(&id)
@@ -176,7 +176,7 @@ impl Manager {
         {
             Some(c) => {
                 c.given = given;
-                c.connect(timeout, reply, demotion);
+                c.connect(timeout, reply, rules);
             }
             None => {
                 let _ = reply.send(Err(EngineError::NotFound {

@@ -27,7 +27,9 @@ use crate::model::{
 use crate::net::dhcp::{DhcpClient, DhcpEvent, DhcpParams, DhcpReport};
 use crate::net::online::{CheckParams, OnlineCheck, OnlineReport, ProbeResult};
 pub(super) use crate::policy::autoconnect::Intent;
-use crate::policy::connection::{self as policy, Demotion, State, TaskFacts, Tasks, Verdict};
+use crate::policy::connection::{
+    self as policy, Demotion, HoldFacts, State, TaskFacts, Tasks, Verdict,
+};
 
 /// Timers the engine sets for itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +51,15 @@ pub(crate) struct Timer {
 
 /// A parked ConnectService, answered when the service is ready or the connect fails.
 pub(super) type ConnectReply = oneshot::Sender<Result<Service, EngineError>>;
+
+/// Daemon-wide rules a connection follows (from the configuration).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Rules {
+    /// How continuous checking demotes an online service.
+    pub demotion: Demotion,
+    /// `[connect] admin_down_on_timeout`, for services that do not set their own.
+    pub admin_down: bool,
+}
 
 /// Where the tasks a connection starts report.
 #[derive(Clone)]
@@ -95,6 +106,8 @@ pub(super) struct Connection {
     /// The timeout a pending ConnectService asked for, used for the next deadline.
     requested_timeout: Option<Duration>,
     pending: Vec<ConnectReply>,
+    /// netpilot holds the link admin-down (Zephyr's auto admin-down, [`policy::hold`]).
+    held_down: bool,
     /// Credentials the connect in progress brought; stored once the service is connected.
     pub given: Credentials,
     /// Why the last failure happened, for the pending ConnectService replies.
@@ -132,6 +145,7 @@ impl Connection {
             retry_delay: retry_min,
             requested_timeout: None,
             pending: Vec::new(),
+            held_down: false,
             given: Credentials::default(),
             failure_detail: None,
             generation: 0,
@@ -202,10 +216,55 @@ impl Connection {
         self.running.l2 = false;
     }
 
-    /// Applies an event through the policy. Returns whether the state changed.
-    pub fn handle(&mut self, event: &policy::Event, demotion: Demotion) -> bool {
-        let next = policy::on_event(self.state.clone(), event, demotion);
-        self.enter(next)
+    /// Applies an event through the policy: the next state, the auto admin-down, and the
+    /// intent after an unintended loss. Returns whether the state changed.
+    pub fn handle(&mut self, event: &policy::Event, rules: Rules) -> bool {
+        let before = self.state.clone();
+        let next = policy::on_event(before.clone(), event, rules.demotion);
+        let changed = self.enter(next);
+        let facts = HoldFacts {
+            enabled: self
+                .config
+                .admin_down_on_timeout
+                .unwrap_or(rules.admin_down),
+            persistent: self.config.autoconnect,
+        };
+        if let Some(hold) = policy::hold(event, &before, facts) {
+            if hold != self.held_down {
+                tracing::info!(service = %self.id, admin_down = hold, "link held admin-down: {hold}");
+            }
+            self.held_down = hold;
+        }
+        // Zephyr's persistence: after an unintended loss a service that is not persistent
+        // stays down, even if its last call was a Connect.
+        let lost = (before.is_connecting() || before.has_link())
+            && matches!(self.state, State::Idle | State::Failure { .. })
+            && *event != policy::Event::Disconnect;
+        if lost && !self.config.autoconnect && self.intent == Intent::Connect {
+            self.intent = Intent::Auto;
+        }
+        changed
+    }
+
+    /// The user set a link netpilot held admin-down up again: that starts a new attempt.
+    pub fn user_admin_up(&mut self, rules: Rules) {
+        if self.held_down {
+            tracing::info!(service = %self.id, "link set up by hand: connecting");
+            self.intent = Intent::Connect;
+            self.handle(&policy::Event::Connect, rules);
+        }
+    }
+
+    /// What the link's admin state should be: down while held, up while a connect was asked
+    /// for (Zephyr: a connect on a down link sets it up), else left as the user set it.
+    pub fn link_admin(&self) -> Option<bool> {
+        if self.held_down {
+            Some(false)
+        } else if self.intent == Intent::Connect {
+            Some(true)
+        } else {
+            None
+        }
     }
 
     /// Applies the level facts through the policy. Returns whether the state changed.
@@ -222,8 +281,18 @@ impl Connection {
             check: config.online_check.mode,
             recheck: self.recheck,
             persistent: self.config.autoconnect && self.intent != Intent::Disconnected,
-            timeout: self.requested_timeout.is_some() || config.connect.timeout > 0,
+            timeout: self.timeout(config).is_some(),
+            connect_pending: !self.pending.is_empty(),
+            held_down: self.held_down,
         }
+    }
+
+    /// The connect deadline: the one a ConnectService asked for, the service's own, or the
+    /// daemon's; `None` when there is none.
+    fn timeout(&self, config: &Config) -> Option<Duration> {
+        self.requested_timeout
+            .or(self.config.connect_timeout.map(Duration::from_secs))
+            .or((config.connect.timeout > 0).then(|| Duration::from_secs(config.connect.timeout)))
     }
 
     /// Starts and stops tasks so that what runs is `want`. Returns an L2 request for the
@@ -246,10 +315,11 @@ impl Connection {
             (false, _, true) => self.running.check = None,
             _ => {}
         }
-        if want.deadline && self.running.deadline.is_none() {
-            let timeout = self
-                .requested_timeout
-                .unwrap_or(Duration::from_secs(cx.config.connect.timeout));
+        if let (true, None, Some(timeout)) = (
+            want.deadline,
+            self.running.deadline,
+            self.timeout(cx.config),
+        ) {
             let key = self.key();
             self.running.deadline = Some((key.generation, timeout));
             spawn_timer(
@@ -342,7 +412,7 @@ impl Connection {
     }
 
     /// A DHCP report. Stale reports (an older client) are dropped.
-    pub fn on_dhcp(&mut self, generation: u64, event: DhcpEvent, demotion: Demotion) {
+    pub fn on_dhcp(&mut self, generation: u64, event: DhcpEvent, rules: Rules) {
         if self.running.dhcp.as_ref().map(|(g, _)| *g) != Some(generation) {
             return;
         }
@@ -352,7 +422,7 @@ impl Connection {
             DhcpEvent::Failed(reason) => {
                 tracing::warn!(service = %self.id, %reason, "DHCP failed");
                 self.failure_detail = Some(reason);
-                self.handle(&policy::Event::IpFailed, demotion);
+                self.handle(&policy::Event::IpFailed, rules);
             }
         }
     }
@@ -362,7 +432,7 @@ impl Connection {
         &mut self,
         generation: u64,
         result: ProbeResult,
-        demotion: Demotion,
+        rules: Rules,
     ) -> Option<Event> {
         if self.running.check.as_ref().map(|(g, _)| *g) != Some(generation) {
             return None;
@@ -377,7 +447,7 @@ impl Connection {
             }
         };
         let portal_before = self.portal().map(str::to_string);
-        self.handle(&policy::Event::Probe(verdict), demotion);
+        self.handle(&policy::Event::Probe(verdict), rules);
         match self.portal() {
             Some(url) if portal_before.as_deref() != Some(url) => Some(Event::CaptivePortal {
                 id: self.id.clone(),
@@ -388,17 +458,12 @@ impl Connection {
     }
 
     /// A timer fired. Returns an event to publish.
-    pub fn on_timer(
-        &mut self,
-        generation: u64,
-        kind: TimerKind,
-        config: &Config,
-        demotion: Demotion,
-    ) -> Option<Event> {
+    pub fn on_timer(&mut self, generation: u64, kind: TimerKind, rules: Rules) -> Option<Event> {
         match kind {
             TimerKind::ConnectTimeout => {
                 let (armed, timeout) = self.running.deadline?;
-                if armed != generation || !self.state.is_connecting() {
+                if armed != generation || !(self.state.is_connecting() || self.state == State::Idle)
+                {
                     return None;
                 }
                 self.running.deadline = None;
@@ -408,12 +473,7 @@ impl Connection {
                     id: self.id.0.clone(),
                     after: timeout,
                 }));
-                self.handle(
-                    &policy::Event::Timeout {
-                        link_down: config.connect.admin_down_on_timeout,
-                    },
-                    demotion,
-                );
+                self.handle(&policy::Event::Timeout, rules);
                 Some(Event::ConnectTimedOut {
                     id: self.id.clone(),
                     timeout,
@@ -424,7 +484,7 @@ impl Connection {
                     return None;
                 }
                 self.running.retry = None;
-                self.handle(&policy::Event::RetryDue, demotion);
+                self.handle(&policy::Event::RetryDue, rules);
                 None
             }
             TimerKind::InputTimeout => None,
@@ -454,25 +514,25 @@ impl Connection {
 
     /// ConnectService: connect now, answer when ready or failed. An already connected
     /// service is answered after the next publish by [`Connection::answer_connects`].
-    pub fn connect(&mut self, timeout: Option<Duration>, reply: ConnectReply, demotion: Demotion) {
+    pub fn connect(&mut self, timeout: Option<Duration>, reply: ConnectReply, rules: Rules) {
         self.intent = Intent::Connect;
         if timeout.is_some() {
             self.requested_timeout = timeout;
             self.running.deadline = None;
         }
         self.pending.push(reply);
-        self.handle(&policy::Event::Connect, demotion);
+        self.handle(&policy::Event::Connect, rules);
     }
 
     /// DisconnectService: release the lease and stay disconnected.
-    pub fn disconnect(&mut self, demotion: Demotion) {
+    pub fn disconnect(&mut self, rules: Rules) {
         self.intent = Intent::Disconnected;
         self.requested_timeout = None;
         self.answer_pending(Err(EngineError::Aborted(format!(
             "service {} was disconnected",
             self.id
         ))));
-        self.handle(&policy::Event::Disconnect, demotion);
+        self.handle(&policy::Event::Disconnect, rules);
     }
 
     /// ReportConnectivity: probe again now.
@@ -528,11 +588,6 @@ impl Connection {
                 .iter()
                 .any(|a| a.address.is_ipv6() && a.counts_for_readiness());
         v4 || v6
-    }
-
-    /// The link stays admin-up: not after a timed-out connect that took it down.
-    pub fn link_up(&self) -> bool {
-        self.state.keeps_link_up()
     }
 
     /// The captive portal the online check found.

@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::agent::Agents;
 use super::connect::ParkedConnect;
-use super::connection::{Connection, Reporters};
+use super::connection::{Connection, Reporters, Rules};
 use super::handle::{Command, EngineHandle};
 use super::input::{EventSender, Input};
 use super::sessions::Sessions;
@@ -226,13 +226,16 @@ impl Manager {
         });
     }
 
-    /// How continuous checking demotes an online service.
-    pub(super) fn demotion(&self) -> Demotion {
-        Demotion {
-            after_misses: match self.config.online_check.mode {
-                OnlineCheckMode::Continuous => self.config.online_check.failures,
-                _ => 0,
+    /// The rules connections follow: demotion by the continuous check, auto admin-down.
+    pub(super) fn rules(&self) -> Rules {
+        Rules {
+            demotion: Demotion {
+                after_misses: match self.config.online_check.mode {
+                    OnlineCheckMode::Continuous => self.config.online_check.failures,
+                    _ => 0,
+                },
             },
+            admin_down: self.config.connect.admin_down_on_timeout,
         }
     }
 
@@ -251,7 +254,15 @@ impl Manager {
                 self.routes = routes.into_iter().collect();
             }
             NetEvent::LinkChanged(link) => {
-                self.links.insert(link.index, link);
+                let set_up = self
+                    .links
+                    .get(&link.index)
+                    .is_some_and(|old| !old.admin_up && link.admin_up);
+                let index = link.index;
+                self.links.insert(index, link);
+                if set_up {
+                    self.link_set_up(index);
+                }
             }
             NetEvent::LinkRemoved(index) => {
                 self.links.remove(&index);

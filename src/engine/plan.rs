@@ -134,7 +134,7 @@ pub(super) fn plan(
             netdev.index,
             LinkPlan {
                 ifname: netdev.name.clone(),
-                admin_up: c.is_none_or(Connection::link_up),
+                admin: c.and_then(Connection::link_admin),
                 addresses,
                 routes,
                 ipv6,

@@ -45,7 +45,7 @@ impl Manager {
     }
 
     fn on_l2(&mut self, id: ServiceId, state: L2State) {
-        let demotion = self.demotion();
+        let rules = self.rules();
         let Some(entry) = self.services.get_mut(&id) else {
             tracing::debug!(service = %id, ?state, "L2 report for an unknown service");
             return;
@@ -63,7 +63,7 @@ impl Manager {
         let Some(c) = entry.connection.as_mut() else {
             return;
         };
-        c.handle(&connection_policy::Event::L2(state), demotion);
+        c.handle(&connection_policy::Event::L2(state), rules);
         match state {
             L2State::Idle => c.l2_dropped(),
             L2State::Associated { ifindex } => self.remember_mtu(ifindex),
@@ -120,6 +120,19 @@ impl Manager {
         }
     }
 
+    /// A link went admin-up (by the user, or by the applier after a connect): a connection
+    /// that netpilot held down on it starts a new attempt (Zephyr conn_mgr).
+    pub(super) fn link_set_up(&mut self, index: u32) {
+        let rules = self.rules();
+        for entry in self.services.values_mut() {
+            if entry.info.netdev == Some(index) {
+                if let Some(c) = entry.connection.as_mut() {
+                    c.user_admin_up(rules);
+                }
+            }
+        }
+    }
+
     fn remember_mtu(&mut self, index: u32) {
         if let Some(mtu) = self.link_mtu(index) {
             self.original_mtu.entry(index).or_insert(mtu);
@@ -131,16 +144,16 @@ impl Manager {
     }
 
     pub(super) fn on_dhcp(&mut self, report: DhcpReport) {
-        let demotion = self.demotion();
+        let rules = self.rules();
         if let Some(c) = self.connection_by_key(&report.key.service) {
-            c.on_dhcp(report.key.generation, report.event, demotion);
+            c.on_dhcp(report.key.generation, report.event, rules);
         }
     }
 
     pub(super) fn on_online(&mut self, report: OnlineReport) {
-        let demotion = self.demotion();
+        let rules = self.rules();
         if let Some(c) = self.connection_by_key(&report.key.service) {
-            if let Some(event) = c.on_online(report.key.generation, report.result, demotion) {
+            if let Some(event) = c.on_online(report.key.generation, report.result, rules) {
                 self.extra_events.push(event);
             }
         }
@@ -151,10 +164,9 @@ impl Manager {
             self.on_input_timeout(timer.key.generation);
             return;
         }
-        let demotion = self.demotion();
-        let config = self.config.clone();
+        let rules = self.rules();
         if let Some(c) = self.connection_by_key(&timer.key.service) {
-            if let Some(event) = c.on_timer(timer.key.generation, timer.kind, &config, demotion) {
+            if let Some(event) = c.on_timer(timer.key.generation, timer.kind, rules) {
                 self.extra_events.push(event);
             }
         }
@@ -338,8 +350,8 @@ impl Manager {
 
     /// DisconnectService.
     pub(super) fn disconnect(&mut self, id: &str) -> Result<(), EngineError> {
-        let demotion = self.demotion();
-        self.connection_mut(id).map(|c| c.disconnect(demotion))
+        let rules = self.rules();
+        self.connection_mut(id).map(|c| c.disconnect(rules))
     }
 
     /// RemoveService: forget the stored configuration and disconnect.
@@ -351,9 +363,9 @@ impl Manager {
             .map_err(|e| EngineError::Store(display_chain(&e)))?;
         self.stored.remove(&sid);
         self.credentials.remove(&sid);
-        let demotion = self.demotion();
+        let rules = self.rules();
         let c = self.connection_mut(id)?;
-        c.disconnect(demotion);
+        c.disconnect(rules);
         c.reconfigure(ServiceConfig::default());
         if self.services[&sid].info.technology != TechnologyKind::Ethernet {
             self.wifi.send(wifi::Request::Forget(sid));

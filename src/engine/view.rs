@@ -302,7 +302,6 @@ mod tests {
             None,
             State::Failure {
                 error: ServiceError::DhcpFailed,
-                link_down: false,
             },
         );
         let i = iface(true, true, &["198.18.0.99"]);

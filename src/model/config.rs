@@ -161,6 +161,15 @@ pub struct ServiceConfig {
     pub favorite: bool,
     /// IEEE 802.1X settings (Wi-Fi enterprise networks, wired 802.1X).
     pub eap: Option<EapConfig>,
+    /// Seconds a connect may take, instead of `[connect] timeout` (Zephyr conn_mgr's
+    /// per-interface timeout), 1..=3600.
+    pub connect_timeout: Option<u64>,
+    /// Disconnect after this many seconds without traffic (the netdev's packet counters do
+    /// not move), 1..=86400; `None`: never (Zephyr conn_mgr's idle timeout).
+    pub idle_timeout: Option<u64>,
+    /// Take the link admin-down after a disconnect, a connect timeout, a hard failure or a
+    /// loss while not persistent, instead of `[connect] admin_down_on_timeout`.
+    pub admin_down_on_timeout: Option<bool>,
 }
 
 impl Default for ServiceConfig {
@@ -174,6 +183,9 @@ impl Default for ServiceConfig {
             autoconnect: true,
             favorite: false,
             eap: None,
+            connect_timeout: None,
+            idle_timeout: None,
+            admin_down_on_timeout: None,
         }
     }
 }
@@ -365,6 +377,14 @@ impl ServiceConfig {
         }
         if let Some(eap) = &self.eap {
             eap.validate("service.eap_config")?;
+        }
+        for (field, value, max) in [
+            ("service.connect_timeout", self.connect_timeout, 3600),
+            ("service.idle_timeout", self.idle_timeout, 86_400),
+        ] {
+            if value.is_some_and(|v| !(1..=max).contains(&v)) {
+                return Err(err(field, format!("must be 1..{max} seconds")));
+            }
         }
         Ok(())
     }

@@ -51,8 +51,9 @@ pub enum Ipv6Mode {
 pub struct LinkPlan {
     /// Interface name (for sysctls and logs).
     pub ifname: String,
-    /// Set the link up (true) or down (false).
-    pub admin_up: bool,
+    /// Set the link up (`Some(true)`) or down (`Some(false)`); `None` leaves its admin state
+    /// as it is (the user's).
+    pub admin: Option<bool>,
     /// Addresses netpilot wants on the link.
     pub addresses: Vec<(IpAddr, u8)>,
     /// Routes netpilot wants through the link.
@@ -136,18 +137,17 @@ fn warn(action: &str, object: String, e: rtnetlink::Error) {
 async fn apply(handle: &Handle, old: &NetPlan, new: &NetPlan) {
     for (index, want) in &new.links {
         let had = old.links.get(index);
-        if had.map(|h| h.admin_up) != Some(want.admin_up) {
-            let msg = if want.admin_up {
+        if let Some(up) = want
+            .admin
+            .filter(|up| had.and_then(|h| h.admin) != Some(*up))
+        {
+            let msg = if up {
                 LinkUnspec::new_with_index(*index).up()
             } else {
                 LinkUnspec::new_with_index(*index).down()
             };
             if let Err(e) = handle.link().set(msg.build()).execute().await {
-                warn(
-                    "set link state",
-                    format!("{} up={}", want.ifname, want.admin_up),
-                    e,
-                );
+                warn("set link state", format!("{} up={up}", want.ifname), e);
             }
         }
         if had.map(|h| h.mtu) != Some(want.mtu) {

@@ -51,8 +51,6 @@ pub enum State {
     Failure {
         /// Why.
         error: ServiceError,
-        /// Keep the link admin-down (config `connect.admin_down_on_timeout`).
-        link_down: bool,
     },
 }
 
@@ -86,17 +84,6 @@ impl State {
     pub fn is_connected(&self) -> bool {
         matches!(self, State::Ready { .. } | State::Online { .. })
     }
-
-    /// The link stays admin-up: not after a timed-out connect that took it down.
-    pub fn keeps_link_up(&self) -> bool {
-        !matches!(
-            self,
-            State::Failure {
-                link_down: true,
-                ..
-            }
-        )
-    }
 }
 
 /// What an online-check probe found.
@@ -121,11 +108,8 @@ pub enum Event {
     Disconnect,
     /// IP configuration failed: DHCP gave no usable lease.
     IpFailed,
-    /// The connect deadline ran out during association or configuration.
-    Timeout {
-        /// Keep the link admin-down afterwards.
-        link_down: bool,
-    },
+    /// The connect deadline ran out before the service was ready.
+    Timeout,
     /// The retry delay after a failure is over.
     RetryDue,
     /// An online-check probe answered.
@@ -166,22 +150,14 @@ pub fn on_event(state: State, event: &Event, demotion: Demotion) -> State {
             Configuration
         }
         (s, Event::L2(L2State::Idle)) if !matches!(s, Failure { .. }) => Idle,
-        (Failure { link_down, .. }, Event::L2(L2State::Failed(error))) => Failure {
-            error: *error,
-            link_down,
-        },
-        (_, Event::L2(L2State::Failed(error))) => Failure {
-            error: *error,
-            link_down: false,
-        },
+        (_, Event::L2(L2State::Failed(error))) => Failure { error: *error },
 
         (Configuration, Event::IpFailed) => Failure {
             error: ServiceError::DhcpFailed,
-            link_down: false,
         },
-        (Association | Configuration, Event::Timeout { link_down }) => Failure {
+        // Idle too: a connect on a link without carrier gives up when its time is up.
+        (Idle | Association | Configuration, Event::Timeout) => Failure {
             error: ServiceError::ConnectFailed,
-            link_down: *link_down,
         },
 
         (Ready { .. } | Online { .. }, Event::Probe(Verdict::Online)) => Online { misses: 0 },
@@ -248,6 +224,11 @@ pub struct TaskFacts {
     pub persistent: bool,
     /// A connect timeout is configured or was asked for.
     pub timeout: bool,
+    /// A ConnectService waits for this service: its deadline runs even before L2 is up (a
+    /// connect on a link without carrier).
+    pub connect_pending: bool,
+    /// netpilot holds the link admin-down ([`hold`]).
+    pub held_down: bool,
 }
 
 /// What must be running for a connection. The engine starts what is missing and stops what
@@ -282,8 +263,38 @@ pub fn tasks(state: &State, f: &TaskFacts) -> Tasks {
             State::Online { .. } => f.check == OnlineCheckMode::Continuous || f.recheck,
             _ => false,
         },
-        deadline: f.timeout && state.is_connecting(),
-        retry: f.persistent && failure.is_some_and(|e| e.retryable()),
+        deadline: f.timeout
+            && (state.is_connecting() || (f.connect_pending && *state == State::Idle)),
+        retry: f.persistent && !f.held_down && failure.is_some_and(|e| e.retryable()),
+    }
+}
+
+/// What decides the auto admin-down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldFacts {
+    /// `admin_down_on_timeout`, for this service or from `[connect]`.
+    pub enabled: bool,
+    /// The service is persistent (autoconnect).
+    pub persistent: bool,
+}
+
+/// Zephyr conn_mgr's auto admin-down: whether netpilot takes the link admin-down after
+/// `event` moved the connection from `before`. `Some(true)` takes it down, `Some(false)`
+/// releases a hold (only a Connect does; the engine treats a user's own admin-up as one),
+/// `None` leaves things as they are. With the option on, the link goes down after an explicit
+/// Disconnect, a connect timeout, a hard failure (a refused key or credential), and a loss of
+/// carrier or association while the service is not persistent. A held link is never
+/// retried by the timer.
+pub fn hold(event: &Event, before: &State, f: HoldFacts) -> Option<bool> {
+    match event {
+        Event::Connect => Some(false),
+        _ if !f.enabled => None,
+        Event::Disconnect | Event::Timeout => Some(true),
+        Event::L2(L2State::Failed(error)) if !error.retryable() => Some(true),
+        Event::L2(L2State::Idle | L2State::Failed(_)) if before.has_link() && !f.persistent => {
+            Some(true)
+        }
+        _ => None,
     }
 }
 
@@ -304,10 +315,7 @@ mod tests {
     }
 
     fn failure(error: ServiceError) -> State {
-        Failure {
-            error,
-            link_down: false,
-        }
+        Failure { error }
     }
 
     #[test]
@@ -382,22 +390,19 @@ mod tests {
             (
                 "deadline during association",
                 Association,
-                Event::Timeout { link_down: false },
+                Event::Timeout,
                 failure(ConnectFailed),
             ),
             (
-                "deadline takes the link down",
-                Configuration,
-                Event::Timeout { link_down: true },
-                Failure {
-                    error: ConnectFailed,
-                    link_down: true,
-                },
+                "deadline of a connect on a link without carrier",
+                Idle,
+                Event::Timeout,
+                failure(ConnectFailed),
             ),
             (
                 "a stale deadline does not fail a ready service",
                 ready(),
-                Event::Timeout { link_down: false },
+                Event::Timeout,
                 ready(),
             ),
             (
@@ -484,6 +489,85 @@ mod tests {
         ];
         for (name, from, event, want) in cases {
             assert_eq!(on_event(from, &event, DEMOTE_AFTER_3), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn hold_table() {
+        let on = HoldFacts {
+            enabled: true,
+            persistent: true,
+        };
+        let transient = HoldFacts {
+            persistent: false,
+            ..on
+        };
+        let off = HoldFacts {
+            enabled: false,
+            ..on
+        };
+        let cases: Vec<(&str, Event, State, HoldFacts, Option<bool>)> = vec![
+            ("disconnect", Event::Disconnect, ready(), on, Some(true)),
+            (
+                "connect timeout",
+                Event::Timeout,
+                Configuration,
+                on,
+                Some(true),
+            ),
+            (
+                "hard failure",
+                Event::L2(L2State::Failed(InvalidKey)),
+                Association,
+                on,
+                Some(true),
+            ),
+            (
+                "a soft failure keeps the link up",
+                Event::L2(L2State::Failed(OutOfRange)),
+                Online { misses: 0 },
+                on,
+                None,
+            ),
+            (
+                "carrier lost, not persistent",
+                Event::L2(L2State::Idle),
+                ready(),
+                transient,
+                Some(true),
+            ),
+            (
+                "carrier lost, persistent: keep trying",
+                Event::L2(L2State::Idle),
+                ready(),
+                on,
+                None,
+            ),
+            (
+                "carrier lost while idle means nothing",
+                Event::L2(L2State::Idle),
+                Idle,
+                transient,
+                None,
+            ),
+            (
+                "connect releases",
+                Event::Connect,
+                failure(ConnectFailed),
+                on,
+                Some(false),
+            ),
+            (
+                "connect releases with the option off",
+                Event::Connect,
+                Idle,
+                off,
+                Some(false),
+            ),
+            ("option off", Event::Disconnect, ready(), off, None),
+        ];
+        for (name, event, before, facts, want) in cases {
+            assert_eq!(hold(&event, &before, facts), want, "{name}");
         }
     }
 
@@ -580,6 +664,8 @@ mod tests {
             recheck: false,
             persistent: true,
             timeout: true,
+            connect_pending: false,
+            held_down: false,
         };
         let none = Tasks::default();
         let cases: Vec<(&str, State, TaskFacts, Tasks)> = vec![
@@ -732,14 +818,24 @@ mod tests {
                 none,
             ),
             (
-                "timed out with admin-down: retried",
-                Failure {
-                    error: ConnectFailed,
-                    link_down: true,
+                "a held-down link is never retried",
+                failure(ConnectFailed),
+                TaskFacts {
+                    held_down: true,
+                    ..base
                 },
-                base,
+                none,
+            ),
+            (
+                "a connect waits on a link without carrier: its deadline runs",
+                Idle,
+                TaskFacts {
+                    connect_pending: true,
+                    ..base
+                },
                 Tasks {
-                    retry: true,
+                    l2: true,
+                    deadline: true,
                     ..none
                 },
             ),
