@@ -221,15 +221,8 @@ impl Agent {
                 }
                 continue;
             };
-            let hidden = secret(field) && self.terminal;
-            let optional = field.requirement() != pb::InputRequirement::Mandatory;
-            print!(
-                "{}{}? ",
-                printable(&field.name),
-                if optional { " (optional)" } else { "" }
-            );
-            flush();
-            if hidden {
+            // Echo goes off before the prompt shows, so nothing typed after it is echoed.
+            if secret(field) && self.terminal {
                 match EchoOff::new() {
                     Ok(guard) => self.echo = Some(guard),
                     Err(e) => {
@@ -237,6 +230,13 @@ impl Agent {
                     }
                 }
             }
+            let optional = field.requirement() != pb::InputRequirement::Mandatory;
+            print!(
+                "{}{}? ",
+                printable(&field.name),
+                if optional { " (optional)" } else { "" }
+            );
+            flush();
             self.reading = Some(p.request.request_id);
             self.asker.ask();
         }

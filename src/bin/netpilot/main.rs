@@ -41,6 +41,7 @@ enum Command {
     /// Technologies.
     Technologies,
     /// Show a technology, or change its power or Wi-Fi regulatory country.
+    ///
     /// Example: netpilot technology wifi --powered on --country DE
     Technology {
         /// Which technology.
@@ -59,9 +60,11 @@ enum Command {
         #[arg(value_enum, default_value_t = TechnologyArg::Wifi)]
         technology: TechnologyArg,
     },
-    /// Services in service order, preferred first: state, name (the SSID), security, signal
-    /// (0..100), frequency, IPv4 and flags (* favorite, A autoconnect, I immutable), with the
-    /// id on the line below.
+    /// Services in service order, preferred first.
+    ///
+    /// Columns: state, name (the SSID; bytes that are not UTF-8 as \xNN), security, signal
+    /// (0..100), frequency in MHz, IPv4 and flags (* favorite, A autoconnect, I immutable); the
+    /// id is on the line below each service, with the error word of a failed one.
     Services,
     /// Every property of one service.
     Service {
@@ -101,13 +104,18 @@ enum Command {
         /// on or off.
         mode: OnOff,
     },
-    /// Connect a service; without credentials netpilotd uses the stored ones or asks the
-    /// agent (`netpilot agent`).
+    /// Connect a service, with credentials or through the agent.
+    ///
+    /// Without credentials netpilotd uses the stored ones or asks the agent (`netpilot
+    /// agent`). On failure it prints ConnMan's error word (invalid-key, passphrase-required,
+    /// ...) and what to do, and exits 1.
     /// Example: netpilot connect wifi_..._managed_psk --passphrase-file ~/wifi.pass
     Connect(ConnectArgs),
-    /// Register as netpilotd's agent and answer its credential requests here. Secrets are
-    /// read without echo at a terminal; from a pipe, one line per question. An empty answer
-    /// or Ctrl-D declines a request; Ctrl-C ends the agent.
+    /// Answer netpilotd's credential requests here (register as its agent).
+    ///
+    /// Secrets are read without echo at a terminal; from a pipe, one line per question, read
+    /// only when asked. An empty answer or Ctrl-D declines a request; Ctrl-C ends the agent
+    /// (exit 130), and so does the daemon releasing it (exit 0). --json does not apply.
     Agent,
     /// Disconnect a service.
     Disconnect {
@@ -176,8 +184,11 @@ fn secret_file(path: &Path, what: &str) -> Result<Secret, Failure> {
 /// A secret typed at the terminal without echo (prompt on stderr), or the first line of a
 /// piped stdin.
 async fn secret_stdin(what: &str, prompt: &str) -> Result<Secret, Failure> {
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigint = signal(SignalKind::interrupt())
         .map_err(|e| Failure::Output(format!("install the SIGINT handler: {e}")))?;
+    let mut sigterm = signal(SignalKind::terminate())
+        .map_err(|e| Failure::Output(format!("install the SIGTERM handler: {e}")))?;
     let (mut lines, asker) = terminal::LineReader::spawn();
     let echo = if terminal::stdin_is_terminal() {
         let guard = terminal::EchoOff::new().map_err(|e| {
@@ -194,6 +205,10 @@ async fn secret_stdin(what: &str, prompt: &str) -> Result<Secret, Failure> {
         _ = sigint.recv() => {
             drop(echo);
             eprintln!();
+            return Err(Failure::Interrupted);
+        }
+        _ = sigterm.recv() => {
+            drop(echo);
             return Err(Failure::Interrupted);
         }
     };
