@@ -434,8 +434,8 @@ pub fn reason(s: &tonic::Status) -> Option<String> {
 pub fn hint(reason: &str, service: &str) -> Option<String> {
     let text = match reason {
         "invalid-key" => format!(
-            "the network refused the passphrase (netpilotd does not keep a refused one); \
-             connect again with the right one: netpilot connect {service} --passphrase-file FILE"
+            "the network refused the passphrase; connect again with the right one: \
+             netpilot connect {service} --passphrase-file FILE"
         ),
         "passphrase-required" => format!(
             "give the passphrase: netpilot connect {service} --passphrase-file FILE \
