@@ -12,6 +12,8 @@
 
 mod common;
 
+#[path = "wifi/cli.rs"]
+mod cli;
 #[path = "wifi/harness.rs"]
 mod harness;
 #[path = "wifi/netpilot.rs"]
@@ -72,6 +74,23 @@ const SCENARIOS: &[Scenario] = &[
     Scenario::new(
         "netpilot::enterprise_peap_and_tls",
         netpilot::enterprise_peap_and_tls,
+    ),
+    Scenario::new("cli::scan_lists_networks", cli::scan_lists_networks),
+    Scenario::new(
+        "cli::connect_with_passphrase_file_and_stdin",
+        cli::connect_with_passphrase_file_and_stdin,
+    ),
+    Scenario::new(
+        "cli::wrong_passphrase_names_invalid_key",
+        cli::wrong_passphrase_names_invalid_key,
+    ),
+    Scenario::new(
+        "cli::agent_answers_passphrase_request",
+        cli::agent_answers_passphrase_request,
+    ),
+    Scenario::new(
+        "cli::agent_at_a_terminal_reads_without_echo",
+        cli::agent_at_a_terminal_reads_without_echo,
     ),
 ];
 

@@ -22,7 +22,7 @@ pub const SLOW: Duration = Duration::from_secs(45);
 /// The passphrase of the harness's access points.
 pub const PASSPHRASE: &str = "correct horse battery";
 /// Every access point's network: the AP is .1, with DHCP and the online-check endpoint.
-const AP_NET: &str = "198.18.10";
+pub const AP_NET: &str = "198.18.10";
 
 /// An access point in a namespace of its own, with DHCP, DNS and the online check behind it.
 #[allow(dead_code)] // scenarios use what they need

@@ -1,19 +1,23 @@
 //! netpilot: command-line client of netpilotd.
 
+mod agent;
 mod output;
+mod terminal;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use netpilot::config::DEFAULT_SOCKET;
+use netpilot::model::Secret;
 use netpilot::pb;
 use netpilot::pb::manager_service_client::ManagerServiceClient;
 use netpilot::pb::session_service_client::SessionServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
-/// Talk to netpilotd: show state, watch events, open sessions, order services.
+/// Talk to netpilotd: show state, watch events, scan and connect Wi-Fi, answer credential
+/// requests, open sessions, order services.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -36,8 +40,37 @@ enum Command {
     State,
     /// Technologies.
     Technologies,
+    /// Show a technology, or change its power or Wi-Fi regulatory country.
+    ///
+    /// Example: netpilot technology wifi --powered on --country DE
+    Technology {
+        /// Which technology.
+        #[arg(value_enum)]
+        technology: TechnologyArg,
+        /// Turn it on or off.
+        #[arg(long)]
+        powered: Option<OnOff>,
+        /// Wi-Fi regulatory country: ISO 3166-1 alpha-2, e.g. DE.
+        #[arg(long, value_name = "CODE")]
+        country: Option<String>,
+    },
+    /// Scan for networks, then list the services (connmanctl scan wifi; services).
+    Scan {
+        /// Which technology.
+        #[arg(value_enum, default_value_t = TechnologyArg::Wifi)]
+        technology: TechnologyArg,
+    },
     /// Services in service order, preferred first.
+    ///
+    /// Columns: state, name (the SSID; bytes that are not UTF-8 as \xNN), security, signal
+    /// (0..100), frequency in MHz, IPv4 and flags (* favorite, A autoconnect, I immutable); the
+    /// id is on the line below each service, with the error word of a failed one.
     Services,
+    /// Every property of one service.
+    Service {
+        /// Service id.
+        service: String,
+    },
     /// Kernel interfaces.
     Interfaces,
     /// Print events as they happen (first a snapshot).
@@ -71,14 +104,19 @@ enum Command {
         /// on or off.
         mode: OnOff,
     },
-    /// Connect a service.
-    Connect {
-        /// Service id.
-        service: String,
-        /// Give up after this many seconds.
-        #[arg(long)]
-        timeout: Option<u64>,
-    },
+    /// Connect a service, with credentials or through the agent.
+    ///
+    /// Without credentials netpilotd uses the stored ones or asks the agent (`netpilot
+    /// agent`). On failure it prints ConnMan's error word (invalid-key, passphrase-required,
+    /// ...) and what to do, and exits 1.
+    /// Example: netpilot connect wifi_..._managed_psk --passphrase-file ~/wifi.pass
+    Connect(ConnectArgs),
+    /// Answer netpilotd's credential requests here (register as its agent).
+    ///
+    /// Secrets are read without echo at a terminal; from a pipe, one line per question, read
+    /// only when asked. An empty answer or Ctrl-D declines a request; Ctrl-C ends the agent
+    /// (exit 130), and so does the daemon releasing it (exit 0). --json does not apply.
+    Agent,
     /// Disconnect a service.
     Disconnect {
         /// Service id.
@@ -92,6 +130,137 @@ enum Command {
     /// Change a managed service's configuration; only the options given change.
     /// Example: netpilot config SERVICE --ipv4 manual 198.18.0.5/24 --gateway 198.18.0.1
     Config(ConfigArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ConnectArgs {
+    /// Service id.
+    service: String,
+    /// WPA passphrase or SAE password; "-" reads it from stdin (without echo at a terminal).
+    /// Given here it shows in `ps` to every user: prefer --passphrase-file or "-".
+    #[arg(long, value_name = "PASSPHRASE", value_parser = secret_arg,
+          conflicts_with_all = ["passphrase_file", "identity", "password", "password_file"])]
+    passphrase: Option<Secret>,
+    /// Read the passphrase from FILE: its only line.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["identity", "password", "password_file"])]
+    passphrase_file: Option<PathBuf>,
+    /// IEEE 802.1X identity (user name).
+    #[arg(long)]
+    identity: Option<String>,
+    /// IEEE 802.1X password (PEAP, TTLS); "-" reads it from stdin. Prefer --password-file
+    /// or "-" to keeping it on the command line.
+    #[arg(long, value_name = "PASSWORD", value_parser = secret_arg, conflicts_with = "password_file")]
+    password: Option<Secret>,
+    /// Read the 802.1X password from FILE: its only line.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// A hidden network's name (SSID).
+    #[arg(long, value_name = "SSID")]
+    name: Option<String>,
+    /// Give up after this many seconds (default: the daemon's [connect] timeout).
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+}
+
+/// Keeps a secret given on the command line out of `Debug` output.
+fn secret_arg(value: &str) -> Result<Secret, String> {
+    Ok(Secret::new(value))
+}
+
+/// A secret from a file: its one line, without the line ending.
+fn secret_file(path: &Path, what: &str) -> Result<Secret, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::Output(format!("read the {what} from {}: {e}", path.display())))?;
+    let value = terminal::without_line_ending(text);
+    if value.is_empty() || value.contains('\n') {
+        return Err(Failure::Output(format!(
+            "{}: the file must hold the {what} alone, on one line",
+            path.display()
+        )));
+    }
+    Ok(Secret::new(value))
+}
+
+/// A secret typed at the terminal without echo (prompt on stderr), or the first line of a
+/// piped stdin.
+async fn secret_stdin(what: &str, prompt: &str) -> Result<Secret, Failure> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigint = signal(SignalKind::interrupt())
+        .map_err(|e| Failure::Output(format!("install the SIGINT handler: {e}")))?;
+    let mut sigterm = signal(SignalKind::terminate())
+        .map_err(|e| Failure::Output(format!("install the SIGTERM handler: {e}")))?;
+    let (mut lines, asker) = terminal::LineReader::spawn();
+    let echo = if terminal::stdin_is_terminal() {
+        let guard = terminal::EchoOff::new().map_err(|e| {
+            Failure::Output(format!("turn terminal echo off to read the {what}: {e}"))
+        })?;
+        eprint!("{prompt}: ");
+        Some(guard)
+    } else {
+        None
+    };
+    asker.ask();
+    let line = tokio::select! {
+        line = lines.next() => line,
+        _ = sigint.recv() => {
+            drop(echo);
+            eprintln!();
+            return Err(Failure::Interrupted);
+        }
+        _ = sigterm.recv() => {
+            drop(echo);
+            return Err(Failure::Interrupted);
+        }
+    };
+    drop(echo);
+    match line {
+        Ok(Some(v)) if !v.is_empty() => Ok(Secret::new(v)),
+        Ok(_) => Err(Failure::Output(format!("no {what} on stdin"))),
+        Err(e) => Err(Failure::Output(format!("read the {what} from stdin: {e}"))),
+    }
+}
+
+/// A secret from `--X VALUE`, `--X -` (stdin, prompted with `prompt` at a terminal) or
+/// `--X-file FILE`.
+async fn secret_from(
+    value: Option<&Secret>,
+    file: Option<&Path>,
+    what: &str,
+    prompt: &str,
+) -> Result<Option<Secret>, Failure> {
+    match (value, file) {
+        (Some(v), _) if v.expose() == "-" => secret_stdin(what, prompt).await.map(Some),
+        (Some(v), _) => Ok(Some(v.clone())),
+        (None, Some(path)) => secret_file(path, what).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The credentials of a ConnectService; None when the command gives none.
+async fn credentials(args: &ConnectArgs) -> Result<Option<pb::Credentials>, Failure> {
+    let passphrase = secret_from(
+        args.passphrase.as_ref(),
+        args.passphrase_file.as_deref(),
+        "passphrase",
+        &format!("Passphrase for {}", args.service),
+    )
+    .await?;
+    let password = secret_from(
+        args.password.as_ref(),
+        args.password_file.as_deref(),
+        "password",
+        &format!("802.1X password for {}", args.service),
+    )
+    .await?;
+    let expose = |s: Option<Secret>| s.map(|s| s.expose().to_string()).unwrap_or_default();
+    let credentials = pb::Credentials {
+        passphrase: expose(passphrase),
+        identity: args.identity.clone().unwrap_or_default(),
+        ssid: args.name.clone().unwrap_or_default(),
+        password: expose(password),
+        private_key_passphrase: String::new(),
+    };
+    Ok((credentials != pb::Credentials::default()).then_some(credentials))
 }
 
 #[derive(Debug, clap::Args)]
@@ -228,6 +397,36 @@ enum OnOff {
     Off,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TechnologyArg {
+    Ethernet,
+    Wifi,
+    Bluetooth,
+    Cellular,
+}
+
+impl From<TechnologyArg> for pb::TechnologyType {
+    fn from(t: TechnologyArg) -> Self {
+        match t {
+            TechnologyArg::Ethernet => Self::Ethernet,
+            TechnologyArg::Wifi => Self::Wifi,
+            TechnologyArg::Bluetooth => Self::Bluetooth,
+            TechnologyArg::Cellular => Self::Cellular,
+        }
+    }
+}
+
+impl std::fmt::Display for TechnologyArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TechnologyArg::Ethernet => "ethernet",
+            TechnologyArg::Wifi => "wifi",
+            TechnologyArg::Bluetooth => "bluetooth",
+            TechnologyArg::Cellular => "cellular",
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum SessionCommand {
     /// Open a session and print each update until the daemon releases it (Ctrl-C ends it).
@@ -268,9 +467,20 @@ impl From<ConnectionTypeArg> for pb::ConnectionType {
 
 /// A failure to report: where it came from and what to do.
 enum Failure {
+    /// The daemon cannot be reached.
     Connect(String),
+    /// A call failed.
     Rpc(tonic::Status),
+    /// A call failed: what was being done, and advice beyond the error word's.
+    Call {
+        action: String,
+        status: tonic::Status,
+        hint: Option<String>,
+    },
+    /// Anything else, said in full.
     Output(String),
+    /// Ctrl-C or SIGTERM ended a prompt; the terminal is restored.
+    Interrupted,
 }
 
 impl From<tonic::Status> for Failure {
@@ -315,15 +525,67 @@ async fn main() -> ExitCode {
         }
         Err(Failure::Rpc(status)) => {
             eprintln!("netpilot: {}", output::status(&status));
+            let hint = output::reason(&status).and_then(|r| output::hint(&r, "SERVICE"));
+            if let Some(hint) = hint {
+                eprint!("{}", output::wrap(&hint, 80, "  "));
+            }
             ExitCode::FAILURE
         }
+        Err(Failure::Call {
+            action,
+            status,
+            hint,
+        }) => {
+            let reason = output::reason(&status);
+            let word = reason
+                .clone()
+                .unwrap_or_else(|| format!("{:?}", status.code()));
+            eprintln!("netpilot: {action} failed: {}", output::printable(&word));
+            eprintln!("  {}", output::status(&status).replace('\n', "\n  "));
+            if let Some(hint) = hint {
+                eprint!("{}", output::wrap(&hint, 80, "  "));
+            }
+            ExitCode::FAILURE
+        }
+        Err(Failure::Interrupted) => ExitCode::from(130),
+    }
+}
+
+/// Why a scan could not run, from the technology's state, with what to do.
+async fn scan_hint(
+    manager: &mut ManagerServiceClient<Channel>,
+    technology: TechnologyArg,
+) -> Option<String> {
+    if !matches!(technology, TechnologyArg::Wifi) {
+        return Some("only wifi scans".into());
+    }
+    let request = pb::GetTechnologyRequest {
+        r#type: pb::TechnologyType::Wifi.into(),
+    };
+    match manager.get_technology(request).await {
+        Err(_) => Some(
+            "netpilotd drives no Wi-Fi radio: put the wireless interface (`netpilot \
+             interfaces`, KIND wireless) in managed_interfaces, with wpa_supplicant running on it"
+                .into(),
+        ),
+        Ok(r) => match r.into_inner().technology {
+            Some(t) if !t.powered => {
+                Some("Wi-Fi is off: netpilot technology wifi --powered on".into())
+            }
+            Some(t) if !t.available => Some(
+                "Wi-Fi is unavailable: wpa_supplicant does not answer on the radio; is it \
+                 running, with its ctrl_interface in [wifi] ctrl_dir (or spawn_supplicant = true)?"
+                    .into(),
+            ),
+            _ => None,
+        },
     }
 }
 
 async fn run(cli: &Cli) -> Result<(), Failure> {
     let channel = channel(cli).await?;
     let mut manager = ManagerServiceClient::new(channel.clone());
-    let mut sessions = SessionServiceClient::new(channel);
+    let mut sessions = SessionServiceClient::new(channel.clone());
     let out = output::Printer { json: cli.json };
     match &cli.command {
         Command::State => out.manager(
@@ -338,12 +600,69 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
                 .await?
                 .into_inner(),
         ),
+        Command::Technology {
+            technology,
+            powered,
+            country,
+        } => {
+            let kind: i32 = pb::TechnologyType::from(*technology).into();
+            let shown = if powered.is_none() && country.is_none() {
+                manager
+                    .get_technology(pb::GetTechnologyRequest { r#type: kind })
+                    .await?
+                    .into_inner()
+                    .technology
+            } else {
+                let request = pb::UpdateTechnologyRequest {
+                    r#type: kind,
+                    powered: powered.map(|p| matches!(p, OnOff::On)),
+                    country: country.as_ref().map(|c| c.to_ascii_uppercase()),
+                    ..Default::default()
+                };
+                manager
+                    .update_technology(request)
+                    .await?
+                    .into_inner()
+                    .technology
+            };
+            out.technology(&shown.unwrap_or_default())
+        }
+        Command::Scan { technology } => {
+            let request = pb::ScanTechnologyRequest {
+                r#type: pb::TechnologyType::from(*technology).into(),
+            };
+            if let Err(status) = manager.scan_technology(request).await {
+                return Err(Failure::Call {
+                    action: format!("scan {technology}"),
+                    hint: scan_hint(&mut manager, *technology).await,
+                    status,
+                });
+            }
+            if !cli.json {
+                println!("Scan completed for {technology}");
+            }
+            out.services(
+                &manager
+                    .list_services(pb::ListServicesRequest {})
+                    .await?
+                    .into_inner(),
+            )
+        }
         Command::Services => out.services(
             &manager
                 .list_services(pb::ListServicesRequest {})
                 .await?
                 .into_inner(),
         ),
+        Command::Service { service } => out.service(
+            &manager
+                .get_service(pb::GetServiceRequest {
+                    service_id: service.clone(),
+                })
+                .await?
+                .into_inner(),
+        ),
+        Command::Agent => agent::run(channel).await,
         Command::Interfaces => out.interfaces(
             &manager
                 .list_interfaces(pb::ListInterfacesRequest {})
@@ -433,16 +752,25 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
                 manager: response.manager,
             })
         }
-        Command::Connect { service, timeout } => {
+        Command::Connect(args) => {
             let request = pb::ConnectServiceRequest {
-                service_id: service.clone(),
-                timeout: timeout.map(|s| pbjson_types::Duration {
-                    seconds: s as i64,
+                service_id: args.service.clone(),
+                timeout: args.timeout.map(|s| pbjson_types::Duration {
+                    seconds: i64::try_from(s).unwrap_or(i64::MAX),
                     nanos: 0,
                 }),
-                credentials: None,
+                credentials: credentials(args).await?,
             };
-            let response = manager.connect_service(request).await?.into_inner();
+            let response = match manager.connect_service(request).await {
+                Ok(r) => r.into_inner(),
+                Err(status) => {
+                    return Err(Failure::Call {
+                        action: format!("connect {}", args.service),
+                        hint: output::reason(&status).and_then(|r| output::hint(&r, &args.service)),
+                        status,
+                    })
+                }
+            };
             out.services(&pb::ListServicesResponse {
                 services: response.service.into_iter().collect(),
             })
