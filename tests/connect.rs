@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use common::{peer_script, read_until, wait_service, watch, Daemon, Peer, Testbed};
 use netpilot::pb;
+use pb::manager_service_client::ManagerServiceClient;
 use pb::watch_manager_response::Event;
+use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 /// Longer than any DHCP/online-check path here needs; a deadline, not a measurement.
@@ -998,15 +1000,20 @@ async fn a_timed_out_connect_can_take_the_link_down() {
     .await;
     assert_eq!(s.error, "connect-failed");
     common::eventually("veth0 admin-down", || async {
-        let json = bed.host.ip(&["-j", "link", "show", "veth0"]);
-        let v: serde_json::Value = serde_json::from_str(&json).expect("ip -j link");
-        !v[0]["flags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|f| f == "UP")
+        !admin_up(&bed.host, "veth0")
     })
     .await;
+}
+
+/// Whether a link is administratively up.
+fn admin_up(ns: &common::Netns, dev: &str) -> bool {
+    let json = ns.ip(&["-j", "link", "show", dev]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("ip -j link");
+    v[0]["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|f| f == "UP")
 }
 
 /// `dbus-send` on the test bus; returns its output.
@@ -1270,4 +1277,370 @@ async fn bad_credentials_are_refused_naming_the_field_and_nothing_is_stored() {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(stored.is_empty(), "nothing stored: {stored:?}");
+}
+
+/// Waits until there are `count` services, all in `state`.
+async fn all_services_in(
+    manager: &ManagerServiceClient<Channel>,
+    count: usize,
+    state: pb::ServiceState,
+) {
+    common::eventually(&format!("{count} services {state:?}"), || {
+        let mut m = manager.clone();
+        async move {
+            let s = m
+                .list_services(pb::ListServicesRequest {})
+                .await
+                .map(|r| r.into_inner().services)
+                .unwrap_or_default();
+            s.len() == count && s.iter().all(|s| s.state() == state)
+        }
+    })
+    .await;
+}
+
+/// UpdateService of one field with a value; the service as it comes back.
+async fn update_one(
+    manager: &mut ManagerServiceClient<Channel>,
+    id: &str,
+    field: &str,
+    value: pb::Service,
+) -> Result<pb::Service, tonic::Status> {
+    manager
+        .update_service(pb::UpdateServiceRequest {
+            service: Some(pb::Service {
+                id: id.to_string(),
+                ..value
+            }),
+            update_mask: Some(pbjson_types::FieldMask {
+                paths: vec![field.to_string()],
+            }),
+        })
+        .await
+        .map(|r| r.into_inner().service.expect("service"))
+}
+
+#[tokio::test]
+async fn a_connect_on_a_link_without_carrier_times_out_with_an_event() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    bed.carrier("peer0", false);
+    let id = bed.service_id("veth0");
+    let daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "idle without carrier", SLOW, |s| {
+        s.id == id && s.state() == pb::ServiceState::Idle
+    })
+    .await;
+    let (_, mut events) = common::watch(&mut manager).await;
+    let err = manager
+        .connect_service(pb::ConnectServiceRequest {
+            service_id: id.clone(),
+            timeout: Some(pbjson_types::Duration {
+                seconds: 1,
+                nanos: 0,
+            }),
+            credentials: None,
+        })
+        .await
+        .expect_err("no carrier: the connect gives up");
+    assert_eq!(err.code(), tonic::Code::DeadlineExceeded, "{err:?}");
+    common::read_until(&mut events, "ConnectTimedOut", |e| {
+        matches!(&e.event, Some(pb::watch_manager_response::Event::ConnectTimedOut(t)) if t.service_id == id)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_connect_sets_an_admin_down_link_up() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _dhcp = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+    bed.host.ip(&["link", "set", "veth0", "down"]);
+    let daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "listed", SLOW, |s| s.id == id).await;
+    assert!(
+        !admin_up(&bed.host, "veth0"),
+        "autoconnect leaves a link the user set down alone"
+    );
+    let ready = manager
+        .connect_service(pb::ConnectServiceRequest {
+            service_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("connect brings the link up")
+        .into_inner()
+        .service
+        .expect("service");
+    assert_eq!(ready.state(), pb::ServiceState::Ready);
+    assert!(admin_up(&bed.host, "veth0"));
+}
+
+#[tokio::test]
+async fn auto_admin_down_after_disconnect_and_the_users_admin_up_reconnects() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _dhcp = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+    let cfg = config("off").replace(
+        "timeout = 5\n",
+        "timeout = 5\nadmin_down_on_timeout = true\n",
+    );
+    let daemon = Daemon::start(&bed.host, &cfg, &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "ready", SLOW, |s| {
+        s.id == id && s.state() == pb::ServiceState::Ready
+    })
+    .await;
+    manager
+        .disconnect_service(pb::DisconnectServiceRequest {
+            service_id: id.clone(),
+        })
+        .await
+        .expect("disconnect");
+    common::eventually("veth0 taken admin-down", || async {
+        !admin_up(&bed.host, "veth0")
+    })
+    .await;
+    bed.host.ip(&["link", "set", "veth0", "up"]);
+    wait_service(
+        &mut manager,
+        "ready again after the user's admin-up",
+        SLOW,
+        |s| s.id == id && s.state() == pb::ServiceState::Ready,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_service_that_is_not_persistent_stays_down_after_a_loss() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _dhcp = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+    let daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "ready", SLOW, |s| {
+        s.id == id && s.state() == pb::ServiceState::Ready
+    })
+    .await;
+    update_one(
+        &mut manager,
+        &id,
+        "autoconnect",
+        pb::Service {
+            autoconnect: false,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("autoconnect off");
+    manager
+        .connect_service(pb::ConnectServiceRequest {
+            service_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("an explicit connect");
+    bed.carrier("peer0", false);
+    wait_service(&mut manager, "idle without carrier", SLOW, |s| {
+        s.id == id && s.state() == pb::ServiceState::Idle
+    })
+    .await;
+    bed.carrier("peer0", true);
+    // Once the daemon shows the carrier, it has taken the event in.
+    common::eventually("the daemon sees the carrier again", || {
+        let mut m = manager.clone();
+        async move {
+            m.get_interface(pb::GetInterfaceRequest {
+                name: "veth0".into(),
+            })
+            .await
+            .ok()
+            .and_then(|r| r.into_inner().interface)
+            .is_some_and(|i| i.oper_up)
+        }
+    })
+    .await;
+    let service = manager
+        .get_service(pb::GetServiceRequest {
+            service_id: id.clone(),
+        })
+        .await
+        .expect("service")
+        .into_inner()
+        .service
+        .expect("service");
+    assert_eq!(
+        service.state(),
+        pb::ServiceState::Idle,
+        "not persistent: no reconnect after the loss"
+    );
+    let log = daemon.log();
+    assert_eq!(
+        log.matches("starting DHCP").count(),
+        1,
+        "DHCP ran once, before the loss:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn per_service_timeouts_are_validated_and_shown() {
+    use tonic_types::StatusExt;
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    let daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "listed", SLOW, |s| s.id == id).await;
+    let secs = |seconds| pbjson_types::Duration { seconds, nanos: 0 };
+    let err = update_one(
+        &mut manager,
+        &id,
+        "connect_timeout",
+        pb::Service {
+            connect_timeout: Some(secs(4000)),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect_err("over an hour");
+    assert_eq!(
+        err.get_details_bad_request()
+            .and_then(|b| b.field_violations.first().map(|v| v.field.clone())),
+        Some("service.connect_timeout".to_string())
+    );
+    let s = update_one(
+        &mut manager,
+        &id,
+        "connect_timeout",
+        pb::Service {
+            connect_timeout: Some(secs(7)),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("7 s");
+    assert_eq!(s.connect_timeout, Some(secs(7)));
+    let s = update_one(
+        &mut manager,
+        &id,
+        "admin_down_on_timeout",
+        pb::Service {
+            admin_down_on_timeout: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("admin-down");
+    assert_eq!(
+        (s.admin_down_on_timeout, s.connect_timeout),
+        (Some(true), Some(secs(7))),
+        "one field changed, the other kept"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_timeout_disconnects_a_quiet_link() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _dhcp = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+    let daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    wait_service(&mut manager, "ready", SLOW, |s| {
+        s.id == id && s.state() == pb::ServiceState::Ready
+    })
+    .await;
+    let (_, mut events) = common::watch(&mut manager).await;
+    update_one(
+        &mut manager,
+        &id,
+        "idle_timeout",
+        pb::Service {
+            idle_timeout: Some(pbjson_types::Duration {
+                seconds: 2,
+                nanos: 0,
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("idle timeout");
+    common::read_until(&mut events, "IdleTimedOut", |e| {
+        matches!(&e.event, Some(pb::watch_manager_response::Event::IdleTimedOut(t)) if t.service_id == id)
+    })
+    .await;
+    wait_service(&mut manager, "idle after the idle timeout", SLOW, |s| {
+        s.id == id && s.state() == pb::ServiceState::Idle
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connect_all_disconnect_all_and_an_ignored_technology() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    bed.veth("veth1", "peer1");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _dhcp0 = dnsmasq(&bed, "peer0", "198.18.1", peers.path());
+    let _dhcp1 = dnsmasq(&bed, "peer1", "198.18.2", peers.path());
+    let daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    all_services_in(&manager, 2, pb::ServiceState::Ready).await;
+    let off = manager
+        .disconnect_all(pb::DisconnectAllRequest {
+            r#type: pb::TechnologyType::Ethernet.into(),
+        })
+        .await
+        .expect("disconnect all")
+        .into_inner();
+    assert_eq!(off.service_ids.len(), 2);
+    all_services_in(&manager, 2, pb::ServiceState::Idle).await;
+    let on = manager
+        .connect_all(pb::ConnectAllRequest::default())
+        .await
+        .expect("connect all")
+        .into_inner();
+    assert_eq!(on.service_ids.len(), 2);
+    all_services_in(&manager, 2, pb::ServiceState::Ready).await;
+
+    let ignored = manager
+        .update_technology(pb::UpdateTechnologyRequest {
+            r#type: pb::TechnologyType::Ethernet.into(),
+            ignored: Some(true),
+            ..Default::default()
+        })
+        .await
+        .expect("ignore ethernet")
+        .into_inner()
+        .technology
+        .expect("technology");
+    assert!(ignored.ignored);
+    common::eventually("no Ethernet services", || {
+        let mut m = manager.clone();
+        async move {
+            m.list_services(pb::ListServicesRequest {})
+                .await
+                .map(|r| r.into_inner().services.is_empty())
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    manager
+        .update_technology(pb::UpdateTechnologyRequest {
+            r#type: pb::TechnologyType::Ethernet.into(),
+            ignored: Some(false),
+            ..Default::default()
+        })
+        .await
+        .expect("watch ethernet");
+    all_services_in(&manager, 2, pb::ServiceState::Ready).await;
 }

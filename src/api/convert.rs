@@ -159,6 +159,13 @@ impl From<&Service> for pb::Service {
                 .as_ref()
                 .and_then(|c| c.eap.as_ref())
                 .map(eap_settings),
+            connect_timeout: s
+                .config
+                .as_ref()
+                .and_then(|c| c.connect_timeout)
+                .map(seconds),
+            idle_timeout: s.config.as_ref().and_then(|c| c.idle_timeout).map(seconds),
+            admin_down_on_timeout: s.config.as_ref().and_then(|c| c.admin_down_on_timeout),
         }
     }
 }
@@ -173,6 +180,28 @@ impl From<Security> for pb::Security {
             Security::Ieee8021x => Self::Ieee8021x,
             Security::Wps => Self::Wps,
         }
+    }
+}
+
+fn seconds(s: u64) -> pbjson_types::Duration {
+    pbjson_types::Duration {
+        seconds: s as i64,
+        nanos: 0,
+    }
+}
+
+/// Whole seconds of a duration in UpdateService's `field`; `None` (unset) clears it.
+pub fn seconds_from(
+    field: &str,
+    d: Option<&pbjson_types::Duration>,
+) -> Result<Option<u64>, tonic::Status> {
+    match d {
+        None => Ok(None),
+        Some(d) if d.seconds <= 0 || d.nanos != 0 => Err(status::invalid(
+            field,
+            "must be a positive whole number of seconds",
+        )),
+        Some(d) => Ok(Some(d.seconds as u64)),
     }
 }
 
@@ -425,6 +454,7 @@ impl From<&Technology> for pb::Technology {
             tethering_identifier: String::new(),
             country: t.country.clone().unwrap_or_default(),
             available: t.available,
+            ignored: t.ignored,
         }
     }
 }
@@ -557,6 +587,13 @@ impl From<&Event> for pb::watch_manager_response::Event {
                     url: url.clone(),
                 })
             }
+            Event::IdleTimedOut { id, idle } => E::IdleTimedOut(pb::IdleTimedOut {
+                service_id: id.0.clone(),
+                idle_timeout: Some(pbjson_types::Duration {
+                    seconds: idle.as_secs() as i64,
+                    nanos: idle.subsec_nanos() as i32,
+                }),
+            }),
             Event::InputRequired { id, fields } => E::InputRequired(pb::InputRequired {
                 service_id: id.0.clone(),
                 fields: fields.iter().map(|f| f.name().to_string()).collect(),

@@ -28,6 +28,9 @@ const UPDATABLE_SERVICE_FIELDS: &[&str] = &[
     "domains_config",
     "proxy_config",
     "eap_config",
+    "connect_timeout",
+    "idle_timeout",
+    "admin_down_on_timeout",
 ];
 
 /// The ManagerService implementation.
@@ -79,6 +82,14 @@ impl ManagerApi {
             .into()),
         }
     }
+}
+
+/// A technology filter: unspecified means every technology.
+fn optional_technology(value: i32) -> Result<Option<TechnologyKind>, Status> {
+    if value == pb::TechnologyType::Unspecified as i32 {
+        return Ok(None);
+    }
+    technology_kind("type", value).map(Some)
 }
 
 fn snapshot_message(s: &Snapshot) -> pb::WatchManagerResponse {
@@ -198,14 +209,14 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
                 "tethering over {kind} is not built yet"
             )));
         }
-        if req.powered.is_none() && req.country.is_none() {
+        if req.powered.is_none() && req.country.is_none() && req.ignored.is_none() {
             return Ok(Response::new(pb::UpdateTechnologyResponse {
                 technology: Some(technology),
             }));
         }
         let technology = self
             .engine
-            .update_technology(kind, req.powered, req.country)
+            .update_technology(kind, req.powered, req.country, req.ignored)
             .await?;
         Ok(Response::new(pb::UpdateTechnologyResponse {
             technology: Some((&technology).into()),
@@ -360,6 +371,19 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
                 "timeservers_config" => config.timeservers = wanted.timeservers_config.clone(),
                 "domains_config" => config.domains = wanted.domains_config.clone(),
                 "eap_config" => config.eap = convert::eap_config_from(wanted.eap_config.as_ref())?,
+                "connect_timeout" => {
+                    config.connect_timeout = convert::seconds_from(
+                        "service.connect_timeout",
+                        wanted.connect_timeout.as_ref(),
+                    )?
+                }
+                "idle_timeout" => {
+                    config.idle_timeout =
+                        convert::seconds_from("service.idle_timeout", wanted.idle_timeout.as_ref())?
+                }
+                "admin_down_on_timeout" => {
+                    config.admin_down_on_timeout = wanted.admin_down_on_timeout
+                }
                 "proxy_config" => {
                     return Err(not_supported("proxy configuration is not built yet"))
                 }
@@ -389,6 +413,28 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         self.service("service_id", &id)?;
         self.engine.report_connectivity(id).await?;
         Ok(Response::new(pb::ReportConnectivityResponse {}))
+    }
+
+    async fn connect_all(
+        &self,
+        req: Request<pb::ConnectAllRequest>,
+    ) -> Result<Response<pb::ConnectAllResponse>, Status> {
+        let kind = optional_technology(req.into_inner().r#type)?;
+        let ids = self.engine.connect_all(kind).await?;
+        Ok(Response::new(pb::ConnectAllResponse {
+            service_ids: ids.into_iter().map(|id| id.0).collect(),
+        }))
+    }
+
+    async fn disconnect_all(
+        &self,
+        req: Request<pb::DisconnectAllRequest>,
+    ) -> Result<Response<pb::DisconnectAllResponse>, Status> {
+        let kind = optional_technology(req.into_inner().r#type)?;
+        let ids = self.engine.disconnect_all(kind).await?;
+        Ok(Response::new(pb::DisconnectAllResponse {
+            service_ids: ids.into_iter().map(|id| id.0).collect(),
+        }))
     }
 
     async fn list_interfaces(

@@ -121,9 +121,16 @@ impl Manager {
                 kind,
                 powered,
                 country,
+                ignored,
                 reply,
             } => {
-                let _ = reply.send(self.update_technology(kind, powered, country));
+                let _ = reply.send(self.update_technology(kind, powered, country, ignored));
+            }
+            Command::ConnectAll { kind, reply } => {
+                let _ = reply.send(Ok(self.connect_all(kind)));
+            }
+            Command::DisconnectAll { kind, reply } => {
+                let _ = reply.send(Ok(self.disconnect_all(kind)));
             }
             Command::Shutdown(done) => {
                 // The run loop ends on Shutdown before it gets here.

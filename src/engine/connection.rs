@@ -40,6 +40,8 @@ pub(crate) enum TimerKind {
     Retry,
     /// An agent input request ran out of time; the key's generation is the request id.
     InputTimeout,
+    /// No traffic crossed the service's netdev for its idle timeout.
+    IdleTimeout,
 }
 
 /// A timer that fired.
@@ -88,6 +90,17 @@ struct Running {
     deadline: Option<(u64, Duration)>,
     /// The armed retry timer's generation.
     retry: Option<u64>,
+    /// The idle watch: its generation and task (aborted when dropped).
+    idle: Option<(u64, IdleWatch)>,
+}
+
+/// A running idle watch; dropping it stops it.
+struct IdleWatch(tokio::task::JoinHandle<()>);
+
+impl Drop for IdleWatch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// One managed service's connection.
@@ -122,6 +135,44 @@ pub(super) enum L2Request {
     Connect,
     /// Disconnect.
     Disconnect,
+}
+
+/// Watches a netdev's packet counters; reports [`TimerKind::IdleTimeout`] once they have not
+/// moved for `idle`. Ends when dropped (aborted) or after reporting.
+fn spawn_idle_watch(
+    timers: &EventSender<Timer>,
+    key: ReportKey,
+    ifname: String,
+    idle: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let timers = timers.clone();
+    let period = (idle / 4).max(Duration::from_secs(1));
+    tokio::spawn(async move {
+        let mut last = None;
+        let mut since = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(period).await;
+            let now = match crate::net::counters::packets(&ifname) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::debug!(interface = %ifname, error = %e, "read traffic counters");
+                    None
+                }
+            };
+            if now != last || now.is_none() {
+                last = now;
+                since = tokio::time::Instant::now();
+            } else if since.elapsed() >= idle {
+                let _ = timers
+                    .send(Timer {
+                        key,
+                        kind: TimerKind::IdleTimeout,
+                    })
+                    .await;
+                return;
+            }
+        }
+    })
 }
 
 fn spawn_timer(timers: &EventSender<Timer>, key: ReportKey, kind: TimerKind, after: Duration) {
@@ -198,7 +249,7 @@ impl Connection {
             let message = self
                 .failure_detail
                 .take()
-                .unwrap_or_else(|| error.to_string());
+                .unwrap_or_else(|| error.describe().to_string());
             self.answer_pending(Err(EngineError::ConnectFailed {
                 id: self.id.0.clone(),
                 reason: error.as_str(),
@@ -330,6 +381,21 @@ impl Connection {
             );
         } else if !want.deadline {
             self.running.deadline = None;
+        }
+        let idle = self
+            .config
+            .idle_timeout
+            .filter(|_| self.state.is_connected())
+            .map(Duration::from_secs);
+        match (idle, cx.netdev, self.running.idle.is_some()) {
+            (Some(idle), Some(netdev), false) => {
+                let key = self.key();
+                let generation = key.generation;
+                let task = spawn_idle_watch(&cx.reporters.timers, key, netdev.name.clone(), idle);
+                self.running.idle = Some((generation, IdleWatch(task)));
+            }
+            (None, _, true) => self.running.idle = None,
+            _ => {}
         }
         if want.retry && self.running.retry.is_none() {
             let key = self.key();
@@ -487,6 +553,19 @@ impl Connection {
                 self.handle(&policy::Event::RetryDue, rules);
                 None
             }
+            TimerKind::IdleTimeout => {
+                if self.running.idle.as_ref().map(|(g, _)| *g) != Some(generation) {
+                    return None;
+                }
+                self.running.idle = None;
+                let idle = Duration::from_secs(self.config.idle_timeout?);
+                tracing::info!(service = %self.id, ?idle, "no traffic: disconnecting (idle timeout)");
+                self.disconnect(rules);
+                Some(Event::IdleTimedOut {
+                    id: self.id.clone(),
+                    idle,
+                })
+            }
             TimerKind::InputTimeout => None,
         }
     }
@@ -543,6 +622,15 @@ impl Connection {
 
     /// A new configuration: a new IPv4 method or address restarts IP configuration.
     pub fn reconfigure(&mut self, config: ServiceConfig) {
+        // As ConnMan: AutoConnect governs automatic connects only; a service connected or
+        // connecting stays so, as if connected by hand.
+        if self.config.autoconnect
+            && !config.autoconnect
+            && self.intent == Intent::Auto
+            && (self.state.is_connecting() || self.state.is_connected())
+        {
+            self.intent = Intent::Connect;
+        }
         let restart = config.ipv4 != self.config.ipv4;
         self.config = config;
         if restart {

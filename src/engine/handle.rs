@@ -8,8 +8,8 @@ use super::agent::{AgentId, InputAnswer, ToAgent};
 use super::input::Input;
 use super::{Caller, EngineError, EventBatch, InterfaceView, ManagerInfo, Snapshot};
 use crate::model::{
-    Bearer, ConnectionType, Credentials, Service, SessionId, SessionInfo, SessionSettings,
-    SessionView, Technology, TechnologyKind,
+    Bearer, ConnectionType, Credentials, Service, ServiceId, SessionId, SessionInfo,
+    SessionSettings, SessionView, Technology, TechnologyKind,
 };
 
 type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
@@ -108,7 +108,18 @@ pub(crate) enum Command {
         kind: TechnologyKind,
         powered: Option<bool>,
         country: Option<String>,
+        ignored: Option<bool>,
         reply: Reply<Technology>,
+    },
+    /// Connect every managed service (of one technology); answered at once with their ids.
+    ConnectAll {
+        kind: Option<TechnologyKind>,
+        reply: Reply<Vec<ServiceId>>,
+    },
+    /// Disconnect every managed service (of one technology).
+    DisconnectAll {
+        kind: Option<TechnologyKind>,
+        reply: Reply<Vec<ServiceId>>,
     },
     /// Release every session and stop.
     Shutdown(oneshot::Sender<()>),
@@ -211,20 +222,40 @@ impl EngineHandle {
         self.call(|reply| Command::Scan { kind, reply }).await
     }
 
-    /// Changes a technology's power or regulatory country.
+    /// Changes a technology's power, regulatory country, or whether it is ignored.
     pub async fn update_technology(
         &self,
         kind: TechnologyKind,
         powered: Option<bool>,
         country: Option<String>,
+        ignored: Option<bool>,
     ) -> Result<Technology, EngineError> {
         self.call(|reply| Command::UpdateTechnology {
             kind,
             powered,
             country,
+            ignored,
             reply,
         })
         .await
+    }
+
+    /// Connects every managed service, or those of one technology (Zephyr
+    /// conn_mgr_all_if_connect); returns the services asked, without waiting for them.
+    pub async fn connect_all(
+        &self,
+        kind: Option<TechnologyKind>,
+    ) -> Result<Vec<ServiceId>, EngineError> {
+        self.call(|reply| Command::ConnectAll { kind, reply }).await
+    }
+
+    /// Disconnects every managed service, or those of one technology.
+    pub async fn disconnect_all(
+        &self,
+        kind: Option<TechnologyKind>,
+    ) -> Result<Vec<ServiceId>, EngineError> {
+        self.call(|reply| Command::DisconnectAll { kind, reply })
+            .await
     }
 
     /// Disconnects a service; it stays disconnected until the next connect.

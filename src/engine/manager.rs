@@ -321,11 +321,12 @@ impl Manager {
                 oper_up: l.oper_up,
                 mtu: l.mtu,
                 addresses: self.addresses.get(&l.index).cloned().unwrap_or_default(),
-                ignored: self
-                    .ignore_overrides
-                    .get(&l.name)
-                    .copied()
-                    .unwrap_or_else(|| self.config.is_ignored(&l.name)),
+                ignored: self.technology_ignored(l.kind)
+                    || self
+                        .ignore_overrides
+                        .get(&l.name)
+                        .copied()
+                        .unwrap_or_else(|| self.config.is_ignored(&l.name)),
             })
             .collect()
     }

@@ -136,6 +136,13 @@ pub enum Event {
         /// The timeout that ran out.
         timeout: std::time::Duration,
     },
+    /// A connected service was disconnected after `idle` without traffic.
+    IdleTimedOut {
+        /// Which service.
+        id: ServiceId,
+        /// Its idle timeout.
+        idle: std::time::Duration,
+    },
     /// A connect needs input nobody can give: no credentials in the request, none stored,
     /// and no agent.
     InputRequired {

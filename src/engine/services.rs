@@ -348,6 +348,57 @@ impl Manager {
             .ok_or_else(|| EngineError::immutable(id))
     }
 
+    /// Managed services of `kind` (or all), in service order.
+    fn managed_ids(&self, kind: Option<TechnologyKind>) -> Vec<ServiceId> {
+        self.published
+            .services
+            .iter()
+            .filter(|s| s.managed && kind.is_none_or(|k| s.technology == k))
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// ConnectAll: a connect for every managed service that can connect without asking
+    /// anyone (credentials stored or not needed); each is answered through its state. One
+    /// network per radio: the first in service order.
+    pub(super) fn connect_all(&mut self, kind: Option<TechnologyKind>) -> Vec<ServiceId> {
+        let rules = self.rules();
+        let mut claimed = std::collections::BTreeSet::new();
+        let mut asked = Vec::new();
+        for id in self.managed_ids(kind) {
+            let Some(entry) = self.services.get_mut(&id) else {
+                continue;
+            };
+            if entry.info.netdev.is_some_and(|n| !claimed.insert(n)) {
+                continue;
+            }
+            if let Some(c) = entry.connection.as_mut() {
+                c.intent = super::connection::Intent::Connect;
+                c.handle(&connection_policy::Event::Connect, rules);
+                asked.push(id);
+            }
+        }
+        tracing::info!(technology = ?kind, services = asked.len(), "connect all");
+        asked
+    }
+
+    /// DisconnectAll.
+    pub(super) fn disconnect_all(&mut self, kind: Option<TechnologyKind>) -> Vec<ServiceId> {
+        let rules = self.rules();
+        let ids = self.managed_ids(kind);
+        for id in &ids {
+            if let Some(c) = self
+                .services
+                .get_mut(id)
+                .and_then(|e| e.connection.as_mut())
+            {
+                c.disconnect(rules);
+            }
+        }
+        tracing::info!(technology = ?kind, services = ids.len(), "disconnect all");
+        ids
+    }
+
     /// DisconnectService.
     pub(super) fn disconnect(&mut self, id: &str) -> Result<(), EngineError> {
         let rules = self.rules();

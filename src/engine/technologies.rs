@@ -24,6 +24,8 @@ pub(super) struct TechState {
     pub powered: bool,
     /// Wi-Fi regulatory country.
     pub country: Option<String>,
+    /// Zephyr IgnoreL2: its netdevs are ignored.
+    pub ignored: bool,
 }
 
 impl TechState {
@@ -41,6 +43,7 @@ impl TechState {
                     powered: stored_power.get(kind.as_str()).copied().unwrap_or(true),
                     country: (kind == TechnologyKind::Wifi && !config.wifi.country.is_empty())
                         .then(|| config.wifi.country.clone()),
+                    ignored: false,
                 };
                 (kind, state)
             })
@@ -66,6 +69,7 @@ impl Manager {
                 tethering: false,
                 available: t.available,
                 country: t.country.clone(),
+                ignored: t.ignored,
             })
             .collect()
     }
@@ -156,12 +160,20 @@ impl Manager {
         }
     }
 
-    /// UpdateTechnology: power and country.
+    /// Whether the technology whose netdevs are of this kind is ignored (Zephyr IgnoreL2).
+    pub(super) fn technology_ignored(&self, kind: crate::model::InterfaceKind) -> bool {
+        TechnologyKind::of_interface(kind)
+            .and_then(|t| self.technologies.get(&t))
+            .is_some_and(|t| t.ignored)
+    }
+
+    /// UpdateTechnology: power, country, and IgnoreL2/WatchL2.
     pub(super) fn update_technology(
         &mut self,
         kind: TechnologyKind,
         powered: Option<bool>,
         country: Option<String>,
+        ignored: Option<bool>,
     ) -> Result<Technology, EngineError> {
         let not_present = || EngineError::FailedPrecondition {
             reason: "NotSupported",
@@ -206,6 +218,13 @@ impl Manager {
                     self.wifi.send(Request::SetPowered(on));
                 }
             }
+        }
+        if let Some(ignored) = ignored {
+            tracing::info!(technology = %kind, ignored, "technology ignored (IgnoreL2/WatchL2)");
+            if let Some(t) = self.technologies.get_mut(&kind) {
+                t.ignored = ignored;
+            }
+            self.sync_links();
         }
         if let Some(country) = country {
             tracing::info!(%country, "Wi-Fi regulatory country");

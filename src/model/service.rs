@@ -100,6 +100,19 @@ impl ServiceError {
         }
     }
 
+    /// What happened, in words, for an error message that has no more detail.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::ConnectFailed => "the link did not come up",
+            Self::DhcpFailed => "no usable DHCP lease",
+            Self::OutOfRange => "the network went out of range",
+            Self::InvalidKey => "the passphrase was refused",
+            Self::AuthFailed => "authentication was refused",
+            Self::PassphraseRequired => "a secret is needed and none was given",
+            Self::OnlineCheckFailed => "the online check keeps failing",
+        }
+    }
+
     /// Whether a persistent service tries again by itself after this failure. A refused
     /// key or credential is not retried: it would fail the same way (wpa_supplicant alone
     /// would retry a wrong key forever), so it waits for the user.

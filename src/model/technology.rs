@@ -15,6 +15,18 @@ pub enum TechnologyKind {
 }
 
 impl TechnologyKind {
+    /// The technology whose netdevs are of this kind, if any.
+    pub fn of_interface(kind: super::InterfaceKind) -> Option<Self> {
+        use super::InterfaceKind as K;
+        match kind {
+            K::Ethernet => Some(Self::Ethernet),
+            K::Wireless => Some(Self::Wifi),
+            K::Bluetooth => Some(Self::Bluetooth),
+            K::Wwan => Some(Self::Cellular),
+            _ => None,
+        }
+    }
+
     /// Every kind, in ConnMan's default preference order.
     pub const ALL: [TechnologyKind; 4] =
         [Self::Ethernet, Self::Wifi, Self::Bluetooth, Self::Cellular];
@@ -66,6 +78,8 @@ pub struct Technology {
     pub available: bool,
     /// Wi-Fi regulatory country (ISO 3166-1 alpha-2), if set.
     pub country: Option<String>,
+    /// netpilot leaves its netdevs alone (Zephyr IgnoreL2).
+    pub ignored: bool,
 }
 
 impl Technology {

@@ -62,11 +62,19 @@ pub struct WifiInfo {
     pub hidden: bool,
 }
 
-/// An SSID for people: UTF-8 as is, anything else with bytes escaped as `\xNN` (and `\\`
-/// for a backslash), so that two SSIDs never look the same.
+/// Characters that reorder or hide text (Unicode bidirectional controls, zero-width marks):
+/// an SSID with them could pass for another one.
+fn deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// An SSID for people: UTF-8 as is, anything else (and UTF-8 with control, bidirectional or
+/// zero-width characters) with bytes escaped as `\xNN` (and `\\` for a backslash), so that two
+/// SSIDs never look the same.
 pub fn ssid_display(ssid: &[u8]) -> String {
     match std::str::from_utf8(ssid) {
-        Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
+        Ok(s) if !s.chars().any(deceptive) => s.to_string(),
         _ => {
             let mut out = String::new();
             for &b in ssid {
@@ -136,6 +144,11 @@ mod tests {
         assert_eq!(ssid_display("Café ☕".as_bytes()), "Café ☕");
         assert_eq!(ssid_display(b"a\xffb\\"), "a\\xffb\\\\");
         assert_eq!(ssid_display(b"tab\there"), "tab\\x09here");
+        assert_eq!(
+            ssid_display("home\u{202e}evil".as_bytes()),
+            "home\\xe2\\x80\\xaeevil",
+            "a direction override is shown, not obeyed"
+        );
         assert!(validate_ssid("ssid", &[b'x'; 32]).is_ok());
         let e = validate_ssid("credentials.ssid", &[b'x'; 33]).expect_err("33 bytes");
         assert_eq!(e.field, "credentials.ssid");

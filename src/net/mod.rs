@@ -2,6 +2,7 @@
 //! netpilot asks of it (DHCP, addresses, routes, DNS, online check).
 
 pub mod apply;
+pub mod counters;
 pub mod dhcp;
 pub mod netlink;
 pub mod online;

@@ -747,6 +747,13 @@ impl Printer {
                 let secs = t.timeout.map_or(0, |d| d.seconds);
                 println!("service {}: connect timed out after {secs}s", t.service_id);
             }
+            Some(Event::IdleTimedOut(t)) => {
+                let secs = t.idle_timeout.map_or(0, |d| d.seconds);
+                println!(
+                    "service {}: disconnected after {secs}s without traffic",
+                    t.service_id
+                );
+            }
             Some(Event::CaptivePortalDetected(p)) => {
                 println!(
                     "service {}: captive portal at {}",
