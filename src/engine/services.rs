@@ -50,12 +50,10 @@ impl Manager {
             tracing::debug!(service = %id, ?state, "L2 report for an unknown service");
             return;
         };
+        let port = entry.info.technology == TechnologyKind::Ethernet
+            && entry.info.security.contains(&Security::Ieee8021x);
         // An 802.1X port's authentication means nothing once its carrier is gone.
-        if entry.l2 == L2State::Idle
-            && matches!(state, L2State::Associated { .. })
-            && entry.info.technology == TechnologyKind::Ethernet
-            && entry.info.security.contains(&Security::Ieee8021x)
-        {
+        if entry.l2 == L2State::Idle && matches!(state, L2State::Associated { .. }) && port {
             tracing::debug!(service = %id, "authenticated without carrier; ignored");
             return;
         }
@@ -65,7 +63,10 @@ impl Manager {
         };
         c.handle(&connection_policy::Event::L2(state), rules);
         match state {
-            L2State::Idle => c.l2_dropped(),
+            // A port's idle is its carrier going (its backend reports idle only when asked
+            // to, or when it stops driving the port): the request stays counted, so that
+            // drive() takes it back while there is no carrier and makes it again after.
+            L2State::Idle if !port => c.l2_dropped(),
             L2State::Associated { ifindex } => self.remember_mtu(ifindex),
             L2State::Failed(ServiceError::InvalidKey) => {
                 c.given = Default::default();
@@ -248,7 +249,16 @@ impl Manager {
                     changed = true;
                 }
             }
-            let tasks = connection_policy::tasks(c.state(), &c.task_facts(want, &self.config));
+            // An 802.1X port authenticates afresh at every carrier.
+            let port = entry.info.technology == TechnologyKind::Ethernet
+                && entry.info.security.contains(&Security::Ieee8021x);
+            let has_carrier = entry
+                .info
+                .netdev
+                .and_then(|i| interfaces.get(&i))
+                .is_some_and(|i| i.admin_up && i.oper_up);
+            let facts = c.task_facts(want, !port || has_carrier, &self.config);
+            let tasks = connection_policy::tasks(c.state(), &facts);
             let cx = Context {
                 config: &self.config,
                 hostname: &self.hostname,
