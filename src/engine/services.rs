@@ -15,6 +15,7 @@ use crate::net::netlink::display_chain;
 use crate::net::online::OnlineReport;
 use crate::policy::autoconnect::{self, Candidate};
 use crate::policy::connection::{self as connection_policy, Facts, State};
+use crate::policy::credentials::{self, Need};
 use crate::tech::{self, wifi};
 
 use super::connection::Timer;
@@ -188,6 +189,13 @@ impl Manager {
             .values()
             .filter_map(|e| {
                 let c = e.connection.as_ref()?;
+                let stored = self.credentials.get(&c.id).cloned().unwrap_or_default();
+                let missing = credentials::missing(&Need {
+                    class: super::connect::class_of(e),
+                    nameless: false,
+                    eap: c.config.eap.as_ref(),
+                    have: &stored,
+                });
                 let candidate = Candidate {
                     id: c.id.clone(),
                     technology: e.info.technology,
@@ -195,7 +203,8 @@ impl Manager {
                     intent: c.intent,
                     autoconnect: c.config.autoconnect
                         && (c.config.favorite || e.info.technology == TechnologyKind::Ethernet),
-                    needs_user: matches!(c.state(), State::Failure { error, .. } if !error.retryable()),
+                    needs_user: !missing.is_empty()
+                        || matches!(c.state(), State::Failure { error, .. } if !error.retryable()),
                 };
                 Some((rank.get(&c.id).copied().unwrap_or(usize::MAX), candidate))
             })
