@@ -58,7 +58,7 @@ impl Authenticator {
             log,
         };
         let start = Instant::now();
-        while !me.log().contains("ENABLED") {
+        while !me.log().contains("AP-ENABLED") {
             assert!(
                 start.elapsed() < DEADLINE,
                 "hostapd did not start:\n{}",
