@@ -118,8 +118,8 @@ pub struct Wifi {
     /// wpa_supplicant's control directory (its `ctrl_interface`). Default
     /// `/run/wpa_supplicant`.
     pub ctrl_dir: PathBuf,
-    /// Start and supervise one wpa_supplicant per radio (nl80211) instead of using one that
-    /// runs already. Default false.
+    /// Start and supervise one wpa_supplicant per radio (nl80211) and per 802.1X port
+    /// (wired) instead of using one that runs already. Default false.
     pub spawn_supplicant: bool,
     /// The wpa_supplicant program started when `spawn_supplicant` is on. Default
     /// `wpa_supplicant` (looked up in PATH).

@@ -8,6 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::eap::{hexs, Authenticator};
 use common::pki::{make_pki, Pki};
 use common::{require_root, Netns, Peer, Testbed, DEADLINE};
 use netpilot::tech::wifi::ctrl::{
@@ -58,13 +59,17 @@ impl Wpa {
         assert!(self.process.is_none(), "already running");
         self.starts += 1;
         let conf = self.path("wpa.conf");
+        // The debug log goes to stdout unless -f names a file.
         let log = self.path(&format!("wpa_supplicant-{}.log", self.starts));
+        let stderr = self.path(&format!("wpa_supplicant-{}.stderr", self.starts));
         self.process = Some(Peer::start(
             &self.tb.host,
             "wpa_supplicant",
             "wpa_supplicant",
-            &["-Dwired", "-i", "wpa0", "-c", &conf, "-dd", "-t"],
-            Path::new(&log),
+            &[
+                "-Dwired", "-i", "wpa0", "-c", &conf, "-dd", "-t", "-f", &log,
+            ],
+            Path::new(&stderr),
         ));
     }
 
@@ -386,10 +391,6 @@ async fn killed_and_restarted_wpa_supplicant() {
 
 // ------------------------------------------------------------------ 802.1X end to end
 
-fn hexs(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// An identity with a backslash, non-ASCII bytes and more than 200 characters (no `"`:
 /// hostapd's eap_user file cannot hold one in an exact identity).
 fn long_identity() -> Vec<u8> {
@@ -408,11 +409,9 @@ fn odd_password() -> Vec<u8> {
     pw
 }
 
-struct Hostapd {
-    _process: Peer,
-}
-
-fn start_hostapd(ns: &Netns, dir: &Path, pki: &Pki) -> Hostapd {
+/// hostapd on the peer end with users for PEAP, TLS and TTLS, including odd identities and
+/// passwords.
+fn start_hostapd(ns: &Netns, dir: &Path, pki: &Pki) -> Authenticator {
     let users = format!(
         "\"np-tls-client\" TLS\n* PEAP,TTLS\n\
          \"np-user\" MSCHAPV2 \"np-password\" [2]\n\
@@ -421,27 +420,7 @@ fn start_hostapd(ns: &Netns, dir: &Path, pki: &Pki) -> Hostapd {
         long = String::from_utf8(long_identity()).expect("utf-8"),
         pw = hexs(&odd_password()),
     );
-    let users_path = dir.join("eap_user");
-    std::fs::write(&users_path, users).expect("eap_user");
-    let conf = format!(
-        "interface=auth0\ndriver=wired\nieee8021x=1\neap_server=1\nuse_pae_group_addr=1\n\
-         eap_user_file={}\nca_cert={}\nserver_cert={}\nprivate_key={}\n\
-         logger_stdout=-1\nlogger_stdout_level=1\n",
-        users_path.display(),
-        pki.ca,
-        pki.server_cert,
-        pki.server_key
-    );
-    let conf_path = dir.join("hostapd.conf");
-    std::fs::write(&conf_path, conf).expect("hostapd.conf");
-    let process = Peer::start(
-        ns,
-        "hostapd",
-        "hostapd",
-        &["-d", &conf_path.display().to_string()],
-        &dir.join("hostapd.log"),
-    );
-    Hostapd { _process: process }
+    Authenticator::start(ns, "auth0", dir, pki, &users)
 }
 
 async fn connect_wired(
@@ -555,6 +534,10 @@ async fn wired_8021x_peap_tls_ttls_end_to_end() {
     assert_eq!(readback(&got), quoted);
     // The password never shows in wpa_supplicant's debug log (it runs without -K) …
     let log = wpa.log();
+    assert!(
+        log.contains("CTRL-EVENT-EAP-SUCCESS"),
+        "the debug log is there to look at"
+    );
     assert!(
         !log.contains(&hexs(&odd_password())),
         "password hex in the debug log"

@@ -324,9 +324,10 @@ impl Connection {
         self.enter(next)
     }
 
-    /// The facts [`policy::tasks`] decides from.
-    pub fn task_facts(&self, wanted: bool, config: &Config) -> TaskFacts {
+    /// The facts [`policy::tasks`] decides from; `l2_possible` as in [`TaskFacts`].
+    pub fn task_facts(&self, wanted: bool, l2_possible: bool, config: &Config) -> TaskFacts {
         TaskFacts {
+            l2_possible,
             wanted,
             dhcp: self.config.ipv4 == Ipv4Config::Dhcp,
             check: config.online_check.mode,

@@ -15,6 +15,7 @@ use crate::net::netlink::display_chain;
 use crate::net::online::OnlineReport;
 use crate::policy::autoconnect::{self, Candidate};
 use crate::policy::connection::{self as connection_policy, Facts, State};
+use crate::policy::credentials::{self, Need};
 use crate::tech::{self, wifi};
 
 use super::connection::Timer;
@@ -50,12 +51,10 @@ impl Manager {
             tracing::debug!(service = %id, ?state, "L2 report for an unknown service");
             return;
         };
+        let port = entry.info.technology == TechnologyKind::Ethernet
+            && entry.info.security.contains(&Security::Ieee8021x);
         // An 802.1X port's authentication means nothing once its carrier is gone.
-        if entry.l2 == L2State::Idle
-            && matches!(state, L2State::Associated { .. })
-            && entry.info.technology == TechnologyKind::Ethernet
-            && entry.info.security.contains(&Security::Ieee8021x)
-        {
+        if entry.l2 == L2State::Idle && matches!(state, L2State::Associated { .. }) && port {
             tracing::debug!(service = %id, "authenticated without carrier; ignored");
             return;
         }
@@ -65,7 +64,10 @@ impl Manager {
         };
         c.handle(&connection_policy::Event::L2(state), rules);
         match state {
-            L2State::Idle => c.l2_dropped(),
+            // A port's idle is its carrier going (its backend reports idle only when asked
+            // to, or when it stops driving the port): the request stays counted, so that
+            // drive() takes it back while there is no carrier and makes it again after.
+            L2State::Idle if !port => c.l2_dropped(),
             L2State::Associated { ifindex } => self.remember_mtu(ifindex),
             L2State::Failed(ServiceError::InvalidKey) => {
                 c.given = Default::default();
@@ -187,6 +189,13 @@ impl Manager {
             .values()
             .filter_map(|e| {
                 let c = e.connection.as_ref()?;
+                let stored = self.credentials.get(&c.id).cloned().unwrap_or_default();
+                let missing = credentials::missing(&Need {
+                    class: super::connect::class_of(e),
+                    nameless: false,
+                    eap: c.config.eap.as_ref(),
+                    have: &stored,
+                });
                 let candidate = Candidate {
                     id: c.id.clone(),
                     technology: e.info.technology,
@@ -194,7 +203,8 @@ impl Manager {
                     intent: c.intent,
                     autoconnect: c.config.autoconnect
                         && (c.config.favorite || e.info.technology == TechnologyKind::Ethernet),
-                    needs_user: matches!(c.state(), State::Failure { error, .. } if !error.retryable()),
+                    needs_user: !missing.is_empty()
+                        || matches!(c.state(), State::Failure { error, .. } if !error.retryable()),
                 };
                 Some((rank.get(&c.id).copied().unwrap_or(usize::MAX), candidate))
             })
@@ -248,7 +258,16 @@ impl Manager {
                     changed = true;
                 }
             }
-            let tasks = connection_policy::tasks(c.state(), &c.task_facts(want, &self.config));
+            // An 802.1X port authenticates afresh at every carrier.
+            let port = entry.info.technology == TechnologyKind::Ethernet
+                && entry.info.security.contains(&Security::Ieee8021x);
+            let has_carrier = entry
+                .info
+                .netdev
+                .and_then(|i| interfaces.get(&i))
+                .is_some_and(|i| i.admin_up && i.oper_up);
+            let facts = c.task_facts(want, !port || has_carrier, &self.config);
+            let tasks = connection_policy::tasks(c.state(), &facts);
             let cx = Context {
                 config: &self.config,
                 hostname: &self.hostname,

@@ -33,8 +33,9 @@ pub struct Candidate {
     /// It may connect by itself: `autoconnect` is on and the service is known (a favorite,
     /// or an Ethernet link, which needs no credentials).
     pub autoconnect: bool,
-    /// It failed in a way that only the user can fix (a wrong key), so autoconnect passes it
-    /// over for the next candidate on the same netdev.
+    /// Only the user can get it connected: it failed in a way only they can fix (a wrong
+    /// key), or it needs credentials that are not stored (an 802.1X port never connected).
+    /// Autoconnect passes it over for the next candidate on the same netdev.
     pub needs_user: bool,
 }
 

@@ -229,6 +229,10 @@ pub struct TaskFacts {
     pub connect_pending: bool,
     /// netpilot holds the link admin-down ([`hold`]).
     pub held_down: bool,
+    /// The backend can work on L2 now: always for Wi-Fi; for a wired IEEE 802.1X port only
+    /// while it has carrier, so that authentication starts again every time carrier
+    /// returns (wpa_supplicant's `wired` driver does not watch the carrier).
+    pub l2_possible: bool,
 }
 
 /// What must be running for a connection. The engine starts what is missing and stops what
@@ -255,7 +259,7 @@ pub fn tasks(state: &State, f: &TaskFacts) -> Tasks {
         _ => None,
     };
     Tasks {
-        l2: f.wanted && failure.is_none(),
+        l2: f.wanted && f.l2_possible && failure.is_none(),
         dhcp: f.dhcp && state.has_link(),
         check: match state {
             _ if f.check == OnlineCheckMode::Off => false,
@@ -666,6 +670,7 @@ mod tests {
             timeout: true,
             connect_pending: false,
             held_down: false,
+            l2_possible: true,
         };
         let none = Tasks::default();
         let cases: Vec<(&str, State, TaskFacts, Tasks)> = vec![
@@ -674,6 +679,25 @@ mod tests {
                 Idle,
                 base,
                 Tasks { l2: true, ..none },
+            ),
+            (
+                "an 802.1X port without carrier: nothing to authenticate",
+                Idle,
+                TaskFacts {
+                    l2_possible: false,
+                    ..base
+                },
+                none,
+            ),
+            (
+                "carrier gone from a ready 802.1X port: stop authenticating, keep DHCP",
+                ready(),
+                TaskFacts {
+                    l2_possible: false,
+                    check: OnlineCheckMode::Off,
+                    ..base
+                },
+                Tasks { dhcp: true, ..none },
             ),
             (
                 "idle, not wanted: nothing",

@@ -83,6 +83,9 @@ struct Device {
     target: Option<Target>,
     /// Authentication failures of the current attempt.
     failures: u32,
+    /// A wired port's connect, kept until it is disconnected, forgotten or given up: made
+    /// once its wpa_supplicant answers, and again whenever wpa_supplicant restarts.
+    port_request: Option<ConnectRequest>,
     scan_delay: Duration,
     next_scan: Option<Instant>,
 }
@@ -247,6 +250,7 @@ impl Backend {
                     configured: BTreeMap::new(),
                     target: None,
                     failures: 0,
+                    port_request: None,
                     scan_delay: SCAN_MIN,
                     next_scan: None,
                 },
@@ -296,7 +300,9 @@ impl Backend {
         match netdev {
             Some(i) => self.devices.get_mut(&i),
             None => self.devices.values_mut().find(|d| {
-                d.announced.contains_key(id) || d.target.as_ref().is_some_and(|t| &t.id == id)
+                d.announced.contains_key(id)
+                    || d.target.as_ref().is_some_and(|t| &t.id == id)
+                    || d.port_request.as_ref().is_some_and(|r| &r.id == id)
             }),
         }
     }
@@ -317,6 +323,14 @@ impl Backend {
                 .await;
             return;
         };
+        if !d.is_radio() {
+            d.port_request = Some(req.clone());
+            if !d.available {
+                tracing::info!(service = %req.id, device = %d.name(), "connect: waiting for wpa_supplicant");
+                self.l2(&req.id, L2State::Associating).await;
+                return;
+            }
+        }
         if !d.available || (d.is_radio() && !powered) {
             tracing::warn!(service = %req.id, device = %d.name(), "connect: wpa_supplicant is not available");
             let id = req.id.clone();
@@ -348,6 +362,7 @@ impl Backend {
         let settings = match settings::network_settings(&req, &frequencies, wired) {
             Ok(s) => s,
             Err(e) => {
+                d.port_request = None;
                 tracing::warn!(service = %req.id, error = %e, "connect: cannot describe the network to wpa_supplicant");
                 self.l2(&req.id, L2State::Failed(ServiceError::ConnectFailed))
                     .await;
@@ -393,6 +408,7 @@ impl Backend {
                 self.l2(&req.id, L2State::Associating).await;
             }
             Err(e) => {
+                d.port_request = None;
                 tracing::warn!(service = %req.id, error = %display_chain(&e), "connect: wpa_supplicant refused the network");
                 self.l2(&req.id, L2State::Failed(ServiceError::ConnectFailed))
                     .await;
@@ -404,6 +420,14 @@ impl Backend {
         let Some(d) = self.device_for(None, id) else {
             return;
         };
+        if d.port_request.as_ref().is_some_and(|r| &r.id == id) {
+            d.port_request = None;
+            if d.target.is_none() {
+                // It was waiting for wpa_supplicant.
+                self.l2(id, L2State::Idle).await;
+                return;
+            }
+        }
         if d.target.as_ref().is_none_or(|t| &t.id != id) {
             return;
         }
@@ -424,6 +448,9 @@ impl Backend {
         let was_target = d.target.as_ref().is_some_and(|t| &t.id == id);
         if was_target {
             d.target = None;
+        }
+        if d.port_request.as_ref().is_some_and(|r| &r.id == id) {
+            d.port_request = None;
         }
         if let Some(net) = d.configured.remove(id) {
             if let Err(e) = d.supplicant.remove_network(net).await {
@@ -558,6 +585,11 @@ impl Backend {
                 };
                 tracing::warn!(device = %d.name(), reason = ?why, "wpa_supplicant unavailable");
                 d.available = false;
+                // A port stays authorized at the switch; it authenticates again as soon as
+                // wpa_supplicant is back.
+                if let Some(t) = d.target.take_if(|_| d.port_request.is_some()) {
+                    self.l2(&t.id, L2State::Associating).await;
+                }
                 self.withdraw(&mut d).await;
                 self.devices.insert(ifindex, d);
                 self.report_technology().await;
@@ -586,7 +618,8 @@ impl Backend {
         };
         tracing::info!(device = %d.name(), generation, "wpa_supplicant available");
         d.available = true;
-        if generation != d.generation {
+        // A port's only network is the one netpilot writes again below.
+        if generation != d.generation || !d.is_radio() {
             d.generation = generation;
             d.configured.clear();
             d.target = None;
@@ -606,8 +639,13 @@ impl Backend {
             d.scan_delay = SCAN_MIN;
             d.next_scan = powered.then(Instant::now);
         }
+        let port_request = d.port_request.clone();
         self.refresh(ifindex).await;
         self.report_technology().await;
+        if let Some(req) = port_request {
+            tracing::info!(service = %req.id, device = %self.devices.get(&ifindex).map_or("", |d| d.name()), "authenticating the port");
+            self.connect(req).await;
+        }
     }
 
     /// Reads the BSS table again and announces what changed.
@@ -767,6 +805,7 @@ impl Backend {
             return;
         };
         let Some(t) = d.target.take() else { return };
+        d.port_request = None;
         if let Err(e) = d.supplicant.disable_network(t.net).await {
             tracing::warn!(service = %t.id, error = %display_chain(&e), "disable the network");
         }
