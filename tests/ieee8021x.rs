@@ -628,4 +628,23 @@ async fn spawned_supplicant_restarts_and_reauthenticates() {
         !running(second)
     })
     .await;
+
+    // A crash (SIGKILL) takes it too, so a restarted netpilotd does not find a stale one.
+    port.daemon.start_again().await;
+    let start = Instant::now();
+    let third = loop {
+        if let [pid] = children(port.daemon.pid(), "wpa_supplicant")[..] {
+            break pid;
+        }
+        assert!(
+            start.elapsed() < SLOW,
+            "netpilotd did not start wpa_supplicant"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    port.daemon.kill().await;
+    common::eventually("wpa_supplicant ended with the killed netpilotd", || async {
+        !running(third)
+    })
+    .await;
 }

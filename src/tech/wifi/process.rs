@@ -52,14 +52,26 @@ async fn supervise(
     }
     let mut delay = RESTART_MIN;
     loop {
-        let child = Command::new(&program)
+        let mut command = Command::new(&program);
+        command
             .args(["-i", &ifname, "-D", &driver, "-C"])
             .arg(&ctrl_dir)
             .arg("-c")
             .arg(&conf)
             .kill_on_drop(true)
-            .stdin(std::process::Stdio::null())
-            .spawn();
+            .stdin(std::process::Stdio::null());
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to send SIGTERM to the
+        // child when netpilotd dies, so a crashed daemon leaves no wpa_supplicant behind
+        // that its successor would collide with.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn();
         match child {
             Ok(mut child) => {
                 tracing::info!(interface = %ifname, pid = ?child.id(), "wpa_supplicant started");
