@@ -860,7 +860,10 @@ func (x *ConnectivityChanged) GetInterface() string {
 type InputRequired struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Which service.
-	ServiceId     string `protobuf:"bytes,1,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
+	ServiceId string `protobuf:"bytes,1,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
+	// What is missing, as ConnMan's agent field names: "Passphrase", "Name" (a hidden network's
+	// SSID), "Identity", "Password".
+	Fields        []string `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -900,6 +903,13 @@ func (x *InputRequired) GetServiceId() string {
 		return x.ServiceId
 	}
 	return ""
+}
+
+func (x *InputRequired) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
 }
 
 // A connect gave up: the service did not become ready in time (Zephyr conn_mgr's
@@ -959,6 +969,62 @@ func (x *ConnectTimedOut) GetTimeout() *durationpb.Duration {
 	return nil
 }
 
+// A connected service was disconnected because no traffic crossed its interface for its
+// idle_timeout (Zephyr conn_mgr's NET_EVENT_CONN_IF_IDLE_TIMEOUT).
+type IdleTimedOut struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Which service.
+	ServiceId string `protobuf:"bytes,1,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
+	// The idle timeout that ran out.
+	IdleTimeout   *durationpb.Duration `protobuf:"bytes,2,opt,name=idle_timeout,json=idleTimeout,proto3" json:"idle_timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdleTimedOut) Reset() {
+	*x = IdleTimedOut{}
+	mi := &file_netpilot_v1_manager_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdleTimedOut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdleTimedOut) ProtoMessage() {}
+
+func (x *IdleTimedOut) ProtoReflect() protoreflect.Message {
+	mi := &file_netpilot_v1_manager_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdleTimedOut.ProtoReflect.Descriptor instead.
+func (*IdleTimedOut) Descriptor() ([]byte, []int) {
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *IdleTimedOut) GetServiceId() string {
+	if x != nil {
+		return x.ServiceId
+	}
+	return ""
+}
+
+func (x *IdleTimedOut) GetIdleTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.IdleTimeout
+	}
+	return nil
+}
+
 // The online check of a service was redirected: a captive portal.
 type CaptivePortalDetected struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -972,7 +1038,7 @@ type CaptivePortalDetected struct {
 
 func (x *CaptivePortalDetected) Reset() {
 	*x = CaptivePortalDetected{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[17]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1050,7 @@ func (x *CaptivePortalDetected) String() string {
 func (*CaptivePortalDetected) ProtoMessage() {}
 
 func (x *CaptivePortalDetected) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[17]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1063,7 @@ func (x *CaptivePortalDetected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaptivePortalDetected.ProtoReflect.Descriptor instead.
 func (*CaptivePortalDetected) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{17}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CaptivePortalDetected) GetServiceId() string {
@@ -1034,6 +1100,7 @@ type WatchManagerResponse struct {
 	//	*WatchManagerResponse_InputRequired
 	//	*WatchManagerResponse_ConnectTimedOut
 	//	*WatchManagerResponse_CaptivePortalDetected
+	//	*WatchManagerResponse_IdleTimedOut
 	Event         isWatchManagerResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1041,7 +1108,7 @@ type WatchManagerResponse struct {
 
 func (x *WatchManagerResponse) Reset() {
 	*x = WatchManagerResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[18]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1120,7 @@ func (x *WatchManagerResponse) String() string {
 func (*WatchManagerResponse) ProtoMessage() {}
 
 func (x *WatchManagerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[18]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1133,7 @@ func (x *WatchManagerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchManagerResponse.ProtoReflect.Descriptor instead.
 func (*WatchManagerResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{18}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WatchManagerResponse) GetEvent() isWatchManagerResponse_Event {
@@ -1193,6 +1260,15 @@ func (x *WatchManagerResponse) GetCaptivePortalDetected() *CaptivePortalDetected
 	return nil
 }
 
+func (x *WatchManagerResponse) GetIdleTimedOut() *IdleTimedOut {
+	if x != nil {
+		if x, ok := x.Event.(*WatchManagerResponse_IdleTimedOut); ok {
+			return x.IdleTimedOut
+		}
+	}
+	return nil
+}
+
 type isWatchManagerResponse_Event interface {
 	isWatchManagerResponse_Event()
 }
@@ -1262,6 +1338,11 @@ type WatchManagerResponse_CaptivePortalDetected struct {
 	CaptivePortalDetected *CaptivePortalDetected `protobuf:"bytes,13,opt,name=captive_portal_detected,json=captivePortalDetected,proto3,oneof"`
 }
 
+type WatchManagerResponse_IdleTimedOut struct {
+	// A service was disconnected for want of traffic.
+	IdleTimedOut *IdleTimedOut `protobuf:"bytes,14,opt,name=idle_timed_out,json=idleTimedOut,proto3,oneof"`
+}
+
 func (*WatchManagerResponse_Snapshot) isWatchManagerResponse_Event() {}
 
 func (*WatchManagerResponse_ManagerChanged) isWatchManagerResponse_Event() {}
@@ -1288,6 +1369,8 @@ func (*WatchManagerResponse_ConnectTimedOut) isWatchManagerResponse_Event() {}
 
 func (*WatchManagerResponse_CaptivePortalDetected) isWatchManagerResponse_Event() {}
 
+func (*WatchManagerResponse_IdleTimedOut) isWatchManagerResponse_Event() {}
+
 // Request of ListTechnologies.
 type ListTechnologiesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1297,7 +1380,7 @@ type ListTechnologiesRequest struct {
 
 func (x *ListTechnologiesRequest) Reset() {
 	*x = ListTechnologiesRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[19]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1392,7 @@ func (x *ListTechnologiesRequest) String() string {
 func (*ListTechnologiesRequest) ProtoMessage() {}
 
 func (x *ListTechnologiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[19]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1405,7 @@ func (x *ListTechnologiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTechnologiesRequest.ProtoReflect.Descriptor instead.
 func (*ListTechnologiesRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{19}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{20}
 }
 
 // Response of ListTechnologies.
@@ -1336,7 +1419,7 @@ type ListTechnologiesResponse struct {
 
 func (x *ListTechnologiesResponse) Reset() {
 	*x = ListTechnologiesResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[20]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1431,7 @@ func (x *ListTechnologiesResponse) String() string {
 func (*ListTechnologiesResponse) ProtoMessage() {}
 
 func (x *ListTechnologiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[20]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1444,7 @@ func (x *ListTechnologiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTechnologiesResponse.ProtoReflect.Descriptor instead.
 func (*ListTechnologiesResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{20}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListTechnologiesResponse) GetTechnologies() []*Technology {
@@ -1382,7 +1465,7 @@ type GetTechnologyRequest struct {
 
 func (x *GetTechnologyRequest) Reset() {
 	*x = GetTechnologyRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[21]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1477,7 @@ func (x *GetTechnologyRequest) String() string {
 func (*GetTechnologyRequest) ProtoMessage() {}
 
 func (x *GetTechnologyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[21]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1490,7 @@ func (x *GetTechnologyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTechnologyRequest.ProtoReflect.Descriptor instead.
 func (*GetTechnologyRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{21}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetTechnologyRequest) GetType() TechnologyType {
@@ -1428,7 +1511,7 @@ type GetTechnologyResponse struct {
 
 func (x *GetTechnologyResponse) Reset() {
 	*x = GetTechnologyResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[22]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1440,7 +1523,7 @@ func (x *GetTechnologyResponse) String() string {
 func (*GetTechnologyResponse) ProtoMessage() {}
 
 func (x *GetTechnologyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[22]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1453,7 +1536,7 @@ func (x *GetTechnologyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTechnologyResponse.ProtoReflect.Descriptor instead.
 func (*GetTechnologyResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{22}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetTechnologyResponse) GetTechnology() *Technology {
@@ -1477,13 +1560,17 @@ type UpdateTechnologyRequest struct {
 	// Tethering passphrase ("TetheringPassphrase"): 8..63 printable ASCII or 64 hex digits.
 	// Write-only: never returned.
 	TetheringPassphrase *string `protobuf:"bytes,5,opt,name=tethering_passphrase,json=tetheringPassphrase,proto3,oneof" json:"tethering_passphrase,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Wi-Fi regulatory country: ISO 3166-1 alpha-2, e.g. "DE" (ALConnectionManager's setCountry).
+	Country *string `protobuf:"bytes,6,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	// Ignore the technology's netdevs (Zephyr IgnoreL2) or watch them again (WatchL2).
+	Ignored       *bool `protobuf:"varint,7,opt,name=ignored,proto3,oneof" json:"ignored,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateTechnologyRequest) Reset() {
 	*x = UpdateTechnologyRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[23]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1495,7 +1582,7 @@ func (x *UpdateTechnologyRequest) String() string {
 func (*UpdateTechnologyRequest) ProtoMessage() {}
 
 func (x *UpdateTechnologyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[23]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1508,7 +1595,7 @@ func (x *UpdateTechnologyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTechnologyRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTechnologyRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{23}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpdateTechnologyRequest) GetType() TechnologyType {
@@ -1546,6 +1633,20 @@ func (x *UpdateTechnologyRequest) GetTetheringPassphrase() string {
 	return ""
 }
 
+func (x *UpdateTechnologyRequest) GetCountry() string {
+	if x != nil && x.Country != nil {
+		return *x.Country
+	}
+	return ""
+}
+
+func (x *UpdateTechnologyRequest) GetIgnored() bool {
+	if x != nil && x.Ignored != nil {
+		return *x.Ignored
+	}
+	return false
+}
+
 // Response of UpdateTechnology.
 type UpdateTechnologyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1557,7 +1658,7 @@ type UpdateTechnologyResponse struct {
 
 func (x *UpdateTechnologyResponse) Reset() {
 	*x = UpdateTechnologyResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[24]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +1670,7 @@ func (x *UpdateTechnologyResponse) String() string {
 func (*UpdateTechnologyResponse) ProtoMessage() {}
 
 func (x *UpdateTechnologyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[24]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +1683,7 @@ func (x *UpdateTechnologyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTechnologyResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTechnologyResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{24}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpdateTechnologyResponse) GetTechnology() *Technology {
@@ -1603,7 +1704,7 @@ type ScanTechnologyRequest struct {
 
 func (x *ScanTechnologyRequest) Reset() {
 	*x = ScanTechnologyRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[25]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1716,7 @@ func (x *ScanTechnologyRequest) String() string {
 func (*ScanTechnologyRequest) ProtoMessage() {}
 
 func (x *ScanTechnologyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[25]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1729,7 @@ func (x *ScanTechnologyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanTechnologyRequest.ProtoReflect.Descriptor instead.
 func (*ScanTechnologyRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{25}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ScanTechnologyRequest) GetType() TechnologyType {
@@ -1647,7 +1748,7 @@ type ScanTechnologyResponse struct {
 
 func (x *ScanTechnologyResponse) Reset() {
 	*x = ScanTechnologyResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[26]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1760,7 @@ func (x *ScanTechnologyResponse) String() string {
 func (*ScanTechnologyResponse) ProtoMessage() {}
 
 func (x *ScanTechnologyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[26]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1773,7 @@ func (x *ScanTechnologyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanTechnologyResponse.ProtoReflect.Descriptor instead.
 func (*ScanTechnologyResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{26}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{27}
 }
 
 // Request of ListServices.
@@ -1684,7 +1785,7 @@ type ListServicesRequest struct {
 
 func (x *ListServicesRequest) Reset() {
 	*x = ListServicesRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[27]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1696,7 +1797,7 @@ func (x *ListServicesRequest) String() string {
 func (*ListServicesRequest) ProtoMessage() {}
 
 func (x *ListServicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[27]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1709,7 +1810,7 @@ func (x *ListServicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListServicesRequest.ProtoReflect.Descriptor instead.
 func (*ListServicesRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{27}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{28}
 }
 
 // Response of ListServices.
@@ -1723,7 +1824,7 @@ type ListServicesResponse struct {
 
 func (x *ListServicesResponse) Reset() {
 	*x = ListServicesResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[28]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +1836,7 @@ func (x *ListServicesResponse) String() string {
 func (*ListServicesResponse) ProtoMessage() {}
 
 func (x *ListServicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[28]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +1849,7 @@ func (x *ListServicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListServicesResponse.ProtoReflect.Descriptor instead.
 func (*ListServicesResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{28}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListServicesResponse) GetServices() []*Service {
@@ -1769,7 +1870,7 @@ type GetServiceRequest struct {
 
 func (x *GetServiceRequest) Reset() {
 	*x = GetServiceRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[29]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +1882,7 @@ func (x *GetServiceRequest) String() string {
 func (*GetServiceRequest) ProtoMessage() {}
 
 func (x *GetServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[29]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +1895,7 @@ func (x *GetServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServiceRequest.ProtoReflect.Descriptor instead.
 func (*GetServiceRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{29}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetServiceRequest) GetServiceId() string {
@@ -1815,7 +1916,7 @@ type GetServiceResponse struct {
 
 func (x *GetServiceResponse) Reset() {
 	*x = GetServiceResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[30]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +1928,7 @@ func (x *GetServiceResponse) String() string {
 func (*GetServiceResponse) ProtoMessage() {}
 
 func (x *GetServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[30]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +1941,7 @@ func (x *GetServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServiceResponse.ProtoReflect.Descriptor instead.
 func (*GetServiceResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{30}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetServiceResponse) GetService() *Service {
@@ -1850,22 +1951,27 @@ func (x *GetServiceResponse) GetService() *Service {
 	return nil
 }
 
-// Credentials for a connect, instead of asking an agent.
+// Credentials for a connect, instead of asking an agent. Stored (mode 0600) when the connect
+// succeeds; never logged or returned.
 type Credentials struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// WPA passphrase: 8..63 printable ASCII or 64 hex digits. Never logged or returned.
+	// WPA passphrase: 8..63 printable ASCII or 64 hex digits (a raw PSK).
 	Passphrase string `protobuf:"bytes,1,opt,name=passphrase,proto3" json:"passphrase,omitempty"`
 	// EAP identity.
 	Identity string `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
-	// Network name, for a hidden network.
-	Ssid          string `protobuf:"bytes,3,opt,name=ssid,proto3" json:"ssid,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Network name, for a hidden network: 1..32 bytes.
+	Ssid string `protobuf:"bytes,3,opt,name=ssid,proto3" json:"ssid,omitempty"`
+	// EAP password (PEAP, TTLS).
+	Password string `protobuf:"bytes,4,opt,name=password,proto3" json:"password,omitempty"`
+	// Passphrase of the EAP-TLS private key file.
+	PrivateKeyPassphrase string `protobuf:"bytes,5,opt,name=private_key_passphrase,json=privateKeyPassphrase,proto3" json:"private_key_passphrase,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Credentials) Reset() {
 	*x = Credentials{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[31]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +1983,7 @@ func (x *Credentials) String() string {
 func (*Credentials) ProtoMessage() {}
 
 func (x *Credentials) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[31]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +1996,7 @@ func (x *Credentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credentials.ProtoReflect.Descriptor instead.
 func (*Credentials) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{31}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Credentials) GetPassphrase() string {
@@ -1914,6 +2020,20 @@ func (x *Credentials) GetSsid() string {
 	return ""
 }
 
+func (x *Credentials) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *Credentials) GetPrivateKeyPassphrase() string {
+	if x != nil {
+		return x.PrivateKeyPassphrase
+	}
+	return ""
+}
+
 // Request of ConnectService.
 type ConnectServiceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1929,7 +2049,7 @@ type ConnectServiceRequest struct {
 
 func (x *ConnectServiceRequest) Reset() {
 	*x = ConnectServiceRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[32]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2061,7 @@ func (x *ConnectServiceRequest) String() string {
 func (*ConnectServiceRequest) ProtoMessage() {}
 
 func (x *ConnectServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[32]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2074,7 @@ func (x *ConnectServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectServiceRequest.ProtoReflect.Descriptor instead.
 func (*ConnectServiceRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{32}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ConnectServiceRequest) GetServiceId() string {
@@ -1989,7 +2109,7 @@ type ConnectServiceResponse struct {
 
 func (x *ConnectServiceResponse) Reset() {
 	*x = ConnectServiceResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[33]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2001,7 +2121,7 @@ func (x *ConnectServiceResponse) String() string {
 func (*ConnectServiceResponse) ProtoMessage() {}
 
 func (x *ConnectServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[33]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2014,7 +2134,7 @@ func (x *ConnectServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectServiceResponse.ProtoReflect.Descriptor instead.
 func (*ConnectServiceResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{33}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ConnectServiceResponse) GetService() *Service {
@@ -2035,7 +2155,7 @@ type DisconnectServiceRequest struct {
 
 func (x *DisconnectServiceRequest) Reset() {
 	*x = DisconnectServiceRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[34]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2167,7 @@ func (x *DisconnectServiceRequest) String() string {
 func (*DisconnectServiceRequest) ProtoMessage() {}
 
 func (x *DisconnectServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[34]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2180,7 @@ func (x *DisconnectServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectServiceRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectServiceRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{34}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DisconnectServiceRequest) GetServiceId() string {
@@ -2079,7 +2199,7 @@ type DisconnectServiceResponse struct {
 
 func (x *DisconnectServiceResponse) Reset() {
 	*x = DisconnectServiceResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[35]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2211,7 @@ func (x *DisconnectServiceResponse) String() string {
 func (*DisconnectServiceResponse) ProtoMessage() {}
 
 func (x *DisconnectServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[35]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2224,7 @@ func (x *DisconnectServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectServiceResponse.ProtoReflect.Descriptor instead.
 func (*DisconnectServiceResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{35}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{36}
 }
 
 // Request of RemoveService.
@@ -2118,7 +2238,7 @@ type RemoveServiceRequest struct {
 
 func (x *RemoveServiceRequest) Reset() {
 	*x = RemoveServiceRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[36]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2130,7 +2250,7 @@ func (x *RemoveServiceRequest) String() string {
 func (*RemoveServiceRequest) ProtoMessage() {}
 
 func (x *RemoveServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[36]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2143,7 +2263,7 @@ func (x *RemoveServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServiceRequest.ProtoReflect.Descriptor instead.
 func (*RemoveServiceRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{36}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RemoveServiceRequest) GetServiceId() string {
@@ -2162,7 +2282,7 @@ type RemoveServiceResponse struct {
 
 func (x *RemoveServiceResponse) Reset() {
 	*x = RemoveServiceResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[37]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2174,7 +2294,7 @@ func (x *RemoveServiceResponse) String() string {
 func (*RemoveServiceResponse) ProtoMessage() {}
 
 func (x *RemoveServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[37]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2187,7 +2307,7 @@ func (x *RemoveServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServiceResponse.ProtoReflect.Descriptor instead.
 func (*RemoveServiceResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{37}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{38}
 }
 
 // Request of MoveService.
@@ -2208,7 +2328,7 @@ type MoveServiceRequest struct {
 
 func (x *MoveServiceRequest) Reset() {
 	*x = MoveServiceRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[38]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2340,7 @@ func (x *MoveServiceRequest) String() string {
 func (*MoveServiceRequest) ProtoMessage() {}
 
 func (x *MoveServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[38]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2353,7 @@ func (x *MoveServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveServiceRequest.ProtoReflect.Descriptor instead.
 func (*MoveServiceRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{38}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *MoveServiceRequest) GetServiceId() string {
@@ -2297,7 +2417,7 @@ type MoveServiceResponse struct {
 
 func (x *MoveServiceResponse) Reset() {
 	*x = MoveServiceResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[39]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2309,7 +2429,7 @@ func (x *MoveServiceResponse) String() string {
 func (*MoveServiceResponse) ProtoMessage() {}
 
 func (x *MoveServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[39]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2322,7 +2442,7 @@ func (x *MoveServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveServiceResponse.ProtoReflect.Descriptor instead.
 func (*MoveServiceResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{39}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *MoveServiceResponse) GetServices() []*Service {
@@ -2345,7 +2465,7 @@ type UpdateServiceRequest struct {
 
 func (x *UpdateServiceRequest) Reset() {
 	*x = UpdateServiceRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[40]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2357,7 +2477,7 @@ func (x *UpdateServiceRequest) String() string {
 func (*UpdateServiceRequest) ProtoMessage() {}
 
 func (x *UpdateServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[40]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2370,7 +2490,7 @@ func (x *UpdateServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateServiceRequest.ProtoReflect.Descriptor instead.
 func (*UpdateServiceRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{40}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdateServiceRequest) GetService() *Service {
@@ -2398,7 +2518,7 @@ type UpdateServiceResponse struct {
 
 func (x *UpdateServiceResponse) Reset() {
 	*x = UpdateServiceResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[41]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2410,7 +2530,7 @@ func (x *UpdateServiceResponse) String() string {
 func (*UpdateServiceResponse) ProtoMessage() {}
 
 func (x *UpdateServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[41]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2423,7 +2543,7 @@ func (x *UpdateServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateServiceResponse.ProtoReflect.Descriptor instead.
 func (*UpdateServiceResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{41}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UpdateServiceResponse) GetService() *Service {
@@ -2444,7 +2564,7 @@ type ReportConnectivityRequest struct {
 
 func (x *ReportConnectivityRequest) Reset() {
 	*x = ReportConnectivityRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[42]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2456,7 +2576,7 @@ func (x *ReportConnectivityRequest) String() string {
 func (*ReportConnectivityRequest) ProtoMessage() {}
 
 func (x *ReportConnectivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[42]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2469,7 +2589,7 @@ func (x *ReportConnectivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportConnectivityRequest.ProtoReflect.Descriptor instead.
 func (*ReportConnectivityRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{42}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ReportConnectivityRequest) GetServiceId() string {
@@ -2488,7 +2608,7 @@ type ReportConnectivityResponse struct {
 
 func (x *ReportConnectivityResponse) Reset() {
 	*x = ReportConnectivityResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[43]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2500,7 +2620,7 @@ func (x *ReportConnectivityResponse) String() string {
 func (*ReportConnectivityResponse) ProtoMessage() {}
 
 func (x *ReportConnectivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[43]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2513,7 +2633,191 @@ func (x *ReportConnectivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportConnectivityResponse.ProtoReflect.Descriptor instead.
 func (*ReportConnectivityResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{43}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{44}
+}
+
+// Request of ConnectAll.
+type ConnectAllRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this technology; unspecified: every technology.
+	Type          TechnologyType `protobuf:"varint,1,opt,name=type,proto3,enum=netpilot.v1.TechnologyType" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectAllRequest) Reset() {
+	*x = ConnectAllRequest{}
+	mi := &file_netpilot_v1_manager_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectAllRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectAllRequest) ProtoMessage() {}
+
+func (x *ConnectAllRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_netpilot_v1_manager_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectAllRequest.ProtoReflect.Descriptor instead.
+func (*ConnectAllRequest) Descriptor() ([]byte, []int) {
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ConnectAllRequest) GetType() TechnologyType {
+	if x != nil {
+		return x.Type
+	}
+	return TechnologyType_TECHNOLOGY_TYPE_UNSPECIFIED
+}
+
+// Response of ConnectAll.
+type ConnectAllResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The services asked to connect.
+	ServiceIds    []string `protobuf:"bytes,1,rep,name=service_ids,json=serviceIds,proto3" json:"service_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectAllResponse) Reset() {
+	*x = ConnectAllResponse{}
+	mi := &file_netpilot_v1_manager_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectAllResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectAllResponse) ProtoMessage() {}
+
+func (x *ConnectAllResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_netpilot_v1_manager_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectAllResponse.ProtoReflect.Descriptor instead.
+func (*ConnectAllResponse) Descriptor() ([]byte, []int) {
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ConnectAllResponse) GetServiceIds() []string {
+	if x != nil {
+		return x.ServiceIds
+	}
+	return nil
+}
+
+// Request of DisconnectAll.
+type DisconnectAllRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this technology; unspecified: every technology.
+	Type          TechnologyType `protobuf:"varint,1,opt,name=type,proto3,enum=netpilot.v1.TechnologyType" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisconnectAllRequest) Reset() {
+	*x = DisconnectAllRequest{}
+	mi := &file_netpilot_v1_manager_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisconnectAllRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisconnectAllRequest) ProtoMessage() {}
+
+func (x *DisconnectAllRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_netpilot_v1_manager_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisconnectAllRequest.ProtoReflect.Descriptor instead.
+func (*DisconnectAllRequest) Descriptor() ([]byte, []int) {
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *DisconnectAllRequest) GetType() TechnologyType {
+	if x != nil {
+		return x.Type
+	}
+	return TechnologyType_TECHNOLOGY_TYPE_UNSPECIFIED
+}
+
+// Response of DisconnectAll.
+type DisconnectAllResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The services disconnected.
+	ServiceIds    []string `protobuf:"bytes,1,rep,name=service_ids,json=serviceIds,proto3" json:"service_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisconnectAllResponse) Reset() {
+	*x = DisconnectAllResponse{}
+	mi := &file_netpilot_v1_manager_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisconnectAllResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisconnectAllResponse) ProtoMessage() {}
+
+func (x *DisconnectAllResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_netpilot_v1_manager_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisconnectAllResponse.ProtoReflect.Descriptor instead.
+func (*DisconnectAllResponse) Descriptor() ([]byte, []int) {
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *DisconnectAllResponse) GetServiceIds() []string {
+	if x != nil {
+		return x.ServiceIds
+	}
+	return nil
 }
 
 // Request of ListInterfaces.
@@ -2525,7 +2829,7 @@ type ListInterfacesRequest struct {
 
 func (x *ListInterfacesRequest) Reset() {
 	*x = ListInterfacesRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[44]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2537,7 +2841,7 @@ func (x *ListInterfacesRequest) String() string {
 func (*ListInterfacesRequest) ProtoMessage() {}
 
 func (x *ListInterfacesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[44]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2550,7 +2854,7 @@ func (x *ListInterfacesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInterfacesRequest.ProtoReflect.Descriptor instead.
 func (*ListInterfacesRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{44}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{49}
 }
 
 // Response of ListInterfaces.
@@ -2564,7 +2868,7 @@ type ListInterfacesResponse struct {
 
 func (x *ListInterfacesResponse) Reset() {
 	*x = ListInterfacesResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[45]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2576,7 +2880,7 @@ func (x *ListInterfacesResponse) String() string {
 func (*ListInterfacesResponse) ProtoMessage() {}
 
 func (x *ListInterfacesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[45]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2589,7 +2893,7 @@ func (x *ListInterfacesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInterfacesResponse.ProtoReflect.Descriptor instead.
 func (*ListInterfacesResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{45}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListInterfacesResponse) GetInterfaces() []*Interface {
@@ -2610,7 +2914,7 @@ type GetInterfaceRequest struct {
 
 func (x *GetInterfaceRequest) Reset() {
 	*x = GetInterfaceRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[46]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2622,7 +2926,7 @@ func (x *GetInterfaceRequest) String() string {
 func (*GetInterfaceRequest) ProtoMessage() {}
 
 func (x *GetInterfaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[46]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2635,7 +2939,7 @@ func (x *GetInterfaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInterfaceRequest.ProtoReflect.Descriptor instead.
 func (*GetInterfaceRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{46}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetInterfaceRequest) GetName() string {
@@ -2656,7 +2960,7 @@ type GetInterfaceResponse struct {
 
 func (x *GetInterfaceResponse) Reset() {
 	*x = GetInterfaceResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[47]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2972,7 @@ func (x *GetInterfaceResponse) String() string {
 func (*GetInterfaceResponse) ProtoMessage() {}
 
 func (x *GetInterfaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[47]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2985,7 @@ func (x *GetInterfaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInterfaceResponse.ProtoReflect.Descriptor instead.
 func (*GetInterfaceResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{47}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetInterfaceResponse) GetInterface() *Interface {
@@ -2704,7 +3008,7 @@ type UpdateInterfaceRequest struct {
 
 func (x *UpdateInterfaceRequest) Reset() {
 	*x = UpdateInterfaceRequest{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[48]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2716,7 +3020,7 @@ func (x *UpdateInterfaceRequest) String() string {
 func (*UpdateInterfaceRequest) ProtoMessage() {}
 
 func (x *UpdateInterfaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[48]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2729,7 +3033,7 @@ func (x *UpdateInterfaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInterfaceRequest.ProtoReflect.Descriptor instead.
 func (*UpdateInterfaceRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{48}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *UpdateInterfaceRequest) GetName() string {
@@ -2757,7 +3061,7 @@ type UpdateInterfaceResponse struct {
 
 func (x *UpdateInterfaceResponse) Reset() {
 	*x = UpdateInterfaceResponse{}
-	mi := &file_netpilot_v1_manager_proto_msgTypes[49]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2769,7 +3073,7 @@ func (x *UpdateInterfaceResponse) String() string {
 func (*UpdateInterfaceResponse) ProtoMessage() {}
 
 func (x *UpdateInterfaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_manager_proto_msgTypes[49]
+	mi := &file_netpilot_v1_manager_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2782,7 +3086,7 @@ func (x *UpdateInterfaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInterfaceResponse.ProtoReflect.Descriptor instead.
 func (*UpdateInterfaceResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{49}
+	return file_netpilot_v1_manager_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *UpdateInterfaceResponse) GetInterface() *Interface {
@@ -2843,18 +3147,23 @@ const file_netpilot_v1_manager_proto_rawDesc = "" +
 	"\x13ConnectivityChanged\x122\n" +
 	"\x06family\x18\x01 \x01(\x0e2\x1a.netpilot.v1.AddressFamilyR\x06family\x12\x1c\n" +
 	"\tconnected\x18\x02 \x01(\bR\tconnected\x12\x1c\n" +
-	"\tinterface\x18\x03 \x01(\tR\tinterface\".\n" +
+	"\tinterface\x18\x03 \x01(\tR\tinterface\"F\n" +
 	"\rInputRequired\x12\x1d\n" +
 	"\n" +
-	"service_id\x18\x01 \x01(\tR\tserviceId\"e\n" +
+	"service_id\x18\x01 \x01(\tR\tserviceId\x12\x16\n" +
+	"\x06fields\x18\x02 \x03(\tR\x06fields\"e\n" +
 	"\x0fConnectTimedOut\x12\x1d\n" +
 	"\n" +
 	"service_id\x18\x01 \x01(\tR\tserviceId\x123\n" +
-	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"H\n" +
+	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"k\n" +
+	"\fIdleTimedOut\x12\x1d\n" +
+	"\n" +
+	"service_id\x18\x01 \x01(\tR\tserviceId\x12<\n" +
+	"\fidle_timeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\"H\n" +
 	"\x15CaptivePortalDetected\x12\x1d\n" +
 	"\n" +
 	"service_id\x18\x01 \x01(\tR\tserviceId\x12\x10\n" +
-	"\x03url\x18\x02 \x01(\tR\x03url\"\x95\b\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\"\xd8\b\n" +
 	"\x14WatchManagerResponse\x12:\n" +
 	"\bsnapshot\x18\x01 \x01(\v2\x1c.netpilot.v1.ManagerSnapshotH\x00R\bsnapshot\x12F\n" +
 	"\x0fmanager_changed\x18\x02 \x01(\v2\x1b.netpilot.v1.ManagerChangedH\x00R\x0emanagerChanged\x12I\n" +
@@ -2869,7 +3178,8 @@ const file_netpilot_v1_manager_proto_rawDesc = "" +
 	" \x01(\v2 .netpilot.v1.ConnectivityChangedH\x00R\x13connectivityChanged\x12C\n" +
 	"\x0einput_required\x18\v \x01(\v2\x1a.netpilot.v1.InputRequiredH\x00R\rinputRequired\x12J\n" +
 	"\x11connect_timed_out\x18\f \x01(\v2\x1c.netpilot.v1.ConnectTimedOutH\x00R\x0fconnectTimedOut\x12\\\n" +
-	"\x17captive_portal_detected\x18\r \x01(\v2\".netpilot.v1.CaptivePortalDetectedH\x00R\x15captivePortalDetectedB\a\n" +
+	"\x17captive_portal_detected\x18\r \x01(\v2\".netpilot.v1.CaptivePortalDetectedH\x00R\x15captivePortalDetected\x12A\n" +
+	"\x0eidle_timed_out\x18\x0e \x01(\v2\x19.netpilot.v1.IdleTimedOutH\x00R\fidleTimedOutB\a\n" +
 	"\x05event\"\x19\n" +
 	"\x17ListTechnologiesRequest\"W\n" +
 	"\x18ListTechnologiesResponse\x12;\n" +
@@ -2879,19 +3189,25 @@ const file_netpilot_v1_manager_proto_rawDesc = "" +
 	"\x15GetTechnologyResponse\x127\n" +
 	"\n" +
 	"technology\x18\x01 \x01(\v2\x17.netpilot.v1.TechnologyR\n" +
-	"technology\"\xc8\x02\n" +
+	"technology\"\x9e\x03\n" +
 	"\x17UpdateTechnologyRequest\x12/\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1b.netpilot.v1.TechnologyTypeR\x04type\x12\x1d\n" +
 	"\apowered\x18\x02 \x01(\bH\x00R\apowered\x88\x01\x01\x12!\n" +
 	"\ttethering\x18\x03 \x01(\bH\x01R\ttethering\x88\x01\x01\x126\n" +
 	"\x14tethering_identifier\x18\x04 \x01(\tH\x02R\x13tetheringIdentifier\x88\x01\x01\x126\n" +
-	"\x14tethering_passphrase\x18\x05 \x01(\tH\x03R\x13tetheringPassphrase\x88\x01\x01B\n" +
+	"\x14tethering_passphrase\x18\x05 \x01(\tH\x03R\x13tetheringPassphrase\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\x06 \x01(\tH\x04R\acountry\x88\x01\x01\x12\x1d\n" +
+	"\aignored\x18\a \x01(\bH\x05R\aignored\x88\x01\x01B\n" +
 	"\n" +
 	"\b_poweredB\f\n" +
 	"\n" +
 	"_tetheringB\x17\n" +
 	"\x15_tethering_identifierB\x17\n" +
-	"\x15_tethering_passphrase\"S\n" +
+	"\x15_tethering_passphraseB\n" +
+	"\n" +
+	"\b_countryB\n" +
+	"\n" +
+	"\b_ignored\"S\n" +
 	"\x18UpdateTechnologyResponse\x127\n" +
 	"\n" +
 	"technology\x18\x01 \x01(\v2\x17.netpilot.v1.TechnologyR\n" +
@@ -2906,13 +3222,15 @@ const file_netpilot_v1_manager_proto_rawDesc = "" +
 	"\n" +
 	"service_id\x18\x01 \x01(\tR\tserviceId\"D\n" +
 	"\x12GetServiceResponse\x12.\n" +
-	"\aservice\x18\x01 \x01(\v2\x14.netpilot.v1.ServiceR\aservice\"]\n" +
+	"\aservice\x18\x01 \x01(\v2\x14.netpilot.v1.ServiceR\aservice\"\xaf\x01\n" +
 	"\vCredentials\x12\x1e\n" +
 	"\n" +
 	"passphrase\x18\x01 \x01(\tR\n" +
 	"passphrase\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x12\n" +
-	"\x04ssid\x18\x03 \x01(\tR\x04ssid\"\xa7\x01\n" +
+	"\x04ssid\x18\x03 \x01(\tR\x04ssid\x12\x1a\n" +
+	"\bpassword\x18\x04 \x01(\tR\bpassword\x124\n" +
+	"\x16private_key_passphrase\x18\x05 \x01(\tR\x14privateKeyPassphrase\"\xa7\x01\n" +
 	"\x15ConnectServiceRequest\x12\x1d\n" +
 	"\n" +
 	"service_id\x18\x01 \x01(\tR\tserviceId\x123\n" +
@@ -2945,7 +3263,17 @@ const file_netpilot_v1_manager_proto_rawDesc = "" +
 	"\x19ReportConnectivityRequest\x12\x1d\n" +
 	"\n" +
 	"service_id\x18\x01 \x01(\tR\tserviceId\"\x1c\n" +
-	"\x1aReportConnectivityResponse\"\x17\n" +
+	"\x1aReportConnectivityResponse\"D\n" +
+	"\x11ConnectAllRequest\x12/\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1b.netpilot.v1.TechnologyTypeR\x04type\"5\n" +
+	"\x12ConnectAllResponse\x12\x1f\n" +
+	"\vservice_ids\x18\x01 \x03(\tR\n" +
+	"serviceIds\"G\n" +
+	"\x14DisconnectAllRequest\x12/\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1b.netpilot.v1.TechnologyTypeR\x04type\"8\n" +
+	"\x15DisconnectAllResponse\x12\x1f\n" +
+	"\vservice_ids\x18\x01 \x03(\tR\n" +
+	"serviceIds\"\x17\n" +
 	"\x15ListInterfacesRequest\"P\n" +
 	"\x16ListInterfacesResponse\x126\n" +
 	"\n" +
@@ -2966,7 +3294,7 @@ const file_netpilot_v1_manager_proto_rawDesc = "" +
 	"\x1aADDRESS_FAMILY_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ADDRESS_FAMILY_ANY\x10\x01\x12\x17\n" +
 	"\x13ADDRESS_FAMILY_IPV4\x10\x02\x12\x17\n" +
-	"\x13ADDRESS_FAMILY_IPV6\x10\x032\xdd\f\n" +
+	"\x13ADDRESS_FAMILY_IPV6\x10\x032\x84\x0e\n" +
 	"\x0eManagerService\x12M\n" +
 	"\n" +
 	"GetManager\x12\x1e.netpilot.v1.GetManagerRequest\x1a\x1f.netpilot.v1.GetManagerResponse\x12V\n" +
@@ -2984,7 +3312,10 @@ const file_netpilot_v1_manager_proto_rawDesc = "" +
 	"\rRemoveService\x12!.netpilot.v1.RemoveServiceRequest\x1a\".netpilot.v1.RemoveServiceResponse\x12P\n" +
 	"\vMoveService\x12\x1f.netpilot.v1.MoveServiceRequest\x1a .netpilot.v1.MoveServiceResponse\x12V\n" +
 	"\rUpdateService\x12!.netpilot.v1.UpdateServiceRequest\x1a\".netpilot.v1.UpdateServiceResponse\x12e\n" +
-	"\x12ReportConnectivity\x12&.netpilot.v1.ReportConnectivityRequest\x1a'.netpilot.v1.ReportConnectivityResponse\x12Y\n" +
+	"\x12ReportConnectivity\x12&.netpilot.v1.ReportConnectivityRequest\x1a'.netpilot.v1.ReportConnectivityResponse\x12M\n" +
+	"\n" +
+	"ConnectAll\x12\x1e.netpilot.v1.ConnectAllRequest\x1a\x1f.netpilot.v1.ConnectAllResponse\x12V\n" +
+	"\rDisconnectAll\x12!.netpilot.v1.DisconnectAllRequest\x1a\".netpilot.v1.DisconnectAllResponse\x12Y\n" +
 	"\x0eListInterfaces\x12\".netpilot.v1.ListInterfacesRequest\x1a#.netpilot.v1.ListInterfacesResponse\x12S\n" +
 	"\fGetInterface\x12 .netpilot.v1.GetInterfaceRequest\x1a!.netpilot.v1.GetInterfaceResponse\x12\\\n" +
 	"\x0fUpdateInterface\x12#.netpilot.v1.UpdateInterfaceRequest\x1a$.netpilot.v1.UpdateInterfaceResponseb\x06proto3"
@@ -3002,7 +3333,7 @@ func file_netpilot_v1_manager_proto_rawDescGZIP() []byte {
 }
 
 var file_netpilot_v1_manager_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_netpilot_v1_manager_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_netpilot_v1_manager_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_netpilot_v1_manager_proto_goTypes = []any{
 	(AddressFamily)(0),                 // 0: netpilot.v1.AddressFamily
 	(*GetManagerRequest)(nil),          // 1: netpilot.v1.GetManagerRequest
@@ -3022,137 +3353,150 @@ var file_netpilot_v1_manager_proto_goTypes = []any{
 	(*ConnectivityChanged)(nil),        // 15: netpilot.v1.ConnectivityChanged
 	(*InputRequired)(nil),              // 16: netpilot.v1.InputRequired
 	(*ConnectTimedOut)(nil),            // 17: netpilot.v1.ConnectTimedOut
-	(*CaptivePortalDetected)(nil),      // 18: netpilot.v1.CaptivePortalDetected
-	(*WatchManagerResponse)(nil),       // 19: netpilot.v1.WatchManagerResponse
-	(*ListTechnologiesRequest)(nil),    // 20: netpilot.v1.ListTechnologiesRequest
-	(*ListTechnologiesResponse)(nil),   // 21: netpilot.v1.ListTechnologiesResponse
-	(*GetTechnologyRequest)(nil),       // 22: netpilot.v1.GetTechnologyRequest
-	(*GetTechnologyResponse)(nil),      // 23: netpilot.v1.GetTechnologyResponse
-	(*UpdateTechnologyRequest)(nil),    // 24: netpilot.v1.UpdateTechnologyRequest
-	(*UpdateTechnologyResponse)(nil),   // 25: netpilot.v1.UpdateTechnologyResponse
-	(*ScanTechnologyRequest)(nil),      // 26: netpilot.v1.ScanTechnologyRequest
-	(*ScanTechnologyResponse)(nil),     // 27: netpilot.v1.ScanTechnologyResponse
-	(*ListServicesRequest)(nil),        // 28: netpilot.v1.ListServicesRequest
-	(*ListServicesResponse)(nil),       // 29: netpilot.v1.ListServicesResponse
-	(*GetServiceRequest)(nil),          // 30: netpilot.v1.GetServiceRequest
-	(*GetServiceResponse)(nil),         // 31: netpilot.v1.GetServiceResponse
-	(*Credentials)(nil),                // 32: netpilot.v1.Credentials
-	(*ConnectServiceRequest)(nil),      // 33: netpilot.v1.ConnectServiceRequest
-	(*ConnectServiceResponse)(nil),     // 34: netpilot.v1.ConnectServiceResponse
-	(*DisconnectServiceRequest)(nil),   // 35: netpilot.v1.DisconnectServiceRequest
-	(*DisconnectServiceResponse)(nil),  // 36: netpilot.v1.DisconnectServiceResponse
-	(*RemoveServiceRequest)(nil),       // 37: netpilot.v1.RemoveServiceRequest
-	(*RemoveServiceResponse)(nil),      // 38: netpilot.v1.RemoveServiceResponse
-	(*MoveServiceRequest)(nil),         // 39: netpilot.v1.MoveServiceRequest
-	(*MoveServiceResponse)(nil),        // 40: netpilot.v1.MoveServiceResponse
-	(*UpdateServiceRequest)(nil),       // 41: netpilot.v1.UpdateServiceRequest
-	(*UpdateServiceResponse)(nil),      // 42: netpilot.v1.UpdateServiceResponse
-	(*ReportConnectivityRequest)(nil),  // 43: netpilot.v1.ReportConnectivityRequest
-	(*ReportConnectivityResponse)(nil), // 44: netpilot.v1.ReportConnectivityResponse
-	(*ListInterfacesRequest)(nil),      // 45: netpilot.v1.ListInterfacesRequest
-	(*ListInterfacesResponse)(nil),     // 46: netpilot.v1.ListInterfacesResponse
-	(*GetInterfaceRequest)(nil),        // 47: netpilot.v1.GetInterfaceRequest
-	(*GetInterfaceResponse)(nil),       // 48: netpilot.v1.GetInterfaceResponse
-	(*UpdateInterfaceRequest)(nil),     // 49: netpilot.v1.UpdateInterfaceRequest
-	(*UpdateInterfaceResponse)(nil),    // 50: netpilot.v1.UpdateInterfaceResponse
-	(*Manager)(nil),                    // 51: netpilot.v1.Manager
-	(*Technology)(nil),                 // 52: netpilot.v1.Technology
-	(*Service)(nil),                    // 53: netpilot.v1.Service
-	(*Interface)(nil),                  // 54: netpilot.v1.Interface
-	(TechnologyType)(0),                // 55: netpilot.v1.TechnologyType
-	(ServiceState)(0),                  // 56: netpilot.v1.ServiceState
-	(*durationpb.Duration)(nil),        // 57: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),      // 58: google.protobuf.FieldMask
+	(*IdleTimedOut)(nil),               // 18: netpilot.v1.IdleTimedOut
+	(*CaptivePortalDetected)(nil),      // 19: netpilot.v1.CaptivePortalDetected
+	(*WatchManagerResponse)(nil),       // 20: netpilot.v1.WatchManagerResponse
+	(*ListTechnologiesRequest)(nil),    // 21: netpilot.v1.ListTechnologiesRequest
+	(*ListTechnologiesResponse)(nil),   // 22: netpilot.v1.ListTechnologiesResponse
+	(*GetTechnologyRequest)(nil),       // 23: netpilot.v1.GetTechnologyRequest
+	(*GetTechnologyResponse)(nil),      // 24: netpilot.v1.GetTechnologyResponse
+	(*UpdateTechnologyRequest)(nil),    // 25: netpilot.v1.UpdateTechnologyRequest
+	(*UpdateTechnologyResponse)(nil),   // 26: netpilot.v1.UpdateTechnologyResponse
+	(*ScanTechnologyRequest)(nil),      // 27: netpilot.v1.ScanTechnologyRequest
+	(*ScanTechnologyResponse)(nil),     // 28: netpilot.v1.ScanTechnologyResponse
+	(*ListServicesRequest)(nil),        // 29: netpilot.v1.ListServicesRequest
+	(*ListServicesResponse)(nil),       // 30: netpilot.v1.ListServicesResponse
+	(*GetServiceRequest)(nil),          // 31: netpilot.v1.GetServiceRequest
+	(*GetServiceResponse)(nil),         // 32: netpilot.v1.GetServiceResponse
+	(*Credentials)(nil),                // 33: netpilot.v1.Credentials
+	(*ConnectServiceRequest)(nil),      // 34: netpilot.v1.ConnectServiceRequest
+	(*ConnectServiceResponse)(nil),     // 35: netpilot.v1.ConnectServiceResponse
+	(*DisconnectServiceRequest)(nil),   // 36: netpilot.v1.DisconnectServiceRequest
+	(*DisconnectServiceResponse)(nil),  // 37: netpilot.v1.DisconnectServiceResponse
+	(*RemoveServiceRequest)(nil),       // 38: netpilot.v1.RemoveServiceRequest
+	(*RemoveServiceResponse)(nil),      // 39: netpilot.v1.RemoveServiceResponse
+	(*MoveServiceRequest)(nil),         // 40: netpilot.v1.MoveServiceRequest
+	(*MoveServiceResponse)(nil),        // 41: netpilot.v1.MoveServiceResponse
+	(*UpdateServiceRequest)(nil),       // 42: netpilot.v1.UpdateServiceRequest
+	(*UpdateServiceResponse)(nil),      // 43: netpilot.v1.UpdateServiceResponse
+	(*ReportConnectivityRequest)(nil),  // 44: netpilot.v1.ReportConnectivityRequest
+	(*ReportConnectivityResponse)(nil), // 45: netpilot.v1.ReportConnectivityResponse
+	(*ConnectAllRequest)(nil),          // 46: netpilot.v1.ConnectAllRequest
+	(*ConnectAllResponse)(nil),         // 47: netpilot.v1.ConnectAllResponse
+	(*DisconnectAllRequest)(nil),       // 48: netpilot.v1.DisconnectAllRequest
+	(*DisconnectAllResponse)(nil),      // 49: netpilot.v1.DisconnectAllResponse
+	(*ListInterfacesRequest)(nil),      // 50: netpilot.v1.ListInterfacesRequest
+	(*ListInterfacesResponse)(nil),     // 51: netpilot.v1.ListInterfacesResponse
+	(*GetInterfaceRequest)(nil),        // 52: netpilot.v1.GetInterfaceRequest
+	(*GetInterfaceResponse)(nil),       // 53: netpilot.v1.GetInterfaceResponse
+	(*UpdateInterfaceRequest)(nil),     // 54: netpilot.v1.UpdateInterfaceRequest
+	(*UpdateInterfaceResponse)(nil),    // 55: netpilot.v1.UpdateInterfaceResponse
+	(*Manager)(nil),                    // 56: netpilot.v1.Manager
+	(*Technology)(nil),                 // 57: netpilot.v1.Technology
+	(*Service)(nil),                    // 58: netpilot.v1.Service
+	(*Interface)(nil),                  // 59: netpilot.v1.Interface
+	(TechnologyType)(0),                // 60: netpilot.v1.TechnologyType
+	(ServiceState)(0),                  // 61: netpilot.v1.ServiceState
+	(*durationpb.Duration)(nil),        // 62: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),      // 63: google.protobuf.FieldMask
 }
 var file_netpilot_v1_manager_proto_depIdxs = []int32{
-	51, // 0: netpilot.v1.GetManagerResponse.manager:type_name -> netpilot.v1.Manager
-	51, // 1: netpilot.v1.UpdateManagerResponse.manager:type_name -> netpilot.v1.Manager
-	51, // 2: netpilot.v1.ManagerSnapshot.manager:type_name -> netpilot.v1.Manager
-	52, // 3: netpilot.v1.ManagerSnapshot.technologies:type_name -> netpilot.v1.Technology
-	53, // 4: netpilot.v1.ManagerSnapshot.services:type_name -> netpilot.v1.Service
-	54, // 5: netpilot.v1.ManagerSnapshot.interfaces:type_name -> netpilot.v1.Interface
-	51, // 6: netpilot.v1.ManagerChanged.manager:type_name -> netpilot.v1.Manager
-	52, // 7: netpilot.v1.TechnologyAdded.technology:type_name -> netpilot.v1.Technology
-	55, // 8: netpilot.v1.TechnologyRemoved.type:type_name -> netpilot.v1.TechnologyType
-	52, // 9: netpilot.v1.TechnologyChanged.technology:type_name -> netpilot.v1.Technology
-	53, // 10: netpilot.v1.ServicesChanged.changed:type_name -> netpilot.v1.Service
-	56, // 11: netpilot.v1.ServiceStateChanged.state:type_name -> netpilot.v1.ServiceState
-	56, // 12: netpilot.v1.ServiceStateChanged.previous_state:type_name -> netpilot.v1.ServiceState
-	54, // 13: netpilot.v1.InterfaceChanged.interface:type_name -> netpilot.v1.Interface
+	56, // 0: netpilot.v1.GetManagerResponse.manager:type_name -> netpilot.v1.Manager
+	56, // 1: netpilot.v1.UpdateManagerResponse.manager:type_name -> netpilot.v1.Manager
+	56, // 2: netpilot.v1.ManagerSnapshot.manager:type_name -> netpilot.v1.Manager
+	57, // 3: netpilot.v1.ManagerSnapshot.technologies:type_name -> netpilot.v1.Technology
+	58, // 4: netpilot.v1.ManagerSnapshot.services:type_name -> netpilot.v1.Service
+	59, // 5: netpilot.v1.ManagerSnapshot.interfaces:type_name -> netpilot.v1.Interface
+	56, // 6: netpilot.v1.ManagerChanged.manager:type_name -> netpilot.v1.Manager
+	57, // 7: netpilot.v1.TechnologyAdded.technology:type_name -> netpilot.v1.Technology
+	60, // 8: netpilot.v1.TechnologyRemoved.type:type_name -> netpilot.v1.TechnologyType
+	57, // 9: netpilot.v1.TechnologyChanged.technology:type_name -> netpilot.v1.Technology
+	58, // 10: netpilot.v1.ServicesChanged.changed:type_name -> netpilot.v1.Service
+	61, // 11: netpilot.v1.ServiceStateChanged.state:type_name -> netpilot.v1.ServiceState
+	61, // 12: netpilot.v1.ServiceStateChanged.previous_state:type_name -> netpilot.v1.ServiceState
+	59, // 13: netpilot.v1.InterfaceChanged.interface:type_name -> netpilot.v1.Interface
 	0,  // 14: netpilot.v1.ConnectivityChanged.family:type_name -> netpilot.v1.AddressFamily
-	57, // 15: netpilot.v1.ConnectTimedOut.timeout:type_name -> google.protobuf.Duration
-	6,  // 16: netpilot.v1.WatchManagerResponse.snapshot:type_name -> netpilot.v1.ManagerSnapshot
-	7,  // 17: netpilot.v1.WatchManagerResponse.manager_changed:type_name -> netpilot.v1.ManagerChanged
-	8,  // 18: netpilot.v1.WatchManagerResponse.technology_added:type_name -> netpilot.v1.TechnologyAdded
-	9,  // 19: netpilot.v1.WatchManagerResponse.technology_removed:type_name -> netpilot.v1.TechnologyRemoved
-	10, // 20: netpilot.v1.WatchManagerResponse.technology_changed:type_name -> netpilot.v1.TechnologyChanged
-	11, // 21: netpilot.v1.WatchManagerResponse.services_changed:type_name -> netpilot.v1.ServicesChanged
-	12, // 22: netpilot.v1.WatchManagerResponse.service_state_changed:type_name -> netpilot.v1.ServiceStateChanged
-	13, // 23: netpilot.v1.WatchManagerResponse.interface_changed:type_name -> netpilot.v1.InterfaceChanged
-	14, // 24: netpilot.v1.WatchManagerResponse.interface_removed:type_name -> netpilot.v1.InterfaceRemoved
-	15, // 25: netpilot.v1.WatchManagerResponse.connectivity_changed:type_name -> netpilot.v1.ConnectivityChanged
-	16, // 26: netpilot.v1.WatchManagerResponse.input_required:type_name -> netpilot.v1.InputRequired
-	17, // 27: netpilot.v1.WatchManagerResponse.connect_timed_out:type_name -> netpilot.v1.ConnectTimedOut
-	18, // 28: netpilot.v1.WatchManagerResponse.captive_portal_detected:type_name -> netpilot.v1.CaptivePortalDetected
-	52, // 29: netpilot.v1.ListTechnologiesResponse.technologies:type_name -> netpilot.v1.Technology
-	55, // 30: netpilot.v1.GetTechnologyRequest.type:type_name -> netpilot.v1.TechnologyType
-	52, // 31: netpilot.v1.GetTechnologyResponse.technology:type_name -> netpilot.v1.Technology
-	55, // 32: netpilot.v1.UpdateTechnologyRequest.type:type_name -> netpilot.v1.TechnologyType
-	52, // 33: netpilot.v1.UpdateTechnologyResponse.technology:type_name -> netpilot.v1.Technology
-	55, // 34: netpilot.v1.ScanTechnologyRequest.type:type_name -> netpilot.v1.TechnologyType
-	53, // 35: netpilot.v1.ListServicesResponse.services:type_name -> netpilot.v1.Service
-	53, // 36: netpilot.v1.GetServiceResponse.service:type_name -> netpilot.v1.Service
-	57, // 37: netpilot.v1.ConnectServiceRequest.timeout:type_name -> google.protobuf.Duration
-	32, // 38: netpilot.v1.ConnectServiceRequest.credentials:type_name -> netpilot.v1.Credentials
-	53, // 39: netpilot.v1.ConnectServiceResponse.service:type_name -> netpilot.v1.Service
-	53, // 40: netpilot.v1.MoveServiceResponse.services:type_name -> netpilot.v1.Service
-	53, // 41: netpilot.v1.UpdateServiceRequest.service:type_name -> netpilot.v1.Service
-	58, // 42: netpilot.v1.UpdateServiceRequest.update_mask:type_name -> google.protobuf.FieldMask
-	53, // 43: netpilot.v1.UpdateServiceResponse.service:type_name -> netpilot.v1.Service
-	54, // 44: netpilot.v1.ListInterfacesResponse.interfaces:type_name -> netpilot.v1.Interface
-	54, // 45: netpilot.v1.GetInterfaceResponse.interface:type_name -> netpilot.v1.Interface
-	54, // 46: netpilot.v1.UpdateInterfaceResponse.interface:type_name -> netpilot.v1.Interface
-	1,  // 47: netpilot.v1.ManagerService.GetManager:input_type -> netpilot.v1.GetManagerRequest
-	3,  // 48: netpilot.v1.ManagerService.UpdateManager:input_type -> netpilot.v1.UpdateManagerRequest
-	5,  // 49: netpilot.v1.ManagerService.WatchManager:input_type -> netpilot.v1.WatchManagerRequest
-	20, // 50: netpilot.v1.ManagerService.ListTechnologies:input_type -> netpilot.v1.ListTechnologiesRequest
-	22, // 51: netpilot.v1.ManagerService.GetTechnology:input_type -> netpilot.v1.GetTechnologyRequest
-	24, // 52: netpilot.v1.ManagerService.UpdateTechnology:input_type -> netpilot.v1.UpdateTechnologyRequest
-	26, // 53: netpilot.v1.ManagerService.ScanTechnology:input_type -> netpilot.v1.ScanTechnologyRequest
-	28, // 54: netpilot.v1.ManagerService.ListServices:input_type -> netpilot.v1.ListServicesRequest
-	30, // 55: netpilot.v1.ManagerService.GetService:input_type -> netpilot.v1.GetServiceRequest
-	33, // 56: netpilot.v1.ManagerService.ConnectService:input_type -> netpilot.v1.ConnectServiceRequest
-	35, // 57: netpilot.v1.ManagerService.DisconnectService:input_type -> netpilot.v1.DisconnectServiceRequest
-	37, // 58: netpilot.v1.ManagerService.RemoveService:input_type -> netpilot.v1.RemoveServiceRequest
-	39, // 59: netpilot.v1.ManagerService.MoveService:input_type -> netpilot.v1.MoveServiceRequest
-	41, // 60: netpilot.v1.ManagerService.UpdateService:input_type -> netpilot.v1.UpdateServiceRequest
-	43, // 61: netpilot.v1.ManagerService.ReportConnectivity:input_type -> netpilot.v1.ReportConnectivityRequest
-	45, // 62: netpilot.v1.ManagerService.ListInterfaces:input_type -> netpilot.v1.ListInterfacesRequest
-	47, // 63: netpilot.v1.ManagerService.GetInterface:input_type -> netpilot.v1.GetInterfaceRequest
-	49, // 64: netpilot.v1.ManagerService.UpdateInterface:input_type -> netpilot.v1.UpdateInterfaceRequest
-	2,  // 65: netpilot.v1.ManagerService.GetManager:output_type -> netpilot.v1.GetManagerResponse
-	4,  // 66: netpilot.v1.ManagerService.UpdateManager:output_type -> netpilot.v1.UpdateManagerResponse
-	19, // 67: netpilot.v1.ManagerService.WatchManager:output_type -> netpilot.v1.WatchManagerResponse
-	21, // 68: netpilot.v1.ManagerService.ListTechnologies:output_type -> netpilot.v1.ListTechnologiesResponse
-	23, // 69: netpilot.v1.ManagerService.GetTechnology:output_type -> netpilot.v1.GetTechnologyResponse
-	25, // 70: netpilot.v1.ManagerService.UpdateTechnology:output_type -> netpilot.v1.UpdateTechnologyResponse
-	27, // 71: netpilot.v1.ManagerService.ScanTechnology:output_type -> netpilot.v1.ScanTechnologyResponse
-	29, // 72: netpilot.v1.ManagerService.ListServices:output_type -> netpilot.v1.ListServicesResponse
-	31, // 73: netpilot.v1.ManagerService.GetService:output_type -> netpilot.v1.GetServiceResponse
-	34, // 74: netpilot.v1.ManagerService.ConnectService:output_type -> netpilot.v1.ConnectServiceResponse
-	36, // 75: netpilot.v1.ManagerService.DisconnectService:output_type -> netpilot.v1.DisconnectServiceResponse
-	38, // 76: netpilot.v1.ManagerService.RemoveService:output_type -> netpilot.v1.RemoveServiceResponse
-	40, // 77: netpilot.v1.ManagerService.MoveService:output_type -> netpilot.v1.MoveServiceResponse
-	42, // 78: netpilot.v1.ManagerService.UpdateService:output_type -> netpilot.v1.UpdateServiceResponse
-	44, // 79: netpilot.v1.ManagerService.ReportConnectivity:output_type -> netpilot.v1.ReportConnectivityResponse
-	46, // 80: netpilot.v1.ManagerService.ListInterfaces:output_type -> netpilot.v1.ListInterfacesResponse
-	48, // 81: netpilot.v1.ManagerService.GetInterface:output_type -> netpilot.v1.GetInterfaceResponse
-	50, // 82: netpilot.v1.ManagerService.UpdateInterface:output_type -> netpilot.v1.UpdateInterfaceResponse
-	65, // [65:83] is the sub-list for method output_type
-	47, // [47:65] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	62, // 15: netpilot.v1.ConnectTimedOut.timeout:type_name -> google.protobuf.Duration
+	62, // 16: netpilot.v1.IdleTimedOut.idle_timeout:type_name -> google.protobuf.Duration
+	6,  // 17: netpilot.v1.WatchManagerResponse.snapshot:type_name -> netpilot.v1.ManagerSnapshot
+	7,  // 18: netpilot.v1.WatchManagerResponse.manager_changed:type_name -> netpilot.v1.ManagerChanged
+	8,  // 19: netpilot.v1.WatchManagerResponse.technology_added:type_name -> netpilot.v1.TechnologyAdded
+	9,  // 20: netpilot.v1.WatchManagerResponse.technology_removed:type_name -> netpilot.v1.TechnologyRemoved
+	10, // 21: netpilot.v1.WatchManagerResponse.technology_changed:type_name -> netpilot.v1.TechnologyChanged
+	11, // 22: netpilot.v1.WatchManagerResponse.services_changed:type_name -> netpilot.v1.ServicesChanged
+	12, // 23: netpilot.v1.WatchManagerResponse.service_state_changed:type_name -> netpilot.v1.ServiceStateChanged
+	13, // 24: netpilot.v1.WatchManagerResponse.interface_changed:type_name -> netpilot.v1.InterfaceChanged
+	14, // 25: netpilot.v1.WatchManagerResponse.interface_removed:type_name -> netpilot.v1.InterfaceRemoved
+	15, // 26: netpilot.v1.WatchManagerResponse.connectivity_changed:type_name -> netpilot.v1.ConnectivityChanged
+	16, // 27: netpilot.v1.WatchManagerResponse.input_required:type_name -> netpilot.v1.InputRequired
+	17, // 28: netpilot.v1.WatchManagerResponse.connect_timed_out:type_name -> netpilot.v1.ConnectTimedOut
+	19, // 29: netpilot.v1.WatchManagerResponse.captive_portal_detected:type_name -> netpilot.v1.CaptivePortalDetected
+	18, // 30: netpilot.v1.WatchManagerResponse.idle_timed_out:type_name -> netpilot.v1.IdleTimedOut
+	57, // 31: netpilot.v1.ListTechnologiesResponse.technologies:type_name -> netpilot.v1.Technology
+	60, // 32: netpilot.v1.GetTechnologyRequest.type:type_name -> netpilot.v1.TechnologyType
+	57, // 33: netpilot.v1.GetTechnologyResponse.technology:type_name -> netpilot.v1.Technology
+	60, // 34: netpilot.v1.UpdateTechnologyRequest.type:type_name -> netpilot.v1.TechnologyType
+	57, // 35: netpilot.v1.UpdateTechnologyResponse.technology:type_name -> netpilot.v1.Technology
+	60, // 36: netpilot.v1.ScanTechnologyRequest.type:type_name -> netpilot.v1.TechnologyType
+	58, // 37: netpilot.v1.ListServicesResponse.services:type_name -> netpilot.v1.Service
+	58, // 38: netpilot.v1.GetServiceResponse.service:type_name -> netpilot.v1.Service
+	62, // 39: netpilot.v1.ConnectServiceRequest.timeout:type_name -> google.protobuf.Duration
+	33, // 40: netpilot.v1.ConnectServiceRequest.credentials:type_name -> netpilot.v1.Credentials
+	58, // 41: netpilot.v1.ConnectServiceResponse.service:type_name -> netpilot.v1.Service
+	58, // 42: netpilot.v1.MoveServiceResponse.services:type_name -> netpilot.v1.Service
+	58, // 43: netpilot.v1.UpdateServiceRequest.service:type_name -> netpilot.v1.Service
+	63, // 44: netpilot.v1.UpdateServiceRequest.update_mask:type_name -> google.protobuf.FieldMask
+	58, // 45: netpilot.v1.UpdateServiceResponse.service:type_name -> netpilot.v1.Service
+	60, // 46: netpilot.v1.ConnectAllRequest.type:type_name -> netpilot.v1.TechnologyType
+	60, // 47: netpilot.v1.DisconnectAllRequest.type:type_name -> netpilot.v1.TechnologyType
+	59, // 48: netpilot.v1.ListInterfacesResponse.interfaces:type_name -> netpilot.v1.Interface
+	59, // 49: netpilot.v1.GetInterfaceResponse.interface:type_name -> netpilot.v1.Interface
+	59, // 50: netpilot.v1.UpdateInterfaceResponse.interface:type_name -> netpilot.v1.Interface
+	1,  // 51: netpilot.v1.ManagerService.GetManager:input_type -> netpilot.v1.GetManagerRequest
+	3,  // 52: netpilot.v1.ManagerService.UpdateManager:input_type -> netpilot.v1.UpdateManagerRequest
+	5,  // 53: netpilot.v1.ManagerService.WatchManager:input_type -> netpilot.v1.WatchManagerRequest
+	21, // 54: netpilot.v1.ManagerService.ListTechnologies:input_type -> netpilot.v1.ListTechnologiesRequest
+	23, // 55: netpilot.v1.ManagerService.GetTechnology:input_type -> netpilot.v1.GetTechnologyRequest
+	25, // 56: netpilot.v1.ManagerService.UpdateTechnology:input_type -> netpilot.v1.UpdateTechnologyRequest
+	27, // 57: netpilot.v1.ManagerService.ScanTechnology:input_type -> netpilot.v1.ScanTechnologyRequest
+	29, // 58: netpilot.v1.ManagerService.ListServices:input_type -> netpilot.v1.ListServicesRequest
+	31, // 59: netpilot.v1.ManagerService.GetService:input_type -> netpilot.v1.GetServiceRequest
+	34, // 60: netpilot.v1.ManagerService.ConnectService:input_type -> netpilot.v1.ConnectServiceRequest
+	36, // 61: netpilot.v1.ManagerService.DisconnectService:input_type -> netpilot.v1.DisconnectServiceRequest
+	38, // 62: netpilot.v1.ManagerService.RemoveService:input_type -> netpilot.v1.RemoveServiceRequest
+	40, // 63: netpilot.v1.ManagerService.MoveService:input_type -> netpilot.v1.MoveServiceRequest
+	42, // 64: netpilot.v1.ManagerService.UpdateService:input_type -> netpilot.v1.UpdateServiceRequest
+	44, // 65: netpilot.v1.ManagerService.ReportConnectivity:input_type -> netpilot.v1.ReportConnectivityRequest
+	46, // 66: netpilot.v1.ManagerService.ConnectAll:input_type -> netpilot.v1.ConnectAllRequest
+	48, // 67: netpilot.v1.ManagerService.DisconnectAll:input_type -> netpilot.v1.DisconnectAllRequest
+	50, // 68: netpilot.v1.ManagerService.ListInterfaces:input_type -> netpilot.v1.ListInterfacesRequest
+	52, // 69: netpilot.v1.ManagerService.GetInterface:input_type -> netpilot.v1.GetInterfaceRequest
+	54, // 70: netpilot.v1.ManagerService.UpdateInterface:input_type -> netpilot.v1.UpdateInterfaceRequest
+	2,  // 71: netpilot.v1.ManagerService.GetManager:output_type -> netpilot.v1.GetManagerResponse
+	4,  // 72: netpilot.v1.ManagerService.UpdateManager:output_type -> netpilot.v1.UpdateManagerResponse
+	20, // 73: netpilot.v1.ManagerService.WatchManager:output_type -> netpilot.v1.WatchManagerResponse
+	22, // 74: netpilot.v1.ManagerService.ListTechnologies:output_type -> netpilot.v1.ListTechnologiesResponse
+	24, // 75: netpilot.v1.ManagerService.GetTechnology:output_type -> netpilot.v1.GetTechnologyResponse
+	26, // 76: netpilot.v1.ManagerService.UpdateTechnology:output_type -> netpilot.v1.UpdateTechnologyResponse
+	28, // 77: netpilot.v1.ManagerService.ScanTechnology:output_type -> netpilot.v1.ScanTechnologyResponse
+	30, // 78: netpilot.v1.ManagerService.ListServices:output_type -> netpilot.v1.ListServicesResponse
+	32, // 79: netpilot.v1.ManagerService.GetService:output_type -> netpilot.v1.GetServiceResponse
+	35, // 80: netpilot.v1.ManagerService.ConnectService:output_type -> netpilot.v1.ConnectServiceResponse
+	37, // 81: netpilot.v1.ManagerService.DisconnectService:output_type -> netpilot.v1.DisconnectServiceResponse
+	39, // 82: netpilot.v1.ManagerService.RemoveService:output_type -> netpilot.v1.RemoveServiceResponse
+	41, // 83: netpilot.v1.ManagerService.MoveService:output_type -> netpilot.v1.MoveServiceResponse
+	43, // 84: netpilot.v1.ManagerService.UpdateService:output_type -> netpilot.v1.UpdateServiceResponse
+	45, // 85: netpilot.v1.ManagerService.ReportConnectivity:output_type -> netpilot.v1.ReportConnectivityResponse
+	47, // 86: netpilot.v1.ManagerService.ConnectAll:output_type -> netpilot.v1.ConnectAllResponse
+	49, // 87: netpilot.v1.ManagerService.DisconnectAll:output_type -> netpilot.v1.DisconnectAllResponse
+	51, // 88: netpilot.v1.ManagerService.ListInterfaces:output_type -> netpilot.v1.ListInterfacesResponse
+	53, // 89: netpilot.v1.ManagerService.GetInterface:output_type -> netpilot.v1.GetInterfaceResponse
+	55, // 90: netpilot.v1.ManagerService.UpdateInterface:output_type -> netpilot.v1.UpdateInterfaceResponse
+	71, // [71:91] is the sub-list for method output_type
+	51, // [51:71] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_netpilot_v1_manager_proto_init() }
@@ -3162,7 +3506,7 @@ func file_netpilot_v1_manager_proto_init() {
 	}
 	file_netpilot_v1_resources_proto_init()
 	file_netpilot_v1_manager_proto_msgTypes[2].OneofWrappers = []any{}
-	file_netpilot_v1_manager_proto_msgTypes[18].OneofWrappers = []any{
+	file_netpilot_v1_manager_proto_msgTypes[19].OneofWrappers = []any{
 		(*WatchManagerResponse_Snapshot)(nil),
 		(*WatchManagerResponse_ManagerChanged)(nil),
 		(*WatchManagerResponse_TechnologyAdded)(nil),
@@ -3176,20 +3520,21 @@ func file_netpilot_v1_manager_proto_init() {
 		(*WatchManagerResponse_InputRequired)(nil),
 		(*WatchManagerResponse_ConnectTimedOut)(nil),
 		(*WatchManagerResponse_CaptivePortalDetected)(nil),
+		(*WatchManagerResponse_IdleTimedOut)(nil),
 	}
-	file_netpilot_v1_manager_proto_msgTypes[23].OneofWrappers = []any{}
-	file_netpilot_v1_manager_proto_msgTypes[38].OneofWrappers = []any{
+	file_netpilot_v1_manager_proto_msgTypes[24].OneofWrappers = []any{}
+	file_netpilot_v1_manager_proto_msgTypes[39].OneofWrappers = []any{
 		(*MoveServiceRequest_Before)(nil),
 		(*MoveServiceRequest_After)(nil),
 	}
-	file_netpilot_v1_manager_proto_msgTypes[48].OneofWrappers = []any{}
+	file_netpilot_v1_manager_proto_msgTypes[53].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_netpilot_v1_manager_proto_rawDesc), len(file_netpilot_v1_manager_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   50,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,8 @@ const (
 	ManagerService_MoveService_FullMethodName        = "/netpilot.v1.ManagerService/MoveService"
 	ManagerService_UpdateService_FullMethodName      = "/netpilot.v1.ManagerService/UpdateService"
 	ManagerService_ReportConnectivity_FullMethodName = "/netpilot.v1.ManagerService/ReportConnectivity"
+	ManagerService_ConnectAll_FullMethodName         = "/netpilot.v1.ManagerService/ConnectAll"
+	ManagerService_DisconnectAll_FullMethodName      = "/netpilot.v1.ManagerService/DisconnectAll"
 	ManagerService_ListInterfaces_FullMethodName     = "/netpilot.v1.ManagerService/ListInterfaces"
 	ManagerService_GetInterface_FullMethodName       = "/netpilot.v1.ManagerService/GetInterface"
 	ManagerService_UpdateInterface_FullMethodName    = "/netpilot.v1.ManagerService/UpdateInterface"
@@ -87,6 +89,13 @@ type ManagerServiceClient interface {
 	// Says "this service does not work for me": an immediate online re-check (conman's
 	// setConnected(False), Android's reportNetworkConnectivity).
 	ReportConnectivity(ctx context.Context, in *ReportConnectivityRequest, opts ...grpc.CallOption) (*ReportConnectivityResponse, error)
+	// Connects every managed service that can connect, or those of one technology (Zephyr
+	// conn_mgr_all_if_connect). Returns at once with the services asked; progress comes through
+	// WatchManager.
+	ConnectAll(ctx context.Context, in *ConnectAllRequest, opts ...grpc.CallOption) (*ConnectAllResponse, error)
+	// Disconnects every managed service, or those of one technology
+	// (conn_mgr_all_if_disconnect). They stay disconnected until connected again.
+	DisconnectAll(ctx context.Context, in *DisconnectAllRequest, opts ...grpc.CallOption) (*DisconnectAllResponse, error)
 	// Lists the kernel's network interfaces.
 	ListInterfaces(ctx context.Context, in *ListInterfacesRequest, opts ...grpc.CallOption) (*ListInterfacesResponse, error)
 	// Returns one interface.
@@ -262,6 +271,26 @@ func (c *managerServiceClient) ReportConnectivity(ctx context.Context, in *Repor
 	return out, nil
 }
 
+func (c *managerServiceClient) ConnectAll(ctx context.Context, in *ConnectAllRequest, opts ...grpc.CallOption) (*ConnectAllResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConnectAllResponse)
+	err := c.cc.Invoke(ctx, ManagerService_ConnectAll_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managerServiceClient) DisconnectAll(ctx context.Context, in *DisconnectAllRequest, opts ...grpc.CallOption) (*DisconnectAllResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DisconnectAllResponse)
+	err := c.cc.Invoke(ctx, ManagerService_DisconnectAll_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *managerServiceClient) ListInterfaces(ctx context.Context, in *ListInterfacesRequest, opts ...grpc.CallOption) (*ListInterfacesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListInterfacesResponse)
@@ -337,6 +366,13 @@ type ManagerServiceServer interface {
 	// Says "this service does not work for me": an immediate online re-check (conman's
 	// setConnected(False), Android's reportNetworkConnectivity).
 	ReportConnectivity(context.Context, *ReportConnectivityRequest) (*ReportConnectivityResponse, error)
+	// Connects every managed service that can connect, or those of one technology (Zephyr
+	// conn_mgr_all_if_connect). Returns at once with the services asked; progress comes through
+	// WatchManager.
+	ConnectAll(context.Context, *ConnectAllRequest) (*ConnectAllResponse, error)
+	// Disconnects every managed service, or those of one technology
+	// (conn_mgr_all_if_disconnect). They stay disconnected until connected again.
+	DisconnectAll(context.Context, *DisconnectAllRequest) (*DisconnectAllResponse, error)
 	// Lists the kernel's network interfaces.
 	ListInterfaces(context.Context, *ListInterfacesRequest) (*ListInterfacesResponse, error)
 	// Returns one interface.
@@ -397,6 +433,12 @@ func (UnimplementedManagerServiceServer) UpdateService(context.Context, *UpdateS
 }
 func (UnimplementedManagerServiceServer) ReportConnectivity(context.Context, *ReportConnectivityRequest) (*ReportConnectivityResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportConnectivity not implemented")
+}
+func (UnimplementedManagerServiceServer) ConnectAll(context.Context, *ConnectAllRequest) (*ConnectAllResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConnectAll not implemented")
+}
+func (UnimplementedManagerServiceServer) DisconnectAll(context.Context, *DisconnectAllRequest) (*DisconnectAllResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DisconnectAll not implemented")
 }
 func (UnimplementedManagerServiceServer) ListInterfaces(context.Context, *ListInterfacesRequest) (*ListInterfacesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListInterfaces not implemented")
@@ -691,6 +733,42 @@ func _ManagerService_ReportConnectivity_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ManagerService_ConnectAll_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConnectAllRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagerServiceServer).ConnectAll(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagerService_ConnectAll_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagerServiceServer).ConnectAll(ctx, req.(*ConnectAllRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagerService_DisconnectAll_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DisconnectAllRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagerServiceServer).DisconnectAll(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagerService_DisconnectAll_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagerServiceServer).DisconnectAll(ctx, req.(*DisconnectAllRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ManagerService_ListInterfaces_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListInterfacesRequest)
 	if err := dec(in); err != nil {
@@ -807,6 +885,14 @@ var ManagerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportConnectivity",
 			Handler:    _ManagerService_ReportConnectivity_Handler,
+		},
+		{
+			MethodName: "ConnectAll",
+			Handler:    _ManagerService_ConnectAll_Handler,
+		},
+		{
+			MethodName: "DisconnectAll",
+			Handler:    _ManagerService_DisconnectAll_Handler,
 		},
 		{
 			MethodName: "ListInterfaces",

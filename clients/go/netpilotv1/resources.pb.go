@@ -14,6 +14,7 @@ package netpilotv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -238,6 +239,9 @@ const (
 	Security_SECURITY_IEEE8021X Security = 4
 	// Wi-Fi Protected Setup available ("wps").
 	Security_SECURITY_WPS Security = 5
+	// WPA3-Personal: SAE offered. Listed with SECURITY_PSK, the class ConnMan uses for every
+	// personal network; both together without SAE-only means WPA2/WPA3 transition mode.
+	Security_SECURITY_SAE Security = 6
 )
 
 // Enum value maps for Security.
@@ -249,6 +253,7 @@ var (
 		3: "SECURITY_PSK",
 		4: "SECURITY_IEEE8021X",
 		5: "SECURITY_WPS",
+		6: "SECURITY_SAE",
 	}
 	Security_value = map[string]int32{
 		"SECURITY_UNSPECIFIED": 0,
@@ -257,6 +262,7 @@ var (
 		"SECURITY_PSK":         3,
 		"SECURITY_IEEE8021X":   4,
 		"SECURITY_WPS":         5,
+		"SECURITY_SAE":         6,
 	}
 )
 
@@ -285,6 +291,120 @@ func (x Security) Number() protoreflect.EnumNumber {
 // Deprecated: Use Security.Descriptor instead.
 func (Security) EnumDescriptor() ([]byte, []int) {
 	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{3}
+}
+
+// An EAP method for IEEE 802.1X (WPA/WPA2/WPA3-Enterprise, wired 802.1X).
+type EapMethod int32
+
+const (
+	// Not set: PEAP with MSCHAPv2 inside.
+	EapMethod_EAP_METHOD_UNSPECIFIED EapMethod = 0
+	// PEAP (tunnelled; phase 2 MSCHAPv2 or GTC).
+	EapMethod_EAP_METHOD_PEAP EapMethod = 1
+	// TTLS (tunnelled; phase 2 PAP, MSCHAPv2 or GTC).
+	EapMethod_EAP_METHOD_TTLS EapMethod = 2
+	// TLS with a client certificate and key.
+	EapMethod_EAP_METHOD_TLS EapMethod = 3
+)
+
+// Enum value maps for EapMethod.
+var (
+	EapMethod_name = map[int32]string{
+		0: "EAP_METHOD_UNSPECIFIED",
+		1: "EAP_METHOD_PEAP",
+		2: "EAP_METHOD_TTLS",
+		3: "EAP_METHOD_TLS",
+	}
+	EapMethod_value = map[string]int32{
+		"EAP_METHOD_UNSPECIFIED": 0,
+		"EAP_METHOD_PEAP":        1,
+		"EAP_METHOD_TTLS":        2,
+		"EAP_METHOD_TLS":         3,
+	}
+)
+
+func (x EapMethod) Enum() *EapMethod {
+	p := new(EapMethod)
+	*p = x
+	return p
+}
+
+func (x EapMethod) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EapMethod) Descriptor() protoreflect.EnumDescriptor {
+	return file_netpilot_v1_resources_proto_enumTypes[4].Descriptor()
+}
+
+func (EapMethod) Type() protoreflect.EnumType {
+	return &file_netpilot_v1_resources_proto_enumTypes[4]
+}
+
+func (x EapMethod) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EapMethod.Descriptor instead.
+func (EapMethod) EnumDescriptor() ([]byte, []int) {
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{4}
+}
+
+// The inner authentication of a tunnelled EAP method.
+type EapPhase2 int32
+
+const (
+	// Not set: MSCHAPv2.
+	EapPhase2_EAP_PHASE2_UNSPECIFIED EapPhase2 = 0
+	// MSCHAPv2.
+	EapPhase2_EAP_PHASE2_MSCHAPV2 EapPhase2 = 1
+	// PAP (TTLS only).
+	EapPhase2_EAP_PHASE2_PAP EapPhase2 = 2
+	// GTC.
+	EapPhase2_EAP_PHASE2_GTC EapPhase2 = 3
+)
+
+// Enum value maps for EapPhase2.
+var (
+	EapPhase2_name = map[int32]string{
+		0: "EAP_PHASE2_UNSPECIFIED",
+		1: "EAP_PHASE2_MSCHAPV2",
+		2: "EAP_PHASE2_PAP",
+		3: "EAP_PHASE2_GTC",
+	}
+	EapPhase2_value = map[string]int32{
+		"EAP_PHASE2_UNSPECIFIED": 0,
+		"EAP_PHASE2_MSCHAPV2":    1,
+		"EAP_PHASE2_PAP":         2,
+		"EAP_PHASE2_GTC":         3,
+	}
+)
+
+func (x EapPhase2) Enum() *EapPhase2 {
+	p := new(EapPhase2)
+	*p = x
+	return p
+}
+
+func (x EapPhase2) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EapPhase2) Descriptor() protoreflect.EnumDescriptor {
+	return file_netpilot_v1_resources_proto_enumTypes[5].Descriptor()
+}
+
+func (EapPhase2) Type() protoreflect.EnumType {
+	return &file_netpilot_v1_resources_proto_enumTypes[5]
+}
+
+func (x EapPhase2) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EapPhase2.Descriptor instead.
+func (EapPhase2) EnumDescriptor() ([]byte, []int) {
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 // How IPv4 is configured. Mirrors ConnMan's "IPv4.Method".
@@ -332,11 +452,11 @@ func (x Ipv4Method) String() string {
 }
 
 func (Ipv4Method) Descriptor() protoreflect.EnumDescriptor {
-	return file_netpilot_v1_resources_proto_enumTypes[4].Descriptor()
+	return file_netpilot_v1_resources_proto_enumTypes[6].Descriptor()
 }
 
 func (Ipv4Method) Type() protoreflect.EnumType {
-	return &file_netpilot_v1_resources_proto_enumTypes[4]
+	return &file_netpilot_v1_resources_proto_enumTypes[6]
 }
 
 func (x Ipv4Method) Number() protoreflect.EnumNumber {
@@ -345,7 +465,7 @@ func (x Ipv4Method) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Ipv4Method.Descriptor instead.
 func (Ipv4Method) EnumDescriptor() ([]byte, []int) {
-	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 // How IPv6 is configured. Mirrors ConnMan's "IPv6.Method".
@@ -393,11 +513,11 @@ func (x Ipv6Method) String() string {
 }
 
 func (Ipv6Method) Descriptor() protoreflect.EnumDescriptor {
-	return file_netpilot_v1_resources_proto_enumTypes[5].Descriptor()
+	return file_netpilot_v1_resources_proto_enumTypes[7].Descriptor()
 }
 
 func (Ipv6Method) Type() protoreflect.EnumType {
-	return &file_netpilot_v1_resources_proto_enumTypes[5]
+	return &file_netpilot_v1_resources_proto_enumTypes[7]
 }
 
 func (x Ipv6Method) Number() protoreflect.EnumNumber {
@@ -406,7 +526,110 @@ func (x Ipv6Method) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Ipv6Method.Descriptor instead.
 func (Ipv6Method) EnumDescriptor() ([]byte, []int) {
-	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{7}
+}
+
+// IEEE 802.1X settings of a service: which EAP method and how to check the server. Not secret;
+// the identity, password and private-key passphrase are credentials (ConnectService, the agent)
+// and never returned.
+type EapSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The method.
+	Method EapMethod `protobuf:"varint,1,opt,name=method,proto3,enum=netpilot.v1.EapMethod" json:"method,omitempty"`
+	// Inner authentication for PEAP and TTLS.
+	Phase2 EapPhase2 `protobuf:"varint,2,opt,name=phase2,proto3,enum=netpilot.v1.EapPhase2" json:"phase2,omitempty"`
+	// PEM file of the CA that signs the server certificate. Empty: the server is not verified
+	// (logged as a warning).
+	CaCert string `protobuf:"bytes,3,opt,name=ca_cert,json=caCert,proto3" json:"ca_cert,omitempty"`
+	// PEM file of the client certificate (TLS).
+	ClientCert string `protobuf:"bytes,4,opt,name=client_cert,json=clientCert,proto3" json:"client_cert,omitempty"`
+	// PEM file of the client's private key (TLS).
+	PrivateKey string `protobuf:"bytes,5,opt,name=private_key,json=privateKey,proto3" json:"private_key,omitempty"`
+	// Outer identity sent in the clear before the tunnel, e.g. "anonymous@example.org".
+	AnonymousIdentity string `protobuf:"bytes,6,opt,name=anonymous_identity,json=anonymousIdentity,proto3" json:"anonymous_identity,omitempty"`
+	// The server certificate must name this domain (wpa_supplicant domain_suffix_match).
+	DomainMatch   string `protobuf:"bytes,7,opt,name=domain_match,json=domainMatch,proto3" json:"domain_match,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EapSettings) Reset() {
+	*x = EapSettings{}
+	mi := &file_netpilot_v1_resources_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EapSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EapSettings) ProtoMessage() {}
+
+func (x *EapSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_netpilot_v1_resources_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EapSettings.ProtoReflect.Descriptor instead.
+func (*EapSettings) Descriptor() ([]byte, []int) {
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *EapSettings) GetMethod() EapMethod {
+	if x != nil {
+		return x.Method
+	}
+	return EapMethod_EAP_METHOD_UNSPECIFIED
+}
+
+func (x *EapSettings) GetPhase2() EapPhase2 {
+	if x != nil {
+		return x.Phase2
+	}
+	return EapPhase2_EAP_PHASE2_UNSPECIFIED
+}
+
+func (x *EapSettings) GetCaCert() string {
+	if x != nil {
+		return x.CaCert
+	}
+	return ""
+}
+
+func (x *EapSettings) GetClientCert() string {
+	if x != nil {
+		return x.ClientCert
+	}
+	return ""
+}
+
+func (x *EapSettings) GetPrivateKey() string {
+	if x != nil {
+		return x.PrivateKey
+	}
+	return ""
+}
+
+func (x *EapSettings) GetAnonymousIdentity() string {
+	if x != nil {
+		return x.AnonymousIdentity
+	}
+	return ""
+}
+
+func (x *EapSettings) GetDomainMatch() string {
+	if x != nil {
+		return x.DomainMatch
+	}
+	return ""
 }
 
 // The manager: the daemon-wide state. Mirrors ConnMan's Manager properties.
@@ -424,7 +647,7 @@ type Manager struct {
 
 func (x *Manager) Reset() {
 	*x = Manager{}
-	mi := &file_netpilot_v1_resources_proto_msgTypes[0]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +659,7 @@ func (x *Manager) String() string {
 func (*Manager) ProtoMessage() {}
 
 func (x *Manager) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_resources_proto_msgTypes[0]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +672,7 @@ func (x *Manager) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Manager.ProtoReflect.Descriptor instead.
 func (*Manager) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{0}
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Manager) GetState() ManagerState {
@@ -490,7 +713,7 @@ type Connectivity struct {
 
 func (x *Connectivity) Reset() {
 	*x = Connectivity{}
-	mi := &file_netpilot_v1_resources_proto_msgTypes[1]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +725,7 @@ func (x *Connectivity) String() string {
 func (*Connectivity) ProtoMessage() {}
 
 func (x *Connectivity) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_resources_proto_msgTypes[1]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +738,7 @@ func (x *Connectivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Connectivity.ProtoReflect.Descriptor instead.
 func (*Connectivity) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{1}
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Connectivity) GetAny() bool {
@@ -555,13 +778,22 @@ type Technology struct {
 	// Tethering network name, e.g. the access point SSID ("TetheringIdentifier"). The passphrase
 	// is never returned.
 	TetheringIdentifier string `protobuf:"bytes,6,opt,name=tethering_identifier,json=tetheringIdentifier,proto3" json:"tethering_identifier,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Wi-Fi: ISO 3166-1 alpha-2 regulatory country, e.g. "DE"; empty when not set
+	// (ALConnectionManager's setCountry).
+	Country string `protobuf:"bytes,7,opt,name=country,proto3" json:"country,omitempty"`
+	// Whether the technology can be used now: for Wi-Fi, a radio is present and its
+	// wpa_supplicant answers. False while wpa_supplicant is gone; its services then disappear.
+	Available bool `protobuf:"varint,8,opt,name=available,proto3" json:"available,omitempty"`
+	// netpilot leaves the technology's netdevs alone: no services, never counted as ready
+	// (Zephyr conn_mgr's IgnoreL2; false is WatchL2).
+	Ignored       bool `protobuf:"varint,9,opt,name=ignored,proto3" json:"ignored,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Technology) Reset() {
 	*x = Technology{}
-	mi := &file_netpilot_v1_resources_proto_msgTypes[2]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +805,7 @@ func (x *Technology) String() string {
 func (*Technology) ProtoMessage() {}
 
 func (x *Technology) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_resources_proto_msgTypes[2]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +818,7 @@ func (x *Technology) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Technology.ProtoReflect.Descriptor instead.
 func (*Technology) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{2}
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Technology) GetType() TechnologyType {
@@ -631,6 +863,27 @@ func (x *Technology) GetTetheringIdentifier() string {
 	return ""
 }
 
+func (x *Technology) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *Technology) GetAvailable() bool {
+	if x != nil {
+		return x.Available
+	}
+	return false
+}
+
+func (x *Technology) GetIgnored() bool {
+	if x != nil {
+		return x.Ignored
+	}
+	return false
+}
+
 // IPv4 settings of a service: what is in use, or (as configuration) what was asked for.
 // Mirrors ConnMan's "IPv4" / "IPv4.Configuration" dictionaries.
 type Ipv4Settings struct {
@@ -649,7 +902,7 @@ type Ipv4Settings struct {
 
 func (x *Ipv4Settings) Reset() {
 	*x = Ipv4Settings{}
-	mi := &file_netpilot_v1_resources_proto_msgTypes[3]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +914,7 @@ func (x *Ipv4Settings) String() string {
 func (*Ipv4Settings) ProtoMessage() {}
 
 func (x *Ipv4Settings) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_resources_proto_msgTypes[3]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +927,7 @@ func (x *Ipv4Settings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ipv4Settings.ProtoReflect.Descriptor instead.
 func (*Ipv4Settings) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Ipv4Settings) GetMethod() Ipv4Method {
@@ -722,7 +975,7 @@ type Ipv6Settings struct {
 
 func (x *Ipv6Settings) Reset() {
 	*x = Ipv6Settings{}
-	mi := &file_netpilot_v1_resources_proto_msgTypes[4]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +987,7 @@ func (x *Ipv6Settings) String() string {
 func (*Ipv6Settings) ProtoMessage() {}
 
 func (x *Ipv6Settings) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_resources_proto_msgTypes[4]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +1000,7 @@ func (x *Ipv6Settings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ipv6Settings.ProtoReflect.Descriptor instead.
 func (*Ipv6Settings) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Ipv6Settings) GetMethod() Ipv6Method {
@@ -795,7 +1048,7 @@ type Proxy struct {
 
 func (x *Proxy) Reset() {
 	*x = Proxy{}
-	mi := &file_netpilot_v1_resources_proto_msgTypes[5]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -807,7 +1060,7 @@ func (x *Proxy) String() string {
 func (*Proxy) ProtoMessage() {}
 
 func (x *Proxy) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_resources_proto_msgTypes[5]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -820,7 +1073,7 @@ func (x *Proxy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
 func (*Proxy) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Proxy) GetMethod() string {
@@ -866,7 +1119,7 @@ type Ethernet struct {
 
 func (x *Ethernet) Reset() {
 	*x = Ethernet{}
-	mi := &file_netpilot_v1_resources_proto_msgTypes[6]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +1131,7 @@ func (x *Ethernet) String() string {
 func (*Ethernet) ProtoMessage() {}
 
 func (x *Ethernet) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_resources_proto_msgTypes[6]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +1144,7 @@ func (x *Ethernet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ethernet.ProtoReflect.Descriptor instead.
 func (*Ethernet) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Ethernet) GetInterface() string {
@@ -979,14 +1232,41 @@ type Service struct {
 	CaptivePortalUrl string `protobuf:"bytes,26,opt,name=captive_portal_url,json=captivePortalUrl,proto3" json:"captive_portal_url,omitempty"`
 	// Whether netpilot configures this service's link (config `managed_interfaces`).
 	// Unmanaged services are observed only and immutable.
-	Managed       bool `protobuf:"varint,27,opt,name=managed,proto3" json:"managed,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Managed bool `protobuf:"varint,27,opt,name=managed,proto3" json:"managed,omitempty"`
+	// Wi-Fi: the SSID as bytes (1..32, IEEE 802.11). `name` shows it as UTF-8 or, when it is not
+	// UTF-8, escaped (\xNN). Empty for a hidden network whose name is not known.
+	Ssid []byte `protobuf:"bytes,28,opt,name=ssid,proto3" json:"ssid,omitempty"`
+	// Wi-Fi: frequency in MHz of the strongest access point seen.
+	Frequency uint32 `protobuf:"varint,29,opt,name=frequency,proto3" json:"frequency,omitempty"`
+	// Wi-Fi: how many access points (BSSes) of this network are seen.
+	BssCount uint32 `protobuf:"varint,30,opt,name=bss_count,json=bssCount,proto3" json:"bss_count,omitempty"`
+	// Wi-Fi: the network does not broadcast its SSID.
+	Hidden bool `protobuf:"varint,31,opt,name=hidden,proto3" json:"hidden,omitempty"`
+	// A passphrase (PSK, SAE) is stored for this service. The passphrase itself is never returned.
+	PassphraseSet bool `protobuf:"varint,32,opt,name=passphrase_set,json=passphraseSet,proto3" json:"passphrase_set,omitempty"`
+	// An 802.1X identity is stored.
+	IdentitySet bool `protobuf:"varint,33,opt,name=identity_set,json=identitySet,proto3" json:"identity_set,omitempty"`
+	// An 802.1X password is stored.
+	PasswordSet bool `protobuf:"varint,34,opt,name=password_set,json=passwordSet,proto3" json:"password_set,omitempty"`
+	// IEEE 802.1X settings ("eap_config" in UpdateService's mask).
+	EapConfig *EapSettings `protobuf:"bytes,35,opt,name=eap_config,json=eapConfig,proto3" json:"eap_config,omitempty"`
+	// This service's connect timeout (Zephyr conn_mgr), 1 s..1 h; unset: the daemon's
+	// `[connect] timeout` ("connect_timeout" in UpdateService's mask).
+	ConnectTimeout *durationpb.Duration `protobuf:"bytes,36,opt,name=connect_timeout,json=connectTimeout,proto3" json:"connect_timeout,omitempty"`
+	// Disconnect after this long without traffic (the netdev's packet counters do not move),
+	// 1 s..24 h; unset: never ("idle_timeout").
+	IdleTimeout *durationpb.Duration `protobuf:"bytes,37,opt,name=idle_timeout,json=idleTimeout,proto3" json:"idle_timeout,omitempty"`
+	// Take the link admin-down after a disconnect, a connect timeout, a hard failure, or a loss
+	// while not autoconnecting; unset: the daemon's `[connect] admin_down_on_timeout`
+	// ("admin_down_on_timeout").
+	AdminDownOnTimeout *bool `protobuf:"varint,38,opt,name=admin_down_on_timeout,json=adminDownOnTimeout,proto3,oneof" json:"admin_down_on_timeout,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_netpilot_v1_resources_proto_msgTypes[7]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1278,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_resources_proto_msgTypes[7]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1291,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Service) GetId() string {
@@ -1203,6 +1483,83 @@ func (x *Service) GetManaged() bool {
 	return false
 }
 
+func (x *Service) GetSsid() []byte {
+	if x != nil {
+		return x.Ssid
+	}
+	return nil
+}
+
+func (x *Service) GetFrequency() uint32 {
+	if x != nil {
+		return x.Frequency
+	}
+	return 0
+}
+
+func (x *Service) GetBssCount() uint32 {
+	if x != nil {
+		return x.BssCount
+	}
+	return 0
+}
+
+func (x *Service) GetHidden() bool {
+	if x != nil {
+		return x.Hidden
+	}
+	return false
+}
+
+func (x *Service) GetPassphraseSet() bool {
+	if x != nil {
+		return x.PassphraseSet
+	}
+	return false
+}
+
+func (x *Service) GetIdentitySet() bool {
+	if x != nil {
+		return x.IdentitySet
+	}
+	return false
+}
+
+func (x *Service) GetPasswordSet() bool {
+	if x != nil {
+		return x.PasswordSet
+	}
+	return false
+}
+
+func (x *Service) GetEapConfig() *EapSettings {
+	if x != nil {
+		return x.EapConfig
+	}
+	return nil
+}
+
+func (x *Service) GetConnectTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.ConnectTimeout
+	}
+	return nil
+}
+
+func (x *Service) GetIdleTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.IdleTimeout
+	}
+	return nil
+}
+
+func (x *Service) GetAdminDownOnTimeout() bool {
+	if x != nil && x.AdminDownOnTimeout != nil {
+		return *x.AdminDownOnTimeout
+	}
+	return false
+}
+
 // One address on an interface, as the kernel reports it.
 type InterfaceAddress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1220,7 +1577,7 @@ type InterfaceAddress struct {
 
 func (x *InterfaceAddress) Reset() {
 	*x = InterfaceAddress{}
-	mi := &file_netpilot_v1_resources_proto_msgTypes[8]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1232,7 +1589,7 @@ func (x *InterfaceAddress) String() string {
 func (*InterfaceAddress) ProtoMessage() {}
 
 func (x *InterfaceAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_resources_proto_msgTypes[8]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1602,7 @@ func (x *InterfaceAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceAddress.ProtoReflect.Descriptor instead.
 func (*InterfaceAddress) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *InterfaceAddress) GetAddress() string {
@@ -1314,7 +1671,7 @@ type Interface struct {
 
 func (x *Interface) Reset() {
 	*x = Interface{}
-	mi := &file_netpilot_v1_resources_proto_msgTypes[9]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1683,7 @@ func (x *Interface) String() string {
 func (*Interface) ProtoMessage() {}
 
 func (x *Interface) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_resources_proto_msgTypes[9]
+	mi := &file_netpilot_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1696,7 @@ func (x *Interface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interface.ProtoReflect.Descriptor instead.
 func (*Interface) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_netpilot_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Interface) GetName() string {
@@ -1437,7 +1794,17 @@ var File_netpilot_v1_resources_proto protoreflect.FileDescriptor
 
 const file_netpilot_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnetpilot/v1/resources.proto\x12\vnetpilot.v1\"\x9c\x01\n" +
+	"\x1bnetpilot/v1/resources.proto\x12\vnetpilot.v1\x1a\x1egoogle/protobuf/duration.proto\"\x9a\x02\n" +
+	"\vEapSettings\x12.\n" +
+	"\x06method\x18\x01 \x01(\x0e2\x16.netpilot.v1.EapMethodR\x06method\x12.\n" +
+	"\x06phase2\x18\x02 \x01(\x0e2\x16.netpilot.v1.EapPhase2R\x06phase2\x12\x17\n" +
+	"\aca_cert\x18\x03 \x01(\tR\x06caCert\x12\x1f\n" +
+	"\vclient_cert\x18\x04 \x01(\tR\n" +
+	"clientCert\x12\x1f\n" +
+	"\vprivate_key\x18\x05 \x01(\tR\n" +
+	"privateKey\x12-\n" +
+	"\x12anonymous_identity\x18\x06 \x01(\tR\x11anonymousIdentity\x12!\n" +
+	"\fdomain_match\x18\a \x01(\tR\vdomainMatch\"\x9c\x01\n" +
 	"\aManager\x12/\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x19.netpilot.v1.ManagerStateR\x05state\x12!\n" +
 	"\foffline_mode\x18\x02 \x01(\bR\vofflineMode\x12=\n" +
@@ -1445,7 +1812,7 @@ const file_netpilot_v1_resources_proto_rawDesc = "" +
 	"\fConnectivity\x12\x10\n" +
 	"\x03any\x18\x01 \x01(\bR\x03any\x12\x12\n" +
 	"\x04ipv4\x18\x02 \x01(\bR\x04ipv4\x12\x12\n" +
-	"\x04ipv6\x18\x03 \x01(\bR\x04ipv6\"\xda\x01\n" +
+	"\x04ipv6\x18\x03 \x01(\bR\x04ipv6\"\xac\x02\n" +
 	"\n" +
 	"Technology\x12/\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1b.netpilot.v1.TechnologyTypeR\x04type\x12\x12\n" +
@@ -1453,7 +1820,10 @@ const file_netpilot_v1_resources_proto_rawDesc = "" +
 	"\apowered\x18\x03 \x01(\bR\apowered\x12\x1c\n" +
 	"\tconnected\x18\x04 \x01(\bR\tconnected\x12\x1c\n" +
 	"\ttethering\x18\x05 \x01(\bR\ttethering\x121\n" +
-	"\x14tethering_identifier\x18\x06 \x01(\tR\x13tetheringIdentifier\"\x98\x01\n" +
+	"\x14tethering_identifier\x18\x06 \x01(\tR\x13tetheringIdentifier\x12\x18\n" +
+	"\acountry\x18\a \x01(\tR\acountry\x12\x1c\n" +
+	"\tavailable\x18\b \x01(\bR\tavailable\x12\x18\n" +
+	"\aignored\x18\t \x01(\bR\aignored\"\x98\x01\n" +
 	"\fIpv4Settings\x12/\n" +
 	"\x06method\x18\x01 \x01(\x0e2\x17.netpilot.v1.Ipv4MethodR\x06method\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12#\n" +
@@ -1472,7 +1842,7 @@ const file_netpilot_v1_resources_proto_rawDesc = "" +
 	"\bEthernet\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x10\n" +
-	"\x03mtu\x18\x03 \x01(\rR\x03mtu\"\xa2\b\n" +
+	"\x03mtu\x18\x03 \x01(\rR\x03mtu\"\x83\f\n" +
 	"\aService\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
@@ -1503,7 +1873,20 @@ const file_netpilot_v1_resources_proto_rawDesc = "" +
 	"\bethernet\x18\x18 \x01(\v2\x15.netpilot.v1.EthernetR\bethernet\x12!\n" +
 	"\froute_metric\x18\x19 \x01(\rR\vrouteMetric\x12,\n" +
 	"\x12captive_portal_url\x18\x1a \x01(\tR\x10captivePortalUrl\x12\x18\n" +
-	"\amanaged\x18\x1b \x01(\bR\amanaged\"\x85\x01\n" +
+	"\amanaged\x18\x1b \x01(\bR\amanaged\x12\x12\n" +
+	"\x04ssid\x18\x1c \x01(\fR\x04ssid\x12\x1c\n" +
+	"\tfrequency\x18\x1d \x01(\rR\tfrequency\x12\x1b\n" +
+	"\tbss_count\x18\x1e \x01(\rR\bbssCount\x12\x16\n" +
+	"\x06hidden\x18\x1f \x01(\bR\x06hidden\x12%\n" +
+	"\x0epassphrase_set\x18  \x01(\bR\rpassphraseSet\x12!\n" +
+	"\fidentity_set\x18! \x01(\bR\videntitySet\x12!\n" +
+	"\fpassword_set\x18\" \x01(\bR\vpasswordSet\x127\n" +
+	"\n" +
+	"eap_config\x18# \x01(\v2\x18.netpilot.v1.EapSettingsR\teapConfig\x12B\n" +
+	"\x0fconnect_timeout\x18$ \x01(\v2\x19.google.protobuf.DurationR\x0econnectTimeout\x12<\n" +
+	"\fidle_timeout\x18% \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\x126\n" +
+	"\x15admin_down_on_timeout\x18& \x01(\bH\x00R\x12adminDownOnTimeout\x88\x01\x01B\x18\n" +
+	"\x16_admin_down_on_timeout\"\x85\x01\n" +
 	"\x10InterfaceAddress\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12#\n" +
 	"\rprefix_length\x18\x02 \x01(\rR\fprefixLength\x12\x14\n" +
@@ -1547,14 +1930,25 @@ const file_netpilot_v1_resources_proto_rawDesc = "" +
 	"\x13SERVICE_STATE_READY\x10\x04\x12\x18\n" +
 	"\x14SERVICE_STATE_ONLINE\x10\x05\x12\x1c\n" +
 	"\x18SERVICE_STATE_DISCONNECT\x10\x06\x12\x19\n" +
-	"\x15SERVICE_STATE_FAILURE\x10\a*\x85\x01\n" +
+	"\x15SERVICE_STATE_FAILURE\x10\a*\x97\x01\n" +
 	"\bSecurity\x12\x18\n" +
 	"\x14SECURITY_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSECURITY_NONE\x10\x01\x12\x10\n" +
 	"\fSECURITY_WEP\x10\x02\x12\x10\n" +
 	"\fSECURITY_PSK\x10\x03\x12\x16\n" +
 	"\x12SECURITY_IEEE8021X\x10\x04\x12\x10\n" +
-	"\fSECURITY_WPS\x10\x05*\x83\x01\n" +
+	"\fSECURITY_WPS\x10\x05\x12\x10\n" +
+	"\fSECURITY_SAE\x10\x06*e\n" +
+	"\tEapMethod\x12\x1a\n" +
+	"\x16EAP_METHOD_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fEAP_METHOD_PEAP\x10\x01\x12\x13\n" +
+	"\x0fEAP_METHOD_TTLS\x10\x02\x12\x12\n" +
+	"\x0eEAP_METHOD_TLS\x10\x03*h\n" +
+	"\tEapPhase2\x12\x1a\n" +
+	"\x16EAP_PHASE2_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13EAP_PHASE2_MSCHAPV2\x10\x01\x12\x12\n" +
+	"\x0eEAP_PHASE2_PAP\x10\x02\x12\x12\n" +
+	"\x0eEAP_PHASE2_GTC\x10\x03*\x83\x01\n" +
 	"\n" +
 	"Ipv4Method\x12\x1b\n" +
 	"\x17IPV4_METHOD_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -1582,48 +1976,57 @@ func file_netpilot_v1_resources_proto_rawDescGZIP() []byte {
 	return file_netpilot_v1_resources_proto_rawDescData
 }
 
-var file_netpilot_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_netpilot_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_netpilot_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_netpilot_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_netpilot_v1_resources_proto_goTypes = []any{
-	(TechnologyType)(0),      // 0: netpilot.v1.TechnologyType
-	(ManagerState)(0),        // 1: netpilot.v1.ManagerState
-	(ServiceState)(0),        // 2: netpilot.v1.ServiceState
-	(Security)(0),            // 3: netpilot.v1.Security
-	(Ipv4Method)(0),          // 4: netpilot.v1.Ipv4Method
-	(Ipv6Method)(0),          // 5: netpilot.v1.Ipv6Method
-	(*Manager)(nil),          // 6: netpilot.v1.Manager
-	(*Connectivity)(nil),     // 7: netpilot.v1.Connectivity
-	(*Technology)(nil),       // 8: netpilot.v1.Technology
-	(*Ipv4Settings)(nil),     // 9: netpilot.v1.Ipv4Settings
-	(*Ipv6Settings)(nil),     // 10: netpilot.v1.Ipv6Settings
-	(*Proxy)(nil),            // 11: netpilot.v1.Proxy
-	(*Ethernet)(nil),         // 12: netpilot.v1.Ethernet
-	(*Service)(nil),          // 13: netpilot.v1.Service
-	(*InterfaceAddress)(nil), // 14: netpilot.v1.InterfaceAddress
-	(*Interface)(nil),        // 15: netpilot.v1.Interface
+	(TechnologyType)(0),         // 0: netpilot.v1.TechnologyType
+	(ManagerState)(0),           // 1: netpilot.v1.ManagerState
+	(ServiceState)(0),           // 2: netpilot.v1.ServiceState
+	(Security)(0),               // 3: netpilot.v1.Security
+	(EapMethod)(0),              // 4: netpilot.v1.EapMethod
+	(EapPhase2)(0),              // 5: netpilot.v1.EapPhase2
+	(Ipv4Method)(0),             // 6: netpilot.v1.Ipv4Method
+	(Ipv6Method)(0),             // 7: netpilot.v1.Ipv6Method
+	(*EapSettings)(nil),         // 8: netpilot.v1.EapSettings
+	(*Manager)(nil),             // 9: netpilot.v1.Manager
+	(*Connectivity)(nil),        // 10: netpilot.v1.Connectivity
+	(*Technology)(nil),          // 11: netpilot.v1.Technology
+	(*Ipv4Settings)(nil),        // 12: netpilot.v1.Ipv4Settings
+	(*Ipv6Settings)(nil),        // 13: netpilot.v1.Ipv6Settings
+	(*Proxy)(nil),               // 14: netpilot.v1.Proxy
+	(*Ethernet)(nil),            // 15: netpilot.v1.Ethernet
+	(*Service)(nil),             // 16: netpilot.v1.Service
+	(*InterfaceAddress)(nil),    // 17: netpilot.v1.InterfaceAddress
+	(*Interface)(nil),           // 18: netpilot.v1.Interface
+	(*durationpb.Duration)(nil), // 19: google.protobuf.Duration
 }
 var file_netpilot_v1_resources_proto_depIdxs = []int32{
-	1,  // 0: netpilot.v1.Manager.state:type_name -> netpilot.v1.ManagerState
-	7,  // 1: netpilot.v1.Manager.connectivity:type_name -> netpilot.v1.Connectivity
-	0,  // 2: netpilot.v1.Technology.type:type_name -> netpilot.v1.TechnologyType
-	4,  // 3: netpilot.v1.Ipv4Settings.method:type_name -> netpilot.v1.Ipv4Method
-	5,  // 4: netpilot.v1.Ipv6Settings.method:type_name -> netpilot.v1.Ipv6Method
-	0,  // 5: netpilot.v1.Service.type:type_name -> netpilot.v1.TechnologyType
-	2,  // 6: netpilot.v1.Service.state:type_name -> netpilot.v1.ServiceState
-	3,  // 7: netpilot.v1.Service.security:type_name -> netpilot.v1.Security
-	9,  // 8: netpilot.v1.Service.ipv4:type_name -> netpilot.v1.Ipv4Settings
-	9,  // 9: netpilot.v1.Service.ipv4_config:type_name -> netpilot.v1.Ipv4Settings
-	10, // 10: netpilot.v1.Service.ipv6:type_name -> netpilot.v1.Ipv6Settings
-	10, // 11: netpilot.v1.Service.ipv6_config:type_name -> netpilot.v1.Ipv6Settings
-	11, // 12: netpilot.v1.Service.proxy:type_name -> netpilot.v1.Proxy
-	11, // 13: netpilot.v1.Service.proxy_config:type_name -> netpilot.v1.Proxy
-	12, // 14: netpilot.v1.Service.ethernet:type_name -> netpilot.v1.Ethernet
-	14, // 15: netpilot.v1.Interface.addresses:type_name -> netpilot.v1.InterfaceAddress
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	4,  // 0: netpilot.v1.EapSettings.method:type_name -> netpilot.v1.EapMethod
+	5,  // 1: netpilot.v1.EapSettings.phase2:type_name -> netpilot.v1.EapPhase2
+	1,  // 2: netpilot.v1.Manager.state:type_name -> netpilot.v1.ManagerState
+	10, // 3: netpilot.v1.Manager.connectivity:type_name -> netpilot.v1.Connectivity
+	0,  // 4: netpilot.v1.Technology.type:type_name -> netpilot.v1.TechnologyType
+	6,  // 5: netpilot.v1.Ipv4Settings.method:type_name -> netpilot.v1.Ipv4Method
+	7,  // 6: netpilot.v1.Ipv6Settings.method:type_name -> netpilot.v1.Ipv6Method
+	0,  // 7: netpilot.v1.Service.type:type_name -> netpilot.v1.TechnologyType
+	2,  // 8: netpilot.v1.Service.state:type_name -> netpilot.v1.ServiceState
+	3,  // 9: netpilot.v1.Service.security:type_name -> netpilot.v1.Security
+	12, // 10: netpilot.v1.Service.ipv4:type_name -> netpilot.v1.Ipv4Settings
+	12, // 11: netpilot.v1.Service.ipv4_config:type_name -> netpilot.v1.Ipv4Settings
+	13, // 12: netpilot.v1.Service.ipv6:type_name -> netpilot.v1.Ipv6Settings
+	13, // 13: netpilot.v1.Service.ipv6_config:type_name -> netpilot.v1.Ipv6Settings
+	14, // 14: netpilot.v1.Service.proxy:type_name -> netpilot.v1.Proxy
+	14, // 15: netpilot.v1.Service.proxy_config:type_name -> netpilot.v1.Proxy
+	15, // 16: netpilot.v1.Service.ethernet:type_name -> netpilot.v1.Ethernet
+	8,  // 17: netpilot.v1.Service.eap_config:type_name -> netpilot.v1.EapSettings
+	19, // 18: netpilot.v1.Service.connect_timeout:type_name -> google.protobuf.Duration
+	19, // 19: netpilot.v1.Service.idle_timeout:type_name -> google.protobuf.Duration
+	17, // 20: netpilot.v1.Interface.addresses:type_name -> netpilot.v1.InterfaceAddress
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_netpilot_v1_resources_proto_init() }
@@ -1631,13 +2034,14 @@ func file_netpilot_v1_resources_proto_init() {
 	if File_netpilot_v1_resources_proto != nil {
 		return
 	}
+	file_netpilot_v1_resources_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_netpilot_v1_resources_proto_rawDesc), len(file_netpilot_v1_resources_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   10,
+			NumEnums:      8,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -132,10 +132,12 @@ class ConnectivityChanged(_message.Message):
     def __init__(self, family: _Optional[_Union[AddressFamily, str]] = ..., connected: _Optional[bool] = ..., interface: _Optional[str] = ...) -> None: ...
 
 class InputRequired(_message.Message):
-    __slots__ = ("service_id",)
+    __slots__ = ("service_id", "fields")
     SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
     service_id: str
-    def __init__(self, service_id: _Optional[str] = ...) -> None: ...
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, service_id: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ConnectTimedOut(_message.Message):
     __slots__ = ("service_id", "timeout")
@@ -144,6 +146,14 @@ class ConnectTimedOut(_message.Message):
     service_id: str
     timeout: _duration_pb2.Duration
     def __init__(self, service_id: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class IdleTimedOut(_message.Message):
+    __slots__ = ("service_id", "idle_timeout")
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    IDLE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    service_id: str
+    idle_timeout: _duration_pb2.Duration
+    def __init__(self, service_id: _Optional[str] = ..., idle_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class CaptivePortalDetected(_message.Message):
     __slots__ = ("service_id", "url")
@@ -154,7 +164,7 @@ class CaptivePortalDetected(_message.Message):
     def __init__(self, service_id: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
 
 class WatchManagerResponse(_message.Message):
-    __slots__ = ("snapshot", "manager_changed", "technology_added", "technology_removed", "technology_changed", "services_changed", "service_state_changed", "interface_changed", "interface_removed", "connectivity_changed", "input_required", "connect_timed_out", "captive_portal_detected")
+    __slots__ = ("snapshot", "manager_changed", "technology_added", "technology_removed", "technology_changed", "services_changed", "service_state_changed", "interface_changed", "interface_removed", "connectivity_changed", "input_required", "connect_timed_out", "captive_portal_detected", "idle_timed_out")
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     MANAGER_CHANGED_FIELD_NUMBER: _ClassVar[int]
     TECHNOLOGY_ADDED_FIELD_NUMBER: _ClassVar[int]
@@ -168,6 +178,7 @@ class WatchManagerResponse(_message.Message):
     INPUT_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     CONNECT_TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
     CAPTIVE_PORTAL_DETECTED_FIELD_NUMBER: _ClassVar[int]
+    IDLE_TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
     snapshot: ManagerSnapshot
     manager_changed: ManagerChanged
     technology_added: TechnologyAdded
@@ -181,7 +192,8 @@ class WatchManagerResponse(_message.Message):
     input_required: InputRequired
     connect_timed_out: ConnectTimedOut
     captive_portal_detected: CaptivePortalDetected
-    def __init__(self, snapshot: _Optional[_Union[ManagerSnapshot, _Mapping]] = ..., manager_changed: _Optional[_Union[ManagerChanged, _Mapping]] = ..., technology_added: _Optional[_Union[TechnologyAdded, _Mapping]] = ..., technology_removed: _Optional[_Union[TechnologyRemoved, _Mapping]] = ..., technology_changed: _Optional[_Union[TechnologyChanged, _Mapping]] = ..., services_changed: _Optional[_Union[ServicesChanged, _Mapping]] = ..., service_state_changed: _Optional[_Union[ServiceStateChanged, _Mapping]] = ..., interface_changed: _Optional[_Union[InterfaceChanged, _Mapping]] = ..., interface_removed: _Optional[_Union[InterfaceRemoved, _Mapping]] = ..., connectivity_changed: _Optional[_Union[ConnectivityChanged, _Mapping]] = ..., input_required: _Optional[_Union[InputRequired, _Mapping]] = ..., connect_timed_out: _Optional[_Union[ConnectTimedOut, _Mapping]] = ..., captive_portal_detected: _Optional[_Union[CaptivePortalDetected, _Mapping]] = ...) -> None: ...
+    idle_timed_out: IdleTimedOut
+    def __init__(self, snapshot: _Optional[_Union[ManagerSnapshot, _Mapping]] = ..., manager_changed: _Optional[_Union[ManagerChanged, _Mapping]] = ..., technology_added: _Optional[_Union[TechnologyAdded, _Mapping]] = ..., technology_removed: _Optional[_Union[TechnologyRemoved, _Mapping]] = ..., technology_changed: _Optional[_Union[TechnologyChanged, _Mapping]] = ..., services_changed: _Optional[_Union[ServicesChanged, _Mapping]] = ..., service_state_changed: _Optional[_Union[ServiceStateChanged, _Mapping]] = ..., interface_changed: _Optional[_Union[InterfaceChanged, _Mapping]] = ..., interface_removed: _Optional[_Union[InterfaceRemoved, _Mapping]] = ..., connectivity_changed: _Optional[_Union[ConnectivityChanged, _Mapping]] = ..., input_required: _Optional[_Union[InputRequired, _Mapping]] = ..., connect_timed_out: _Optional[_Union[ConnectTimedOut, _Mapping]] = ..., captive_portal_detected: _Optional[_Union[CaptivePortalDetected, _Mapping]] = ..., idle_timed_out: _Optional[_Union[IdleTimedOut, _Mapping]] = ...) -> None: ...
 
 class ListTechnologiesRequest(_message.Message):
     __slots__ = ()
@@ -206,18 +218,22 @@ class GetTechnologyResponse(_message.Message):
     def __init__(self, technology: _Optional[_Union[_resources_pb2.Technology, _Mapping]] = ...) -> None: ...
 
 class UpdateTechnologyRequest(_message.Message):
-    __slots__ = ("type", "powered", "tethering", "tethering_identifier", "tethering_passphrase")
+    __slots__ = ("type", "powered", "tethering", "tethering_identifier", "tethering_passphrase", "country", "ignored")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     POWERED_FIELD_NUMBER: _ClassVar[int]
     TETHERING_FIELD_NUMBER: _ClassVar[int]
     TETHERING_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     TETHERING_PASSPHRASE_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    IGNORED_FIELD_NUMBER: _ClassVar[int]
     type: _resources_pb2.TechnologyType
     powered: bool
     tethering: bool
     tethering_identifier: str
     tethering_passphrase: str
-    def __init__(self, type: _Optional[_Union[_resources_pb2.TechnologyType, str]] = ..., powered: _Optional[bool] = ..., tethering: _Optional[bool] = ..., tethering_identifier: _Optional[str] = ..., tethering_passphrase: _Optional[str] = ...) -> None: ...
+    country: str
+    ignored: bool
+    def __init__(self, type: _Optional[_Union[_resources_pb2.TechnologyType, str]] = ..., powered: _Optional[bool] = ..., tethering: _Optional[bool] = ..., tethering_identifier: _Optional[str] = ..., tethering_passphrase: _Optional[str] = ..., country: _Optional[str] = ..., ignored: _Optional[bool] = ...) -> None: ...
 
 class UpdateTechnologyResponse(_message.Message):
     __slots__ = ("technology",)
@@ -258,14 +274,18 @@ class GetServiceResponse(_message.Message):
     def __init__(self, service: _Optional[_Union[_resources_pb2.Service, _Mapping]] = ...) -> None: ...
 
 class Credentials(_message.Message):
-    __slots__ = ("passphrase", "identity", "ssid")
+    __slots__ = ("passphrase", "identity", "ssid", "password", "private_key_passphrase")
     PASSPHRASE_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
     SSID_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    PRIVATE_KEY_PASSPHRASE_FIELD_NUMBER: _ClassVar[int]
     passphrase: str
     identity: str
     ssid: str
-    def __init__(self, passphrase: _Optional[str] = ..., identity: _Optional[str] = ..., ssid: _Optional[str] = ...) -> None: ...
+    password: str
+    private_key_passphrase: str
+    def __init__(self, passphrase: _Optional[str] = ..., identity: _Optional[str] = ..., ssid: _Optional[str] = ..., password: _Optional[str] = ..., private_key_passphrase: _Optional[str] = ...) -> None: ...
 
 class ConnectServiceRequest(_message.Message):
     __slots__ = ("service_id", "timeout", "credentials")
@@ -342,6 +362,30 @@ class ReportConnectivityRequest(_message.Message):
 class ReportConnectivityResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ConnectAllRequest(_message.Message):
+    __slots__ = ("type",)
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    type: _resources_pb2.TechnologyType
+    def __init__(self, type: _Optional[_Union[_resources_pb2.TechnologyType, str]] = ...) -> None: ...
+
+class ConnectAllResponse(_message.Message):
+    __slots__ = ("service_ids",)
+    SERVICE_IDS_FIELD_NUMBER: _ClassVar[int]
+    service_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, service_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DisconnectAllRequest(_message.Message):
+    __slots__ = ("type",)
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    type: _resources_pb2.TechnologyType
+    def __init__(self, type: _Optional[_Union[_resources_pb2.TechnologyType, str]] = ...) -> None: ...
+
+class DisconnectAllResponse(_message.Message):
+    __slots__ = ("service_ids",)
+    SERVICE_IDS_FIELD_NUMBER: _ClassVar[int]
+    service_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, service_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListInterfacesRequest(_message.Message):
     __slots__ = ()

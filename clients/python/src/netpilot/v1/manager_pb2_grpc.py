@@ -114,6 +114,16 @@ class ManagerServiceStub:
                 request_serializer=netpilot_dot_v1_dot_manager__pb2.ReportConnectivityRequest.SerializeToString,
                 response_deserializer=netpilot_dot_v1_dot_manager__pb2.ReportConnectivityResponse.FromString,
                 _registered_method=True)
+        self.ConnectAll = channel.unary_unary(
+                '/netpilot.v1.ManagerService/ConnectAll',
+                request_serializer=netpilot_dot_v1_dot_manager__pb2.ConnectAllRequest.SerializeToString,
+                response_deserializer=netpilot_dot_v1_dot_manager__pb2.ConnectAllResponse.FromString,
+                _registered_method=True)
+        self.DisconnectAll = channel.unary_unary(
+                '/netpilot.v1.ManagerService/DisconnectAll',
+                request_serializer=netpilot_dot_v1_dot_manager__pb2.DisconnectAllRequest.SerializeToString,
+                response_deserializer=netpilot_dot_v1_dot_manager__pb2.DisconnectAllResponse.FromString,
+                _registered_method=True)
         self.ListInterfaces = channel.unary_unary(
                 '/netpilot.v1.ManagerService/ListInterfaces',
                 request_serializer=netpilot_dot_v1_dot_manager__pb2.ListInterfacesRequest.SerializeToString,
@@ -249,6 +259,23 @@ class ManagerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConnectAll(self, request, context):
+        """Connects every managed service that can connect, or those of one technology (Zephyr
+        conn_mgr_all_if_connect). Returns at once with the services asked; progress comes through
+        WatchManager.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisconnectAll(self, request, context):
+        """Disconnects every managed service, or those of one technology
+        (conn_mgr_all_if_disconnect). They stay disconnected until connected again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListInterfaces(self, request, context):
         """Lists the kernel's network interfaces.
         """
@@ -347,6 +374,16 @@ def add_ManagerServiceServicer_to_server(servicer, server):
                     servicer.ReportConnectivity,
                     request_deserializer=netpilot_dot_v1_dot_manager__pb2.ReportConnectivityRequest.FromString,
                     response_serializer=netpilot_dot_v1_dot_manager__pb2.ReportConnectivityResponse.SerializeToString,
+            ),
+            'ConnectAll': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConnectAll,
+                    request_deserializer=netpilot_dot_v1_dot_manager__pb2.ConnectAllRequest.FromString,
+                    response_serializer=netpilot_dot_v1_dot_manager__pb2.ConnectAllResponse.SerializeToString,
+            ),
+            'DisconnectAll': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisconnectAll,
+                    request_deserializer=netpilot_dot_v1_dot_manager__pb2.DisconnectAllRequest.FromString,
+                    response_serializer=netpilot_dot_v1_dot_manager__pb2.DisconnectAllResponse.SerializeToString,
             ),
             'ListInterfaces': grpc.unary_unary_rpc_method_handler(
                     servicer.ListInterfaces,
@@ -774,6 +811,60 @@ class ManagerService:
             '/netpilot.v1.ManagerService/ReportConnectivity',
             netpilot_dot_v1_dot_manager__pb2.ReportConnectivityRequest.SerializeToString,
             netpilot_dot_v1_dot_manager__pb2.ReportConnectivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConnectAll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netpilot.v1.ManagerService/ConnectAll',
+            netpilot_dot_v1_dot_manager__pb2.ConnectAllRequest.SerializeToString,
+            netpilot_dot_v1_dot_manager__pb2.ConnectAllResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisconnectAll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netpilot.v1.ManagerService/DisconnectAll',
+            netpilot_dot_v1_dot_manager__pb2.DisconnectAllRequest.SerializeToString,
+            netpilot_dot_v1_dot_manager__pb2.DisconnectAllResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -42,6 +45,21 @@ class Security(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SECURITY_PSK: _ClassVar[Security]
     SECURITY_IEEE8021X: _ClassVar[Security]
     SECURITY_WPS: _ClassVar[Security]
+    SECURITY_SAE: _ClassVar[Security]
+
+class EapMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EAP_METHOD_UNSPECIFIED: _ClassVar[EapMethod]
+    EAP_METHOD_PEAP: _ClassVar[EapMethod]
+    EAP_METHOD_TTLS: _ClassVar[EapMethod]
+    EAP_METHOD_TLS: _ClassVar[EapMethod]
+
+class EapPhase2(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EAP_PHASE2_UNSPECIFIED: _ClassVar[EapPhase2]
+    EAP_PHASE2_MSCHAPV2: _ClassVar[EapPhase2]
+    EAP_PHASE2_PAP: _ClassVar[EapPhase2]
+    EAP_PHASE2_GTC: _ClassVar[EapPhase2]
 
 class Ipv4Method(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -82,6 +100,15 @@ SECURITY_WEP: Security
 SECURITY_PSK: Security
 SECURITY_IEEE8021X: Security
 SECURITY_WPS: Security
+SECURITY_SAE: Security
+EAP_METHOD_UNSPECIFIED: EapMethod
+EAP_METHOD_PEAP: EapMethod
+EAP_METHOD_TTLS: EapMethod
+EAP_METHOD_TLS: EapMethod
+EAP_PHASE2_UNSPECIFIED: EapPhase2
+EAP_PHASE2_MSCHAPV2: EapPhase2
+EAP_PHASE2_PAP: EapPhase2
+EAP_PHASE2_GTC: EapPhase2
 IPV4_METHOD_UNSPECIFIED: Ipv4Method
 IPV4_METHOD_DHCP: Ipv4Method
 IPV4_METHOD_MANUAL: Ipv4Method
@@ -92,6 +119,24 @@ IPV6_METHOD_AUTO: Ipv6Method
 IPV6_METHOD_MANUAL: Ipv6Method
 IPV6_METHOD_OFF: Ipv6Method
 IPV6_METHOD_FIXED: Ipv6Method
+
+class EapSettings(_message.Message):
+    __slots__ = ("method", "phase2", "ca_cert", "client_cert", "private_key", "anonymous_identity", "domain_match")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PHASE2_FIELD_NUMBER: _ClassVar[int]
+    CA_CERT_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_CERT_FIELD_NUMBER: _ClassVar[int]
+    PRIVATE_KEY_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_MATCH_FIELD_NUMBER: _ClassVar[int]
+    method: EapMethod
+    phase2: EapPhase2
+    ca_cert: str
+    client_cert: str
+    private_key: str
+    anonymous_identity: str
+    domain_match: str
+    def __init__(self, method: _Optional[_Union[EapMethod, str]] = ..., phase2: _Optional[_Union[EapPhase2, str]] = ..., ca_cert: _Optional[str] = ..., client_cert: _Optional[str] = ..., private_key: _Optional[str] = ..., anonymous_identity: _Optional[str] = ..., domain_match: _Optional[str] = ...) -> None: ...
 
 class Manager(_message.Message):
     __slots__ = ("state", "offline_mode", "connectivity")
@@ -114,20 +159,26 @@ class Connectivity(_message.Message):
     def __init__(self, any: _Optional[bool] = ..., ipv4: _Optional[bool] = ..., ipv6: _Optional[bool] = ...) -> None: ...
 
 class Technology(_message.Message):
-    __slots__ = ("type", "name", "powered", "connected", "tethering", "tethering_identifier")
+    __slots__ = ("type", "name", "powered", "connected", "tethering", "tethering_identifier", "country", "available", "ignored")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     POWERED_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
     TETHERING_FIELD_NUMBER: _ClassVar[int]
     TETHERING_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    IGNORED_FIELD_NUMBER: _ClassVar[int]
     type: TechnologyType
     name: str
     powered: bool
     connected: bool
     tethering: bool
     tethering_identifier: str
-    def __init__(self, type: _Optional[_Union[TechnologyType, str]] = ..., name: _Optional[str] = ..., powered: _Optional[bool] = ..., connected: _Optional[bool] = ..., tethering: _Optional[bool] = ..., tethering_identifier: _Optional[str] = ...) -> None: ...
+    country: str
+    available: bool
+    ignored: bool
+    def __init__(self, type: _Optional[_Union[TechnologyType, str]] = ..., name: _Optional[str] = ..., powered: _Optional[bool] = ..., connected: _Optional[bool] = ..., tethering: _Optional[bool] = ..., tethering_identifier: _Optional[str] = ..., country: _Optional[str] = ..., available: _Optional[bool] = ..., ignored: _Optional[bool] = ...) -> None: ...
 
 class Ipv4Settings(_message.Message):
     __slots__ = ("method", "address", "prefix_length", "gateway")
@@ -176,7 +227,7 @@ class Ethernet(_message.Message):
     def __init__(self, interface: _Optional[str] = ..., address: _Optional[str] = ..., mtu: _Optional[int] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("id", "name", "type", "state", "error", "security", "strength", "favorite", "immutable", "autoconnect", "roaming", "ipv4", "ipv4_config", "ipv6", "ipv6_config", "nameservers", "nameservers_config", "timeservers", "timeservers_config", "domains", "domains_config", "proxy", "proxy_config", "ethernet", "route_metric", "captive_portal_url", "managed")
+    __slots__ = ("id", "name", "type", "state", "error", "security", "strength", "favorite", "immutable", "autoconnect", "roaming", "ipv4", "ipv4_config", "ipv6", "ipv6_config", "nameservers", "nameservers_config", "timeservers", "timeservers_config", "domains", "domains_config", "proxy", "proxy_config", "ethernet", "route_metric", "captive_portal_url", "managed", "ssid", "frequency", "bss_count", "hidden", "passphrase_set", "identity_set", "password_set", "eap_config", "connect_timeout", "idle_timeout", "admin_down_on_timeout")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -204,6 +255,17 @@ class Service(_message.Message):
     ROUTE_METRIC_FIELD_NUMBER: _ClassVar[int]
     CAPTIVE_PORTAL_URL_FIELD_NUMBER: _ClassVar[int]
     MANAGED_FIELD_NUMBER: _ClassVar[int]
+    SSID_FIELD_NUMBER: _ClassVar[int]
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    BSS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_FIELD_NUMBER: _ClassVar[int]
+    PASSPHRASE_SET_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_SET_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_SET_FIELD_NUMBER: _ClassVar[int]
+    EAP_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    CONNECT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    IDLE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_DOWN_ON_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     type: TechnologyType
@@ -231,7 +293,18 @@ class Service(_message.Message):
     route_metric: int
     captive_portal_url: str
     managed: bool
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[TechnologyType, str]] = ..., state: _Optional[_Union[ServiceState, str]] = ..., error: _Optional[str] = ..., security: _Optional[_Iterable[_Union[Security, str]]] = ..., strength: _Optional[int] = ..., favorite: _Optional[bool] = ..., immutable: _Optional[bool] = ..., autoconnect: _Optional[bool] = ..., roaming: _Optional[bool] = ..., ipv4: _Optional[_Union[Ipv4Settings, _Mapping]] = ..., ipv4_config: _Optional[_Union[Ipv4Settings, _Mapping]] = ..., ipv6: _Optional[_Union[Ipv6Settings, _Mapping]] = ..., ipv6_config: _Optional[_Union[Ipv6Settings, _Mapping]] = ..., nameservers: _Optional[_Iterable[str]] = ..., nameservers_config: _Optional[_Iterable[str]] = ..., timeservers: _Optional[_Iterable[str]] = ..., timeservers_config: _Optional[_Iterable[str]] = ..., domains: _Optional[_Iterable[str]] = ..., domains_config: _Optional[_Iterable[str]] = ..., proxy: _Optional[_Union[Proxy, _Mapping]] = ..., proxy_config: _Optional[_Union[Proxy, _Mapping]] = ..., ethernet: _Optional[_Union[Ethernet, _Mapping]] = ..., route_metric: _Optional[int] = ..., captive_portal_url: _Optional[str] = ..., managed: _Optional[bool] = ...) -> None: ...
+    ssid: bytes
+    frequency: int
+    bss_count: int
+    hidden: bool
+    passphrase_set: bool
+    identity_set: bool
+    password_set: bool
+    eap_config: EapSettings
+    connect_timeout: _duration_pb2.Duration
+    idle_timeout: _duration_pb2.Duration
+    admin_down_on_timeout: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[TechnologyType, str]] = ..., state: _Optional[_Union[ServiceState, str]] = ..., error: _Optional[str] = ..., security: _Optional[_Iterable[_Union[Security, str]]] = ..., strength: _Optional[int] = ..., favorite: _Optional[bool] = ..., immutable: _Optional[bool] = ..., autoconnect: _Optional[bool] = ..., roaming: _Optional[bool] = ..., ipv4: _Optional[_Union[Ipv4Settings, _Mapping]] = ..., ipv4_config: _Optional[_Union[Ipv4Settings, _Mapping]] = ..., ipv6: _Optional[_Union[Ipv6Settings, _Mapping]] = ..., ipv6_config: _Optional[_Union[Ipv6Settings, _Mapping]] = ..., nameservers: _Optional[_Iterable[str]] = ..., nameservers_config: _Optional[_Iterable[str]] = ..., timeservers: _Optional[_Iterable[str]] = ..., timeservers_config: _Optional[_Iterable[str]] = ..., domains: _Optional[_Iterable[str]] = ..., domains_config: _Optional[_Iterable[str]] = ..., proxy: _Optional[_Union[Proxy, _Mapping]] = ..., proxy_config: _Optional[_Union[Proxy, _Mapping]] = ..., ethernet: _Optional[_Union[Ethernet, _Mapping]] = ..., route_metric: _Optional[int] = ..., captive_portal_url: _Optional[str] = ..., managed: _Optional[bool] = ..., ssid: _Optional[bytes] = ..., frequency: _Optional[int] = ..., bss_count: _Optional[int] = ..., hidden: _Optional[bool] = ..., passphrase_set: _Optional[bool] = ..., identity_set: _Optional[bool] = ..., password_set: _Optional[bool] = ..., eap_config: _Optional[_Union[EapSettings, _Mapping]] = ..., connect_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., idle_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., admin_down_on_timeout: _Optional[bool] = ...) -> None: ...
 
 class InterfaceAddress(_message.Message):
     __slots__ = ("address", "prefix_length", "scope", "tentative")
