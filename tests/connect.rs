@@ -641,7 +641,7 @@ async fn ipv6_slaac_from_radvd() {
     let conf = peers.path().join("radvd.conf");
     std::fs::write(
         &conf,
-        "interface peer0 {\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 4;\n prefix 2001:db8:5::/64 {\n  AdvOnLink on;\n  AdvAutonomous on;\n };\n};\n",
+        "interface peer0 {\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 4;\n prefix 2001:db8:5::/64 {\n  AdvOnLink on;\n  AdvAutonomous on;\n };\n RDNSS 2001:db8:5::53 {\n  AdvRDNSSLifetime 60;\n };\n DNSSL v6.lab.example {\n  AdvDNSSLLifetime 60;\n };\n};\n",
     )
     .expect("radvd.conf");
     let pid = peers.path().join("radvd.pid");
@@ -674,6 +674,17 @@ async fn ipv6_slaac_from_radvd() {
         (ipv6.prefix_length, ipv6.method()),
         (64, pb::Ipv6Method::Auto)
     );
+    // RFC 8106: the RA's nameserver and search domain are the service's and reach resolv.conf.
+    let s = wait_service(&mut manager, "RA nameserver", SLOW, |s| {
+        s.nameservers.contains(&"2001:db8:5::53".to_string())
+    })
+    .await;
+    assert!(s.domains.contains(&"v6.lab.example".to_string()), "{s:?}");
+    common::eventually("resolv.conf has the RA's DNS", || async {
+        let r = daemon.resolv_conf();
+        r.contains("nameserver 2001:db8:5::53") && r.contains("v6.lab.example")
+    })
+    .await;
 }
 
 #[tokio::test]

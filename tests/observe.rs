@@ -347,3 +347,48 @@ async fn only_real_ethernet_links_get_a_service_even_when_all_are_managed() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_deprecated_ipv6_address_does_not_make_an_interface_ready() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    bed.host.ip(&[
+        "-6",
+        "addr",
+        "add",
+        "2001:db8:7::5/64",
+        "dev",
+        "veth0",
+        "nodad",
+        "preferred_lft",
+        "0",
+    ]);
+    let daemon = Daemon::start(&bed.host, "", &[]).await;
+    let mut manager = daemon.manager().await;
+    let (snapshot, mut events) = watch(&mut manager).await;
+    let veth0 = snapshot
+        .interfaces
+        .iter()
+        .find(|i| i.name == "veth0")
+        .expect("veth0");
+    assert!(
+        veth0.addresses.iter().any(|a| a.address == "2001:db8:7::5"),
+        "{veth0:?}"
+    );
+    assert!(!veth0.ready_ipv6, "deprecated: not ready");
+    // A usable address next to it makes it ready: the rule, not the link, kept it out.
+    bed.host.ip(&[
+        "-6",
+        "addr",
+        "add",
+        "2001:db8:7::6/64",
+        "dev",
+        "veth0",
+        "nodad",
+    ]);
+    read_until(&mut events, "IPv6 L4 connected", |e| {
+        matches!(&e.event, Some(Event::ConnectivityChanged(c))
+            if c.family() == pb::AddressFamily::Ipv6 && c.connected)
+    })
+    .await;
+}

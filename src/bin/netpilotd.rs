@@ -112,6 +112,7 @@ async fn run(config: Config) -> Result<(), String> {
         handle: engine,
         kernel,
         backends,
+        ra_dns,
         plans,
         wifi,
         task: engine_task,
@@ -131,6 +132,8 @@ async fn run(config: Config) -> Result<(), String> {
         backends,
     );
     net::apply::spawn(dns, plans).map_err(|e| format!("open rtnetlink socket for changes: {e}"))?;
+    net::ndopt::spawn(ra_dns)
+        .map_err(|e| format!("open the netlink socket for router advertisement DNS: {e}"))?;
     net::netlink::spawn(kernel)
         .await
         .map_err(|e| display_chain(&e))?;

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use super::connection::Timer;
 use super::handle::Command;
 use crate::net::dhcp::DhcpReport;
+use crate::net::ndopt::RaDns;
 use crate::net::netlink::NetEvent;
 use crate::net::online::OnlineReport;
 use crate::tech;
@@ -27,6 +28,8 @@ pub(crate) enum Input {
     Online(OnlineReport),
     /// A timer the engine set for itself.
     Timer(Timer),
+    /// IPv6 DNS from router advertisements.
+    RaDns(RaDns),
 }
 
 impl From<Command> for Input {
@@ -56,6 +59,12 @@ impl From<DhcpReport> for Input {
 impl From<OnlineReport> for Input {
     fn from(r: OnlineReport) -> Self {
         Input::Online(r)
+    }
+}
+
+impl From<RaDns> for Input {
+    fn from(r: RaDns) -> Self {
+        Input::RaDns(r)
     }
 }
 
@@ -162,5 +171,6 @@ detachable!(
     Kernel(NetEvent),
     Backend(tech::Event),
     Dhcp(DhcpReport),
-    Online(OnlineReport)
+    Online(OnlineReport),
+    RaDns(RaDns)
 );

@@ -39,6 +39,8 @@ pub struct Engine {
     pub kernel: EventSender<NetEvent>,
     /// Where technology backends report.
     pub backends: EventSender<tech::Event>,
+    /// Where IPv6 DNS from router advertisements is reported.
+    pub ra_dns: EventSender<crate::net::ndopt::RaDns>,
     /// What the applier should make true.
     pub plans: watch::Receiver<NetPlan>,
     /// What the engine asks of the Wi-Fi backend.
@@ -72,6 +74,7 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
         links: BTreeMap::new(),
         addresses: BTreeMap::new(),
         routes: BTreeSet::new(),
+        ra_dns: BTreeMap::new(),
         ignore_overrides: BTreeMap::new(),
         offline_mode: false,
         ready_since: BTreeMap::new(),
@@ -110,7 +113,8 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
     Engine {
         handle,
         kernel: EventSender::new(input_tx.clone()),
-        backends: EventSender::new(input_tx),
+        backends: EventSender::new(input_tx.clone()),
+        ra_dns: EventSender::new(input_tx),
         plans: plan_rx,
         wifi: wifi_rx,
         task: tokio::spawn(async move { manager.run(input, stopping_tx).await }),
@@ -133,6 +137,8 @@ pub(super) struct Manager {
     links: BTreeMap<u32, Link>,
     addresses: BTreeMap<u32, Vec<InterfaceAddress>>,
     routes: BTreeSet<DefaultRoute>,
+    /// IPv6 nameservers and search domains from router advertisements, by ifindex.
+    ra_dns: BTreeMap<u32, crate::net::ndopt::RaDns>,
     /// UpdateInterface decisions by interface name; they beat the config's ignore list.
     pub ignore_overrides: BTreeMap<String, bool>,
     pub offline_mode: bool,
@@ -204,6 +210,13 @@ impl Manager {
             Input::Dhcp(report) => self.on_dhcp(report),
             Input::Online(report) => self.on_online(report),
             Input::Timer(timer) => self.on_timer(timer),
+            Input::RaDns(dns) => {
+                if dns.servers.is_empty() && dns.domains.is_empty() {
+                    self.ra_dns.remove(&dns.ifindex);
+                } else {
+                    self.ra_dns.insert(dns.ifindex, dns);
+                }
+            }
         }
     }
 
@@ -269,6 +282,7 @@ impl Manager {
                 self.addresses.remove(&index);
                 self.routes.retain(|r| r.index != index);
                 self.original_mtu.remove(&index);
+                self.ra_dns.remove(&index);
             }
             NetEvent::AddressAdded(index, addr) => {
                 let list = self.addresses.entry(index).or_default();
@@ -395,12 +409,14 @@ impl Manager {
                 netdev_users.entry(netdev).or_default().push(id);
             }
             let netdev = entry.info.netdev.and_then(|i| by_index.get(&i).copied());
+            let ra_dns = carrier.and_then(|c| self.ra_dns.get(&c.index));
             let mut service = view::service(
                 &entry.info,
                 entry.connection.as_ref(),
                 netdev.or(carrier),
                 carrier,
                 &routes,
+                ra_dns,
             );
             if let Some(stored) = self.credentials.get(id) {
                 service.credentials = stored.flags();

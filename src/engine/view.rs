@@ -12,6 +12,7 @@ use super::connection::Connection;
 use crate::model::{
     Interface, IpMethod, Ipv4Config, Ipv4Info, Ipv6Config, Ipv6Info, Service, ServiceState,
 };
+use crate::net::ndopt::RaDns;
 use crate::net::netlink::DefaultRoute;
 use crate::tech::ServiceInfo;
 
@@ -48,12 +49,15 @@ fn v6_gateway(routes: &[DefaultRoute], index: u32) -> Option<std::net::Ipv6Addr>
 
 /// Builds a service. `netdev` is the interface the service is shown on (the NIC, the
 /// radio); `carrier` is the one whose addresses it uses now (where L2 is up), often the same.
+/// `ra_dns`: nameservers and search domains router advertisements gave the carrier
+/// (RFC 8106), used with IPv6 `auto` after DHCP's.
 pub(super) fn service(
     info: &ServiceInfo,
     connection: Option<&Connection>,
     netdev: Option<&Interface>,
     carrier: Option<&Interface>,
     routes: &[DefaultRoute],
+    ra_dns: Option<&RaDns>,
 ) -> Service {
     let mut service = Service {
         id: info.id.clone(),
@@ -83,7 +87,7 @@ pub(super) fn service(
         credentials: Default::default(),
     };
     match connection {
-        Some(c) => managed(&mut service, c, carrier, routes),
+        Some(c) => managed(&mut service, c, carrier, routes, ra_dns),
         None => observed(&mut service, carrier.or(netdev), routes),
     }
     service
@@ -127,6 +131,7 @@ fn managed(
     c: &Connection,
     carrier: Option<&Interface>,
     routes: &[DefaultRoute],
+    ra_dns: Option<&RaDns>,
 ) {
     let (state, error) = c.state().service_state();
     service.state = state;
@@ -168,22 +173,28 @@ fn managed(
         .lease
         .as_ref()
         .filter(|_| c.config.ipv4 == Ipv4Config::Dhcp);
-    service.nameservers = pick(
-        &c.config.nameservers,
-        lease
-            .map(|l| l.nameservers.iter().map(|a| IpAddr::V4(*a)).collect())
-            .unwrap_or_default(),
+    let ra = ra_dns.filter(|_| c.config.ipv6 == Ipv6Config::Auto);
+    let mut learned: Vec<IpAddr> = lease
+        .map(|l| l.nameservers.iter().map(|a| IpAddr::V4(*a)).collect())
+        .unwrap_or_default();
+    learned.extend(
+        ra.iter()
+            .flat_map(|r| r.servers.iter().map(|a| IpAddr::V6(*a))),
     );
+    service.nameservers = pick(&c.config.nameservers, learned);
     service.timeservers = pick(
         &c.config.timeservers,
         lease
             .map(|l| l.timeservers.iter().map(|a| a.to_string()).collect())
             .unwrap_or_default(),
     );
-    service.domains = pick(
-        &c.config.domains,
-        lease.map(|l| l.domains.clone()).unwrap_or_default(),
-    );
+    let mut domains = lease.map(|l| l.domains.clone()).unwrap_or_default();
+    for d in ra.iter().flat_map(|r| r.domains.iter()) {
+        if !domains.contains(d) {
+            domains.push(d.clone());
+        }
+    }
+    service.domains = pick(&c.config.domains, domains);
     service.captive_portal_url = c.portal().map(str::to_string);
 }
 
@@ -216,6 +227,7 @@ mod tests {
                         AddrScope::Global
                     },
                     tentative: false,
+                    deprecated: false,
                 })
                 .collect(),
             ignored: false,
@@ -283,7 +295,7 @@ mod tests {
             ),
         ];
         for (name, i, want) in cases {
-            let s = service(&info(false), None, Some(&i), Some(&i), &[]);
+            let s = service(&info(false), None, Some(&i), Some(&i), &[], None);
             assert_eq!(s.state, want, "{name}");
             assert!(s.immutable && !s.managed, "{name}");
             assert_eq!(
@@ -305,7 +317,7 @@ mod tests {
             },
         );
         let i = iface(true, true, &["198.18.0.99"]);
-        let s = service(&info(true), Some(&failed), Some(&i), Some(&i), &[]);
+        let s = service(&info(true), Some(&failed), Some(&i), Some(&i), &[], None);
         assert_eq!(
             (s.state, s.error, s.managed, s.immutable),
             (
@@ -326,7 +338,7 @@ mod tests {
         };
         let c = Connection::in_state("e", ServiceConfig::default(), Some(lease()), ready.clone());
         let i = iface(true, true, &["198.18.0.10", "2001:db8::10"]);
-        let s = service(&info(true), Some(&c), Some(&i), Some(&i), &[]);
+        let s = service(&info(true), Some(&c), Some(&i), Some(&i), &[], None);
         let ipv4 = s.ipv4.expect("ipv4");
         assert_eq!(
             (ipv4.method, ipv4.gateway),
@@ -346,7 +358,7 @@ mod tests {
             ..ServiceConfig::default()
         };
         let c = Connection::in_state("e", own, Some(lease()), ready);
-        let s = service(&info(true), Some(&c), Some(&i), Some(&i), &[]);
+        let s = service(&info(true), Some(&c), Some(&i), Some(&i), &[], None);
         assert_eq!(
             s.nameservers,
             vec!["198.18.9.9".parse::<IpAddr>().expect("ip")],

@@ -124,15 +124,18 @@ pub struct InterfaceAddress {
     pub scope: AddrScope,
     /// IPv6 DAD not finished (IFA_F_TENTATIVE).
     pub tentative: bool,
+    /// IPv6 preferred lifetime over (IFA_F_DEPRECATED): still valid, not for new
+    /// connections.
+    pub deprecated: bool,
 }
 
 impl InterfaceAddress {
     /// Counts toward readiness for its family: any IPv4 address; an IPv6 address only when
-    /// global and not tentative (DESIGN §1).
+    /// global, not tentative and not deprecated (DESIGN §1: new connections cannot use it).
     pub fn counts_for_readiness(&self) -> bool {
         match self.address {
             IpAddr::V4(_) => true,
-            IpAddr::V6(_) => self.scope == AddrScope::Global && !self.tentative,
+            IpAddr::V6(_) => self.scope == AddrScope::Global && !self.tentative && !self.deprecated,
         }
     }
 }

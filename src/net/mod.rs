@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod counters;
 pub mod dhcp;
+pub mod ndopt;
 pub mod netlink;
 pub mod online;
 pub mod resolv;

@@ -309,11 +309,15 @@ fn parse_address(msg: &AddressMessage) -> Option<(u32, InterfaceAddress)> {
     let mut local = None;
     let mut address = None;
     let mut tentative = msg.header.flags.contains(AddressHeaderFlags::Tentative);
+    let mut deprecated = msg.header.flags.contains(AddressHeaderFlags::Deprecated);
     for attr in &msg.attributes {
         match attr {
             AddressAttribute::Local(a) => local = Some(*a),
             AddressAttribute::Address(a) => address = Some(*a),
-            AddressAttribute::Flags(f) => tentative |= f.contains(AddressFlags::Tentative),
+            AddressAttribute::Flags(f) => {
+                tentative |= f.contains(AddressFlags::Tentative);
+                deprecated |= f.contains(AddressFlags::Deprecated);
+            }
             _ => {}
         }
     }
@@ -333,6 +337,7 @@ fn parse_address(msg: &AddressMessage) -> Option<(u32, InterfaceAddress)> {
             prefix_len: msg.header.prefix_len,
             scope,
             tentative,
+            deprecated,
         },
     ))
 }

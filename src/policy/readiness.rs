@@ -116,7 +116,7 @@ mod tests {
         name: &str,
         up: bool,
         carrier: bool,
-        addrs: &[(&str, AddrScope, bool)],
+        addrs: &[(&str, AddrScope, bool, bool)],
         ignored: bool,
     ) -> Interface {
         Interface {
@@ -129,11 +129,12 @@ mod tests {
             mtu: 1500,
             addresses: addrs
                 .iter()
-                .map(|(a, scope, tentative)| InterfaceAddress {
+                .map(|(a, scope, tentative, deprecated)| InterfaceAddress {
                     address: a.parse().expect("test address"),
                     prefix_len: 24,
                     scope: *scope,
                     tentative: *tentative,
+                    deprecated: *deprecated,
                 })
                 .collect(),
             ignored,
@@ -143,10 +144,11 @@ mod tests {
     #[test]
     fn readiness_table() {
         use AddrScope::*;
-        let v4 = ("198.18.0.2", Global, false);
-        let v6 = ("2001:db8::2", Global, false);
-        let v6_tentative = ("2001:db8::3", Global, true);
-        let v6_link = ("fe80::1", Link, false);
+        let v4 = ("198.18.0.2", Global, false, false);
+        let v6 = ("2001:db8::2", Global, false, false);
+        let v6_tentative = ("2001:db8::3", Global, true, false);
+        let v6_deprecated = ("2001:db8::4", Global, false, true);
+        let v6_link = ("fe80::1", Link, false, false);
         let cases = [
             (
                 "up, carrier, v4",
@@ -166,6 +168,11 @@ mod tests {
             (
                 "v6 tentative does not count",
                 iface("a", true, true, &[v6_tentative], false),
+                (false, false),
+            ),
+            (
+                "v6 deprecated does not count",
+                iface("a", true, true, &[v6_deprecated], false),
                 (false, false),
             ),
             (
@@ -306,7 +313,7 @@ mod tests {
 
     #[test]
     fn ignoring_the_only_ready_interface_disconnects_and_one_of_two_is_silent() {
-        let v4 = ("198.18.0.2", AddrScope::Global, false);
+        let v4 = ("198.18.0.2", AddrScope::Global, false, false);
         let a = iface("a", true, true, &[v4], false);
         let mut b = iface("b", true, true, &[v4], false);
         let before = readiness_map([&a, &b]);
