@@ -1,11 +1,40 @@
 //! API commands: each is carried out on the engine's state and answered on its reply channel.
 
+use tokio::sync::oneshot;
+
 use super::connect::ConnectArgs;
 use super::handle::Command;
 use super::manager::Manager;
 use super::{EngineError, Service};
 use crate::model::ServiceId;
 use crate::policy;
+use crate::store::Written;
+
+/// Answers `reply` once the store has written what the command changed, on a task of its
+/// own: the engine never waits for the disk.
+fn reply_when_written<T: Send + 'static>(
+    reply: oneshot::Sender<Result<T, EngineError>>,
+    result: Result<(T, Option<Written>), EngineError>,
+) {
+    match result {
+        Ok((value, Some(written))) => {
+            tokio::spawn(async move {
+                let answer = written.await.map(|()| value).map_err(|e| {
+                    EngineError::Store(format!(
+                        "{e}; the change is in effect until the daemon restarts"
+                    ))
+                });
+                let _ = reply.send(answer);
+            });
+        }
+        Ok((value, None)) => {
+            let _ = reply.send(Ok(value));
+        }
+        Err(e) => {
+            let _ = reply.send(Err(e));
+        }
+    }
+}
 
 impl Manager {
     pub(super) fn on_command(&mut self, command: Command) {
@@ -34,10 +63,11 @@ impl Manager {
                 let _ = reply.send(self.disconnect(&id));
             }
             Command::Remove { id, reply } => {
-                let _ = reply.send(self.remove(&id));
+                reply_when_written(reply, self.remove(&id).map(|w| ((), Some(w))));
             }
             Command::UpdateService { id, config, reply } => {
-                let _ = reply.send(self.update_service(&id, config));
+                let result = self.update_service(&id, config);
+                reply_when_written(reply, result.map(|(s, w)| (s, Some(w))));
             }
             Command::ReportConnectivity { id, reply } => {
                 let _ = reply.send(self.connection_mut(&id).map(|c| c.recheck()));
@@ -123,7 +153,8 @@ impl Manager {
                 country,
                 reply,
             } => {
-                let _ = reply.send(self.update_technology(kind, powered, country));
+                let result = self.update_technology(kind, powered, country);
+                reply_when_written(reply, result);
             }
             Command::Shutdown(done) => {
                 // The run loop ends on Shutdown before it gets here.

@@ -277,7 +277,8 @@ pub enum EngineError {
     /// The user declined: the agent canceled its input request.
     #[error("{0}")]
     Canceled(String),
-    /// Persisting the configuration failed; nothing was changed.
+    /// Persisting the configuration failed; the change is in effect until the daemon
+    /// restarts.
     #[error("{0}")]
     Store(String),
     /// The engine has stopped (daemon shutting down).
