@@ -65,8 +65,8 @@ impl Manager {
             Command::Remove { id, reply } => {
                 reply_when_written(reply, self.remove(&id).map(|w| ((), Some(w))));
             }
-            Command::UpdateService { id, config, reply } => {
-                let result = self.update_service(&id, config);
+            Command::UpdateService { id, update, reply } => {
+                let result = self.update_service(&id, &update);
                 reply_when_written(reply, result.map(|(s, w)| (s, Some(w))));
             }
             Command::ReportConnectivity { id, reply } => {

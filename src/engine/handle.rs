@@ -40,10 +40,10 @@ pub(crate) enum Command {
     Disconnect { id: String, reply: Reply<()> },
     /// Forget a service's configuration and favorite.
     Remove { id: String, reply: Reply<()> },
-    /// Replace a service's configuration (validated by the caller).
+    /// Merge a change into a service's configuration; answered once it is stored.
     UpdateService {
         id: String,
-        config: crate::model::ServiceConfig,
+        update: crate::model::ServiceUpdate,
         reply: Reply<Service>,
     },
     /// Re-run the online check now.
@@ -237,13 +237,16 @@ impl EngineHandle {
         self.call(|reply| Command::Remove { id, reply }).await
     }
 
-    /// Stores and applies a new configuration for a service.
+    /// Merges `update` into a service's configuration, applies it and stores it; resolves
+    /// once it is on disk. Fails with [`EngineError::InvalidArgument`] naming the field
+    /// when the merged configuration is invalid, and with [`EngineError::Store`] when it
+    /// could not be written (it is in effect until the daemon restarts).
     pub async fn update_service(
         &self,
         id: String,
-        config: crate::model::ServiceConfig,
+        update: crate::model::ServiceUpdate,
     ) -> Result<Service, EngineError> {
-        self.call(|reply| Command::UpdateService { id, config, reply })
+        self.call(|reply| Command::UpdateService { id, update, reply })
             .await
     }
 

@@ -8,7 +8,8 @@ use super::connection::{Connection, Context, L2Request, TimerKind};
 use super::manager::{Manager, ServiceEntry};
 use super::EngineError;
 use crate::model::{
-    L2State, Security, Service, ServiceConfig, ServiceError, ServiceId, TechnologyKind,
+    L2State, Security, Service, ServiceConfig, ServiceError, ServiceId, ServiceUpdate,
+    TechnologyKind,
 };
 use crate::net::dhcp::DhcpReport;
 use crate::net::online::OnlineReport;
@@ -359,14 +360,22 @@ impl Manager {
         Ok(written)
     }
 
-    /// UpdateService: store, then apply. The configuration goes to the store's writer;
-    /// the returned [`Written`] resolves when it is on disk.
+    /// UpdateService: merges `update` into the service's current configuration, checks the
+    /// result, applies it and hands it to the store's writer; the returned [`Written`]
+    /// resolves when it is on disk.
     pub(super) fn update_service(
         &mut self,
         id: &str,
-        config: ServiceConfig,
+        update: &ServiceUpdate,
     ) -> Result<(Service, Written), EngineError> {
-        self.connection_mut(id)?;
+        let mut config = self.connection_mut(id)?.config.clone();
+        update.apply_to(&mut config);
+        config
+            .validate()
+            .map_err(|e| EngineError::InvalidArgument {
+                field: e.field,
+                message: e.message,
+            })?;
         let sid = ServiceId(id.to_string());
         let written = self.store.save(&sid, &config);
         self.stored.insert(sid, config.clone());
