@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 pub use agent::{AgentId, InputAnswer, InputRequest, ToAgent};
 pub use handle::{EngineHandle, Subscription};
-pub use input::{DetachedReceiver, EngineStopped, EventSender};
+pub use input::{Busy, DetachedReceiver, EngineStopped, EventSender, Permit};
 pub use manager::{spawn, Engine};
 
 use crate::model::{
