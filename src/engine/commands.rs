@@ -19,7 +19,7 @@ fn reply_when_written<T: Send + 'static>(
     match result {
         Ok((value, Some(written))) => {
             tokio::spawn(async move {
-                let answer = written.await.map(|()| value).map_err(|e| {
+                let answer = written.done().await.map(|()| value).map_err(|e| {
                     EngineError::Store(format!(
                         "{e}; the change is in effect until the daemon restarts"
                     ))

@@ -174,10 +174,13 @@ enum Content {
     Absent,
 }
 
+/// Who waits for a file's content to be written.
+type Waiter = oneshot::Sender<Result<(), String>>;
+
 /// The newest content per file, and who waits for it.
 #[derive(Default)]
 struct Pending {
-    files: BTreeMap<PathBuf, (Content, Vec<oneshot::Sender<Result<(), String>>>)>,
+    files: BTreeMap<PathBuf, (Content, Vec<Waiter>)>,
 }
 
 type Shared = Mutex<Pending>;
@@ -187,20 +190,15 @@ type Shared = Mutex<Pending>;
 /// writer has stopped.
 pub struct Written(oneshot::Receiver<Result<(), String>>);
 
-impl std::future::Future for Written {
-    type Output = Result<(), String>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|r| r.unwrap_or_else(|_| Err("the store writer has stopped".to_string())))
-    }
-}
-
 impl Written {
+    /// Waits until the content is on disk (or the write failed). Dropping a `Written`
+    /// instead does not cancel the write.
+    pub async fn done(self) -> Result<(), String> {
+        self.0
+            .await
+            .unwrap_or_else(|_| Err("the store writer has stopped".to_string()))
+    }
+
     /// A hand-over that never reached the writer.
     fn failed(message: String) -> Self {
         let (tx, rx) = oneshot::channel();
@@ -384,7 +382,7 @@ mod tests {
             favorite: true,
             ..Default::default()
         };
-        store.save(&id, &config).await.expect("save");
+        store.save(&id, &config).done().await.expect("save");
         let file = dir.path().join("services/ethernet_020000000001_cable.json");
         assert_eq!(
             std::fs::metadata(&file).expect("file").permissions().mode() & 0o777,
@@ -397,6 +395,7 @@ mod tests {
         };
         store
             .save_credentials(&id, &secret)
+            .done()
             .await
             .expect("save credentials");
         let secret_file = dir.path().join("secrets/ethernet_020000000001_cable.json");
@@ -424,13 +423,18 @@ mod tests {
             dir.path().join("services/broken.json.corrupt").exists(),
             "kept aside, not lost"
         );
-        store.remove(&id).await.expect("remove");
-        store.remove(&id).await.expect("removing twice is fine");
+        store.remove(&id).done().await.expect("remove");
+        store
+            .remove(&id)
+            .done()
+            .await
+            .expect("removing twice is fine");
         let (_, loaded) = Store::open(dir.path()).expect("open");
         assert!(loaded.services.is_empty() && loaded.credentials.is_empty());
         assert!(!secret_file.exists(), "forget removes the secret");
         assert!(store
             .save(&ServiceId("../evil".into()), &config)
+            .done()
             .await
             .is_err());
         assert!(!dir.path().join("evil.json").exists());
@@ -462,7 +466,7 @@ mod tests {
             })
             .collect();
         for w in waits {
-            w.await.expect("written");
+            w.done().await.expect("written");
         }
         let (_, loaded) = Store::open(dir.path()).expect("reopen");
         assert_eq!(
@@ -486,6 +490,7 @@ mod tests {
         let id = ServiceId("ethernet_020000000001_cable".into());
         let err = store
             .save(&id, &ServiceConfig::default())
+            .done()
             .await
             .expect_err("no directory");
         assert!(
