@@ -129,6 +129,7 @@ pub struct EngineHandle {
     pub(super) snapshot: watch::Receiver<Arc<Snapshot>>,
     pub(super) events: broadcast::Sender<Arc<EventBatch>>,
     pub(super) stopping: watch::Receiver<bool>,
+    pub(super) kernel_known: watch::Receiver<bool>,
 }
 
 impl EngineHandle {
@@ -154,6 +155,16 @@ impl EngineHandle {
             snapshot: self.snapshot(),
             events,
         }
+    }
+
+    /// Resolves once the engine has published a snapshot built from a full kernel dump, so
+    /// that the API never shows an empty world; [`EngineError::Stopped`] if it ended first.
+    pub async fn kernel_known(&self) -> Result<(), EngineError> {
+        let mut rx = self.kernel_known.clone();
+        rx.wait_for(|known| *known)
+            .await
+            .map(|_| ())
+            .map_err(|_| EngineError::Stopped)
     }
 
     /// Resolves once the daemon starts shutting down.

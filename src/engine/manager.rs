@@ -54,6 +54,7 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
     let (events_tx, _) = broadcast::channel(EVENT_BACKLOG);
     let (stopping_tx, stopping_rx) = watch::channel(false);
     let (plan_tx, plan_rx) = watch::channel(NetPlan::default());
+    let (kernel_known_tx, kernel_known_rx) = watch::channel(false);
     let (wifi, wifi_rx) = WifiHandle::channel();
     let hostname = if config.dhcp.hostname.is_empty() {
         std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -70,6 +71,7 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
             user_order: vec![],
         },
         links: BTreeMap::new(),
+        kernel_known: false,
         addresses: BTreeMap::new(),
         routes: BTreeSet::new(),
         ignore_overrides: BTreeMap::new(),
@@ -97,6 +99,7 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
         snapshot_tx,
         events_tx: events_tx.clone(),
         plan_tx,
+        kernel_known_tx,
         sessions: Sessions::default(),
         agents: Agents::default(),
     };
@@ -106,6 +109,7 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
         snapshot: snapshot_rx,
         events: events_tx,
         stopping: stopping_rx,
+        kernel_known: kernel_known_rx,
     };
     Engine {
         handle,
@@ -131,6 +135,8 @@ pub(super) struct Manager {
     pub hostname: String,
     pub prefs: OrderPreferences,
     links: BTreeMap<u32, Link>,
+    /// A full kernel dump has been taken in.
+    kernel_known: bool,
     addresses: BTreeMap<u32, Vec<InterfaceAddress>>,
     routes: BTreeSet<DefaultRoute>,
     /// UpdateInterface decisions by interface name; they beat the config's ignore list.
@@ -166,6 +172,8 @@ pub(super) struct Manager {
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     events_tx: broadcast::Sender<Arc<EventBatch>>,
     plan_tx: watch::Sender<NetPlan>,
+    /// Turns true once a snapshot built from a full kernel dump is published.
+    kernel_known_tx: watch::Sender<bool>,
     pub sessions: Sessions,
     pub agents: Agents<ParkedConnect>,
 }
@@ -217,6 +225,10 @@ impl Manager {
         self.answer_connects();
         let metrics = plan::metrics(&self.published);
         let next = plan::plan(&self.published, &self.managed_netdevs(), &metrics);
+        if self.kernel_known {
+            self.kernel_known_tx
+                .send_if_modified(|known| !std::mem::replace(known, true));
+        }
         self.plan_tx.send_if_modified(|current| {
             let changed = *current != next;
             if changed {
@@ -243,6 +255,7 @@ impl Manager {
                 addresses,
                 routes,
             } => {
+                self.kernel_known = true;
                 self.links = links.into_iter().map(|l| (l.index, l)).collect();
                 self.addresses.clear();
                 for (index, addr) in addresses {
