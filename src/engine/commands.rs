@@ -156,11 +156,35 @@ impl Manager {
                 let result = self.update_technology(kind, powered, country);
                 reply_when_written(reply, result);
             }
+            Command::Reload { config, reply } => {
+                self.reload(*config);
+                let _ = reply.send(Ok(()));
+            }
             Command::Shutdown(done) => {
                 // The run loop ends on Shutdown before it gets here.
                 let _ = done.send(());
             }
         }
+    }
+
+    /// SIGHUP: the new configuration replaces the old one. Interface lists and
+    /// technology preferences apply at once, running online checks restart with new
+    /// settings, and the connect and DHCP settings apply from the next connect.
+    fn reload(&mut self, config: crate::config::Config) {
+        let restart_checks = config.online_check != self.config.online_check;
+        self.config = config;
+        self.prefs.technologies = self.config.preferred_technologies.clone();
+        if restart_checks {
+            for c in self
+                .services
+                .values_mut()
+                .filter_map(|e| e.connection.as_mut())
+            {
+                c.restart_check();
+            }
+        }
+        self.sync_links();
+        self.step();
     }
 
     fn move_service(

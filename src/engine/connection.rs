@@ -475,6 +475,12 @@ impl Connection {
         self.handle(&policy::Event::Disconnect, demotion);
     }
 
+    /// Stops the online check, so that the next reconcile starts it again if it is still
+    /// wanted (with new settings after a reload).
+    pub fn restart_check(&mut self) {
+        self.running.check = None;
+    }
+
     /// ReportConnectivity: probe again now.
     pub fn recheck(&mut self) {
         self.recheck = true;

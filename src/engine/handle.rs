@@ -110,6 +110,11 @@ pub(crate) enum Command {
         country: Option<String>,
         reply: Reply<Technology>,
     },
+    /// Take in a reloaded configuration (SIGHUP); its run-time keys are applied.
+    Reload {
+        config: Box<crate::config::Config>,
+        reply: Reply<()>,
+    },
     /// Release every session and stop.
     Shutdown(oneshot::Sender<()>),
 }
@@ -165,6 +170,16 @@ impl EngineHandle {
             .await
             .map(|_| ())
             .map_err(|_| EngineError::Stopped)
+    }
+
+    /// Applies a reloaded configuration (SIGHUP): the keys that may change at run time
+    /// ([`crate::config::RELOADABLE`]) take effect; the caller keeps the others as they were.
+    pub async fn reload(&self, config: crate::config::Config) -> Result<(), EngineError> {
+        self.call(|reply| Command::Reload {
+            config: Box::new(config),
+            reply,
+        })
+        .await
     }
 
     /// Resolves once the daemon starts shutting down.
