@@ -135,7 +135,7 @@ pub(super) struct Manager {
     pub hostname: String,
     pub prefs: OrderPreferences,
     links: BTreeMap<u32, Link>,
-    /// A full kernel dump has been taken in.
+    /// A full kernel dump has been taken in: plans are complete from now on.
     kernel_known: bool,
     addresses: BTreeMap<u32, Vec<InterfaceAddress>>,
     routes: BTreeSet<DefaultRoute>,
@@ -224,7 +224,8 @@ impl Manager {
         }
         self.answer_connects();
         let metrics = plan::metrics(&self.published);
-        let next = plan::plan(&self.published, &self.managed_netdevs(), &metrics);
+        let mut next = plan::plan(&self.published, &self.managed_netdevs(), &metrics);
+        next.complete = self.kernel_known;
         if self.kernel_known {
             self.kernel_known_tx
                 .send_if_modified(|known| !std::mem::replace(known, true));
@@ -370,6 +371,7 @@ impl Manager {
                     name: link.name.clone(),
                     original_mtu: self.original_mtu.get(&index).copied().unwrap_or(link.mtu),
                     connection: active.get(&index).copied().or(sole),
+                    hold: users.iter().any(|c| c.releasing()),
                 })
             })
             .collect()

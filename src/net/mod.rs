@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod dhcp;
+pub mod dns;
 pub mod netlink;
 pub mod online;
 pub mod resolv;
