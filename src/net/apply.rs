@@ -493,6 +493,10 @@ impl Applier {
         }
         // What is neither kept nor in the kernel any more is no longer a leftover.
         leftovers.retain(|i| kernel.addresses.contains_key(i) || kernel.routes.contains_key(i));
+        // An address the kernel dropped (lifetime ended, link gone) is no longer ours: the
+        // same address added later by someone else stays theirs.
+        self.lifetimes
+            .retain(|i, _| kernel.addresses.contains_key(i));
         adds.extend(removals);
         adds
     }
