@@ -557,6 +557,107 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Keys (and tables) a SIGHUP applies while running. Every other key (`socket`, `listen`,
+/// `state_dir`, `run_dir`, `[dns]`, and `[wifi]` except `keep_secret_on_invalid_key`)
+/// needs a restart: a reload that changes one logs that and keeps the running value.
+pub const RELOADABLE: &[&str] = &[
+    "log_level",
+    "preferred_technologies",
+    "ignored_interfaces",
+    "managed_interfaces",
+    "single_connected_technology",
+    "always_connected_technologies",
+    "online_check",
+    "dhcp",
+    "connect",
+    "ieee8021x",
+    "wifi.keep_secret_on_invalid_key",
+];
+
+/// A configuration reloaded while running.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reloaded {
+    /// The running configuration with the reloadable keys taken from the new one.
+    pub config: Config,
+    /// What changes, one line per key: `connect.timeout: 30 -> 5`.
+    pub changed: Vec<String>,
+    /// Keys changed in the new configuration that only a restart applies.
+    pub need_restart: Vec<String>,
+}
+
+/// Loads the configuration again (as [`load`]) and splits the changes from `running`
+/// into those applied now ([`RELOADABLE`]) and those that need a restart.
+pub fn reload(
+    running: &Config,
+    file: Option<&Path>,
+    overrides: &Overrides,
+) -> Result<Reloaded, ConfigError> {
+    let new = load(file, overrides)?;
+    let mut config = running.clone();
+    config.log_level = new.log_level;
+    config.preferred_technologies = new.preferred_technologies.clone();
+    config.ignored_interfaces = new.ignored_interfaces.clone();
+    config.managed_interfaces = new.managed_interfaces.clone();
+    config.single_connected_technology = new.single_connected_technology;
+    config.always_connected_technologies = new.always_connected_technologies.clone();
+    config.online_check = new.online_check.clone();
+    config.dhcp = new.dhcp.clone();
+    config.connect = new.connect.clone();
+    config.ieee8021x = new.ieee8021x.clone();
+    config.wifi.keep_secret_on_invalid_key = new.wifi.keep_secret_on_invalid_key;
+    let before = leaves(running);
+    let after = leaves(&config);
+    let changed = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            let old = before.get(k).map(String::as_str).unwrap_or("(unset)");
+            format!("{k}: {old} -> {v}")
+        })
+        .collect();
+    let need_restart = leaves(&new)
+        .into_iter()
+        .filter(|(k, v)| after.get(k) != Some(v))
+        .map(|(k, _)| k)
+        .collect();
+    Ok(Reloaded {
+        config,
+        changed,
+        need_restart,
+    })
+}
+
+/// Every key of a configuration as `table.key` with its value in JSON.
+fn leaves(config: &Config) -> std::collections::BTreeMap<String, String> {
+    fn walk(
+        prefix: &str,
+        value: &serde_json::Value,
+        out: &mut std::collections::BTreeMap<String, String>,
+    ) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    // A Config always serialises (plain data, string keys).
+    if let Ok(value) = serde_json::to_value(config) {
+        walk("", &value, &mut out);
+    }
+    out
+}
+
 mod technology_list {
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
@@ -630,6 +731,35 @@ mod tests {
                 assert!(err.contains(want), "{text:?}: {err:?} lacks {want:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_reload_applies_run_time_keys_and_names_the_others() {
+        let running = load(None, &Overrides::default()).expect("defaults");
+        let f = file("log_level = \"debug\"\nmanaged_interfaces = [\"veth*\"]\nstate_dir = \"/elsewhere\"\n[connect]\ntimeout = 5\n[dns]\nresolv_conf = \"/tmp/r\"\n");
+        let r = reload(&running, Some(f.path()), &Overrides::default()).expect("reload");
+        assert_eq!(r.config.log_level, LogLevel::Debug);
+        assert_eq!(r.config.connect.timeout, 5);
+        assert_eq!(r.config.managed_interfaces, vec!["veth*".to_string()]);
+        assert_eq!(
+            r.config.state_dir, running.state_dir,
+            "kept until a restart"
+        );
+        assert_eq!(r.config.dns, running.dns, "kept until a restart");
+        assert_eq!(
+            r.changed,
+            vec![
+                "connect.timeout: 30 -> 5".to_string(),
+                "log_level: \"info\" -> \"debug\"".into(),
+                "managed_interfaces: [] -> [\"veth*\"]".into(),
+            ]
+        );
+        assert_eq!(
+            r.need_restart,
+            vec!["dns.resolv_conf".to_string(), "state_dir".into()]
+        );
+        let bad = file("log_level = 3\n");
+        assert!(reload(&running, Some(bad.path()), &Overrides::default()).is_err());
     }
 
     #[test]

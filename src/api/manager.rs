@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, technology_kind};
 use super::status::{invalid, not_supported};
 use crate::engine::{EngineError, EngineHandle, Snapshot};
-use crate::model::TechnologyKind;
+use crate::model::{ServiceUpdate, TechnologyKind};
 use crate::pb;
 
 /// Messages a WatchManager stream may queue before the client must read.
@@ -346,43 +346,41 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
                 "a service id is required (see ListServices)",
             ));
         }
-        let snapshot = self.engine.snapshot();
-        let current = snapshot.service(&wanted.id).ok_or_else(|| {
-            Status::from(EngineError::NotFound {
-                kind: "service",
-                id: wanted.id.clone(),
-            })
-        })?;
-        let Some(mut config) = current.config.clone() else {
-            return Err(EngineError::immutable(&wanted.id).into());
-        };
+        let mut update = ServiceUpdate::default();
         for (i, path) in paths.iter().enumerate() {
             match path.as_str() {
-                "autoconnect" => config.autoconnect = wanted.autoconnect,
+                "autoconnect" => update.autoconnect = Some(wanted.autoconnect),
                 "ipv4_config" => {
-                    config.ipv4 = convert::ipv4_config_from(wanted.ipv4_config.as_ref())?
+                    update.ipv4 = Some(convert::ipv4_config_from(wanted.ipv4_config.as_ref())?)
                 }
                 "ipv6_config" => {
-                    config.ipv6 = convert::ipv6_config_from(wanted.ipv6_config.as_ref())?
+                    update.ipv6 = Some(convert::ipv6_config_from(wanted.ipv6_config.as_ref())?)
                 }
                 "nameservers_config" => {
-                    config.nameservers = convert::nameservers_from(&wanted.nameservers_config)?
+                    update.nameservers =
+                        Some(convert::nameservers_from(&wanted.nameservers_config)?)
                 }
-                "timeservers_config" => config.timeservers = wanted.timeservers_config.clone(),
-                "domains_config" => config.domains = wanted.domains_config.clone(),
-                "eap_config" => config.eap = convert::eap_config_from(wanted.eap_config.as_ref())?,
+                "timeservers_config" => {
+                    update.timeservers = Some(wanted.timeservers_config.clone())
+                }
+                "domains_config" => update.domains = Some(wanted.domains_config.clone()),
+                "eap_config" => {
+                    update.eap = Some(convert::eap_config_from(wanted.eap_config.as_ref())?)
+                }
                 "connect_timeout" => {
-                    config.connect_timeout = convert::seconds_from(
+                    update.connect_timeout = Some(convert::seconds_from(
                         "service.connect_timeout",
                         wanted.connect_timeout.as_ref(),
-                    )?
+                    )?)
                 }
                 "idle_timeout" => {
-                    config.idle_timeout =
-                        convert::seconds_from("service.idle_timeout", wanted.idle_timeout.as_ref())?
+                    update.idle_timeout = Some(convert::seconds_from(
+                        "service.idle_timeout",
+                        wanted.idle_timeout.as_ref(),
+                    )?)
                 }
                 "admin_down_on_timeout" => {
-                    config.admin_down_on_timeout = wanted.admin_down_on_timeout
+                    update.admin_down_on_timeout = Some(wanted.admin_down_on_timeout)
                 }
                 "proxy_config" => {
                     return Err(not_supported("proxy configuration is not built yet"))
@@ -398,8 +396,8 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
                 }
             }
         }
-        config.validate().map_err(|e| invalid(e.field, e.message))?;
-        let service = self.engine.update_service(wanted.id, config).await?;
+        // The engine merges the change into the configuration it holds and checks the result.
+        let service = self.engine.update_service(wanted.id, update).await?;
         Ok(Response::new(pb::UpdateServiceResponse {
             service: Some((&service).into()),
         }))

@@ -36,6 +36,12 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// Another process answers on the socket path: it is not stale, so it stays.
+    #[error("{path} answers: another daemon serves on it; refusing to take it over")]
+    InUse {
+        /// The socket path.
+        path: String,
+    },
     /// Reflection could not load the descriptors.
     #[error("build server reflection")]
     Reflection(#[source] tonic_reflection::server::Error),
@@ -50,8 +56,9 @@ pub enum ServeError {
     },
 }
 
-/// Binds the Unix socket: removes a stale socket file, creates the directory, and sets mode
-/// 0660 (DESIGN §4).
+/// Binds the Unix socket: creates the directory, removes a stale socket file (one nobody
+/// answers on: connecting is refused), and sets mode 0660 (DESIGN §4). A socket that still
+/// answers is never removed: [`ServeError::InUse`].
 pub fn bind_unix(path: &Path) -> Result<UnixListener, ServeError> {
     let err = |source| ServeError::Listen {
         what: path.display().to_string(),
@@ -60,9 +67,17 @@ pub fn bind_unix(path: &Path) -> Result<UnixListener, ServeError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
-    match std::fs::remove_file(path) {
-        Ok(()) => tracing::debug!(path = %path.display(), "removed stale socket"),
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => {
+            return Err(ServeError::InUse {
+                path: path.display().to_string(),
+            })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            std::fs::remove_file(path).map_err(err)?;
+            tracing::info!(path = %path.display(), "removed a stale socket");
+        }
         Err(e) => return Err(err(e)),
     }
     let listener = UnixListener::bind(path).map_err(err)?;

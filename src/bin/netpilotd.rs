@@ -1,5 +1,12 @@
-//! netpilotd: the netpilot daemon. Startup order: configuration, logging, store, engine,
-//! Wi-Fi backend (wpa_supplicant), kernel applier and monitor (rtnetlink), API listeners.
+//! netpilotd: the netpilot daemon. Startup order: configuration, logging, the instance lock
+//! in the run directory, store, engine, Wi-Fi backend (wpa_supplicant), kernel applier, DNS
+//! and monitor (rtnetlink), then, once the engine has published the first full kernel dump,
+//! the API listeners.
+//!
+//! Signals: SIGTERM and SIGINT stop cleanly; SIGHUP reloads the configuration and applies
+//! the keys that may change at run time ([`config::RELOADABLE`]). If the engine, the kernel
+//! monitor, the applier, the DNS task or the Wi-Fi backend ends, netpilotd logs why and
+//! exits non-zero, so that its service manager restarts it.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -7,14 +14,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::os::unix::fs::MetadataExt;
+
 use clap::Parser;
 use netpilot::config::{self, Config, LogLevel, Overrides};
 use netpilot::net::netlink::display_chain;
-use netpilot::{api, engine, net, store, tech};
+use netpilot::{api, daemon, engine, net, store, tech};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, Registry};
 
 /// How long in-flight calls get to finish after SIGTERM/SIGINT before the daemon exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
@@ -60,19 +70,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The chosen level applies to netpilot itself; libraries (h2, tower) speak only at warn.
-    let level = tracing::Level::from(config.log_level);
-    let filter = Targets::new()
-        .with_target("netpilot", level)
-        .with_target("netpilotd", level)
-        .with_default(tracing::Level::WARN);
+    // The log level can change on SIGHUP, hence the reload layer around the filter.
+    let (filter, log) = reload::Layer::new(log_filter(config.log_level));
     tracing_subscriber::registry()
+        .with(filter)
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::stderr().is_terminal()),
         )
-        .with(filter)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -84,7 +90,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    let reloading = Reloading {
+        file: args.config,
+        overrides,
+        log,
+    };
+    match runtime.block_on(run(config, reloading)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -93,20 +104,81 @@ fn main() -> ExitCode {
     }
 }
 
+/// The chosen level applies to netpilot itself; libraries (h2, tower) speak only at warn.
+fn log_filter(level: LogLevel) -> Targets {
+    let level = tracing::Level::from(level);
+    Targets::new()
+        .with_target("netpilot", level)
+        .with_target("netpilotd", level)
+        .with_default(tracing::Level::WARN)
+}
+
+/// What a SIGHUP needs to load the configuration again and apply it.
+struct Reloading {
+    file: Option<PathBuf>,
+    overrides: Overrides,
+    log: reload::Handle<Targets, Registry>,
+}
+
+impl Reloading {
+    /// Loads the configuration again, applies its run-time keys ([`config::RELOADABLE`]) and
+    /// logs what changed; a broken file changes nothing.
+    async fn reload(&self, running: &mut Config, engine: &engine::EngineHandle) {
+        let reloaded = match config::reload(running, self.file.as_deref(), &self.overrides) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %display_chain(&e), "SIGHUP: configuration not reloaded; the running one stays");
+                return;
+            }
+        };
+        for key in &reloaded.need_restart {
+            tracing::warn!("SIGHUP: {key} changed; it takes effect only after a restart");
+        }
+        if reloaded.changed.is_empty() {
+            tracing::info!("SIGHUP: configuration reloaded; nothing to change");
+            return;
+        }
+        for change in &reloaded.changed {
+            tracing::info!("SIGHUP: {change}");
+        }
+        if reloaded.config.log_level != running.log_level {
+            let filter = log_filter(reloaded.config.log_level);
+            if let Err(e) = self.log.modify(|f| *f = filter) {
+                tracing::error!(error = %e, "SIGHUP: set the log level");
+            }
+        }
+        if let Err(e) = engine.reload(reloaded.config.clone()).await {
+            tracing::error!(error = %e, "SIGHUP: hand the configuration to the engine");
+            return;
+        }
+        *running = reloaded.config;
+        tracing::info!("SIGHUP: configuration reloaded");
+    }
+}
+
 fn create_dir(key: &str, dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("create {key} {}: {e}", dir.display()))
 }
 
-async fn run(config: Config) -> Result<(), String> {
+/// Why the daemon exits when a task it needs ends.
+fn task_ended(ended: daemon::TaskEnded) -> String {
+    format!("{ended}; exiting so that the service manager restarts netpilotd")
+}
+
+async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
     create_dir("state_dir", &config.state_dir)?;
     create_dir("run_dir", &config.run_dir)?;
+    // Before anything touches the kernel: one netpilotd per run directory.
+    let _lock = daemon::InstanceLock::acquire(&config.run_dir).map_err(|e| display_chain(&e))?;
     let mut sigterm =
         signal(SignalKind::terminate()).map_err(|e| format!("install SIGTERM handler: {e}"))?;
     let mut sigint =
         signal(SignalKind::interrupt()).map_err(|e| format!("install SIGINT handler: {e}"))?;
+    let mut sighup =
+        signal(SignalKind::hangup()).map_err(|e| format!("install SIGHUP handler: {e}"))?;
 
     let use_resolved = config.dns.backend == config::DnsBackend::Resolved;
-    let dns = net::apply::DnsSink::open(use_resolved, config.dns.resolv_conf.clone()).await;
+    let dns = net::dns::DnsSink::open(use_resolved, config.dns.resolv_conf.clone()).await;
     let (store, loaded) = store::Store::open(&config.state_dir).map_err(|e| display_chain(&e))?;
     let engine::Engine {
         handle: engine,
@@ -117,7 +189,7 @@ async fn run(config: Config) -> Result<(), String> {
         wifi,
         task: engine_task,
     } = engine::spawn(&config, store, loaded);
-    tech::wifi::spawn(
+    let wifi_task = tech::wifi::spawn(
         tech::wifi::WifiConfig {
             ctrl_dir: config.wifi.ctrl_dir.clone(),
             client_dir: config.run_dir.join("wpa"),
@@ -131,14 +203,30 @@ async fn run(config: Config) -> Result<(), String> {
         wifi,
         backends,
     );
-    net::apply::spawn(dns, plans).map_err(|e| format!("open rtnetlink socket for changes: {e}"))?;
-    net::ndopt::spawn(ra_dns)
+    let applier = net::apply::spawn(plans.clone()).map_err(|e| display_chain(&e))?;
+    let dns_task = net::dns::spawn(dns, plans);
+    let ra_dns_task = net::ndopt::spawn(ra_dns)
         .map_err(|e| format!("open the netlink socket for router advertisement DNS: {e}"))?;
-    net::netlink::spawn(kernel)
+    let monitor = net::netlink::spawn(kernel)
         .await
         .map_err(|e| display_chain(&e))?;
+    // If one of these ends, netpilotd cannot do its job: it exits non-zero.
+    let mut tasks = vec![
+        ("engine", engine_task),
+        ("kernel monitor", monitor),
+        ("applier", applier),
+        ("DNS", dns_task),
+        ("router advertisement DNS", ra_dns_task),
+        ("Wi-Fi backend", wifi_task),
+    ];
 
+    // Early callers must never see an empty world: serve once the first dump is published.
+    tokio::select! {
+        known = engine.kernel_known() => known.map_err(|e| e.to_string())?,
+        ended = daemon::first_to_end(&mut tasks) => return Err(task_ended(ended)),
+    }
     let unix = api::bind_unix(&config.socket).map_err(|e| display_chain(&e))?;
+    let socket_inode = std::fs::metadata(&config.socket).map(|m| m.ino()).ok();
     let tcp = match config.listen {
         Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
@@ -158,24 +246,38 @@ async fn run(config: Config) -> Result<(), String> {
         let _ = stop_rx.await;
     });
     tokio::pin!(server);
-    let result = tokio::select! {
-        result = &mut server => result.map_err(|e| display_chain(&e)),
-        signal = async { tokio::select! { _ = sigterm.recv() => "SIGTERM", _ = sigint.recv() => "SIGINT" } } => {
-            tracing::info!("{signal}: releasing sessions and stopping");
-            engine.shutdown().await;
-            let _ = stop_tx.send(());
-            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
-                Ok(result) => result.map_err(|e| display_chain(&e)),
-                Err(_) => {
-                    tracing::warn!("calls still open after {SHUTDOWN_GRACE:?}; exiting anyway");
-                    Ok(())
-                }
+    let socket = config.socket.clone();
+    let result = loop {
+        tokio::select! {
+            result = &mut server => break result.map_err(|e| display_chain(&e)),
+            _ = sighup.recv() => reloading.reload(&mut config, &engine).await,
+            signal = async { tokio::select! { _ = sigterm.recv() => "SIGTERM", _ = sigint.recv() => "SIGINT" } } => {
+                tracing::info!("{signal}: releasing sessions and stopping");
+                engine.shutdown().await;
+                let _ = stop_tx.send(());
+                break match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                    Ok(result) => result.map_err(|e| display_chain(&e)),
+                    Err(_) => {
+                        tracing::warn!("calls still open after {SHUTDOWN_GRACE:?}; exiting anyway");
+                        Ok(())
+                    }
+                };
+            }
+            ended = daemon::first_to_end(&mut tasks) => {
+                let _ = stop_tx.send(());
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await;
+                break Err(task_ended(ended));
             }
         }
     };
-    engine_task.abort();
-    if let Err(e) = std::fs::remove_file(&config.socket) {
-        tracing::debug!(error = %e, "remove socket");
+    for (_, task) in &tasks {
+        task.abort();
+    }
+    // Only our own socket: a file someone else put there since stays.
+    if std::fs::metadata(&socket).map(|m| m.ino()).ok() == socket_inode {
+        if let Err(e) = std::fs::remove_file(&socket) {
+            tracing::debug!(error = %e, "remove socket");
+        }
     }
     tracing::info!("netpilotd stopped");
     result

@@ -1,11 +1,40 @@
 //! API commands: each is carried out on the engine's state and answered on its reply channel.
 
+use tokio::sync::oneshot;
+
 use super::connect::ConnectArgs;
 use super::handle::Command;
 use super::manager::Manager;
 use super::{EngineError, Service};
 use crate::model::ServiceId;
 use crate::policy;
+use crate::store::Written;
+
+/// Answers `reply` once the store has written what the command changed, on a task of its
+/// own: the engine never waits for the disk.
+fn reply_when_written<T: Send + 'static>(
+    reply: oneshot::Sender<Result<T, EngineError>>,
+    result: Result<(T, Option<Written>), EngineError>,
+) {
+    match result {
+        Ok((value, Some(written))) => {
+            tokio::spawn(async move {
+                let answer = written.done().await.map(|()| value).map_err(|e| {
+                    EngineError::Store(format!(
+                        "{e}; the change is in effect until the daemon restarts"
+                    ))
+                });
+                let _ = reply.send(answer);
+            });
+        }
+        Ok((value, None)) => {
+            let _ = reply.send(Ok(value));
+        }
+        Err(e) => {
+            let _ = reply.send(Err(e));
+        }
+    }
+}
 
 impl Manager {
     pub(super) fn on_command(&mut self, command: Command) {
@@ -34,10 +63,11 @@ impl Manager {
                 let _ = reply.send(self.disconnect(&id));
             }
             Command::Remove { id, reply } => {
-                let _ = reply.send(self.remove(&id));
+                reply_when_written(reply, self.remove(&id).map(|w| ((), Some(w))));
             }
-            Command::UpdateService { id, config, reply } => {
-                let _ = reply.send(self.update_service(&id, config));
+            Command::UpdateService { id, update, reply } => {
+                let result = self.update_service(&id, &update);
+                reply_when_written(reply, result.map(|(s, w)| (s, Some(w))));
             }
             Command::ReportConnectivity { id, reply } => {
                 let _ = reply.send(self.connection_mut(&id).map(|c| c.recheck()));
@@ -124,7 +154,8 @@ impl Manager {
                 ignored,
                 reply,
             } => {
-                let _ = reply.send(self.update_technology(kind, powered, country, ignored));
+                let result = self.update_technology(kind, powered, country, ignored);
+                reply_when_written(reply, result);
             }
             Command::ConnectAll { kind, reply } => {
                 let _ = reply.send(Ok(self.connect_all(kind)));
@@ -132,11 +163,35 @@ impl Manager {
             Command::DisconnectAll { kind, reply } => {
                 let _ = reply.send(Ok(self.disconnect_all(kind)));
             }
+            Command::Reload { config, reply } => {
+                self.reload(*config);
+                let _ = reply.send(Ok(()));
+            }
             Command::Shutdown(done) => {
                 // The run loop ends on Shutdown before it gets here.
                 let _ = done.send(());
             }
         }
+    }
+
+    /// SIGHUP: the new configuration replaces the old one. Interface lists and
+    /// technology preferences apply at once, running online checks restart with new
+    /// settings, and the connect and DHCP settings apply from the next connect.
+    fn reload(&mut self, config: crate::config::Config) {
+        let restart_checks = config.online_check != self.config.online_check;
+        self.config = config;
+        self.prefs.technologies = self.config.preferred_technologies.clone();
+        if restart_checks {
+            for c in self
+                .services
+                .values_mut()
+                .filter_map(|e| e.connection.as_mut())
+            {
+                c.restart_check();
+            }
+        }
+        self.sync_links();
+        self.step();
     }
 
     fn move_service(

@@ -301,9 +301,8 @@ impl Manager {
             .cloned()
             .unwrap_or_default()
             .merged(&given);
-        if let Err(e) = self.store.save_credentials(id, &merged) {
-            tracing::error!(service = %id, error = %crate::net::netlink::display_chain(&e), "store credentials");
-        }
+        // The writer logs a failure.
+        let _ = self.store.save_credentials(id, &merged);
         self.credentials.insert(id.clone(), merged);
     }
 
@@ -319,15 +318,13 @@ impl Manager {
             return;
         }
         tracing::info!(service = %id, "forgetting the refused passphrase");
-        let result = if stored.is_empty() {
+        // The writer logs a failure.
+        let _ = if stored.is_empty() {
             self.credentials.remove(id);
             self.store.remove_credentials(id)
         } else {
             self.store.save_credentials(id, stored)
         };
-        if let Err(e) = result {
-            tracing::error!(service = %id, error = %crate::net::netlink::display_chain(&e), "store credentials");
-        }
     }
 }
 

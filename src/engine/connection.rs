@@ -42,6 +42,8 @@ pub(crate) enum TimerKind {
     InputTimeout,
     /// No traffic crossed the service's netdev for its idle timeout.
     IdleTimeout,
+    /// A DHCP client stopped with DHCPRELEASE has finished: the address and routes may go.
+    Released,
 }
 
 /// A timer that fired.
@@ -126,6 +128,13 @@ pub(super) struct Connection {
     /// Why the last failure happened, for the pending ConnectService replies.
     failure_detail: Option<String>,
     generation: u64,
+    /// A DHCP client stopped with DHCPRELEASE has not finished yet (the generation its
+    /// [`TimerKind::Released`] report carries): the link's address and routes stay until
+    /// it has, so the release goes out before they go.
+    releasing: Option<u64>,
+    /// No DHCP client of this connection has reported anything since the daemon started:
+    /// what an earlier run left on the link may be its lease (INIT-REBOOT).
+    fresh: bool,
 }
 
 /// A request for the backend that owns the service's L2.
@@ -200,6 +209,8 @@ impl Connection {
             given: Credentials::default(),
             failure_detail: None,
             generation: 0,
+            releasing: None,
+            fresh: true,
         }
     }
 
@@ -359,7 +370,10 @@ impl Connection {
 
         match (want.dhcp, cx.netdev, self.running.dhcp.is_some()) {
             (true, Some(netdev), false) => self.start_dhcp(netdev, cx),
-            (false, _, true) => self.stop_dhcp(self.intent == Intent::Disconnected),
+            (false, _, true) => self.stop_dhcp(
+                self.intent == Intent::Disconnected,
+                Some(&cx.reporters.timers),
+            ),
             _ => {}
         }
         match (want.check, cx.netdev, self.running.check.is_some()) {
@@ -444,13 +458,54 @@ impl Connection {
         self.running.dhcp = Some((generation, client));
     }
 
-    fn stop_dhcp(&mut self, release: bool) {
+    /// Stops the DHCP client. With `release` (and `timers` to report to), the link keeps
+    /// its address and routes until the DHCPRELEASE is out ([`Connection::releasing`]).
+    fn stop_dhcp(&mut self, release: bool, timers: Option<&EventSender<Timer>>) {
         self.lease = None;
+        self.fresh = false;
         if let Some((_, client)) = self.running.dhcp.take() {
+            let done = match (release, timers) {
+                (true, Some(timers)) => {
+                    let key = self.key();
+                    self.releasing = Some(key.generation);
+                    Some((timers.clone(), key))
+                }
+                _ => None,
+            };
             tokio::spawn(async move {
                 client.stop(release).await;
+                if let Some((timers, key)) = done {
+                    let _ = timers
+                        .send(Timer {
+                            key,
+                            kind: TimerKind::Released,
+                        })
+                        .await;
+                }
             });
         }
+    }
+
+    /// A DHCPRELEASE is on its way: the link's address and routes must stay until it is.
+    pub fn releasing(&self) -> bool {
+        self.releasing.is_some()
+    }
+
+    /// The DHCP client runs and has not reported anything since the daemon started: an
+    /// address an earlier run left may be confirmed by its INIT-REBOOT, so it stays.
+    pub fn awaiting_first_lease(&self) -> bool {
+        self.fresh && self.running.dhcp.is_some() && self.lease.is_none()
+    }
+
+    /// When the current lease ends (its valid and preferred lifetime on the kernel
+    /// address); `None` for an infinite lease, a static address or none.
+    pub fn lease_end(&self) -> Option<std::time::Instant> {
+        let lease = self
+            .lease
+            .as_ref()
+            .filter(|_| self.config.ipv4 == Ipv4Config::Dhcp)?;
+        (lease.lease_secs != u32::MAX)
+            .then(|| lease.acquired + Duration::from_secs(u64::from(lease.lease_secs)))
     }
 
     fn start_check(&mut self, netdev: &Interface, cx: &Context<'_>) {
@@ -483,6 +538,7 @@ impl Connection {
         if self.running.dhcp.as_ref().map(|(g, _)| *g) != Some(generation) {
             return;
         }
+        self.fresh = false;
         match event {
             DhcpEvent::Bound(lease) => self.lease = Some(lease),
             DhcpEvent::Expired => self.lease = None,
@@ -567,6 +623,12 @@ impl Connection {
                     idle,
                 })
             }
+            TimerKind::Released => {
+                if self.releasing == Some(generation) {
+                    self.releasing = None;
+                }
+                None
+            }
             TimerKind::InputTimeout => None,
         }
     }
@@ -615,6 +677,12 @@ impl Connection {
         self.handle(&policy::Event::Disconnect, rules);
     }
 
+    /// Stops the online check, so that the next reconcile starts it again if it is still
+    /// wanted (with new settings after a reload).
+    pub fn restart_check(&mut self) {
+        self.running.check = None;
+    }
+
     /// ReportConnectivity: probe again now.
     pub fn recheck(&mut self) {
         self.recheck = true;
@@ -635,7 +703,7 @@ impl Connection {
         let restart = config.ipv4 != self.config.ipv4;
         self.config = config;
         if restart {
-            self.stop_dhcp(false);
+            self.stop_dhcp(false, None);
             self.running.check = None;
         }
     }

@@ -40,10 +40,10 @@ pub(crate) enum Command {
     Disconnect { id: String, reply: Reply<()> },
     /// Forget a service's configuration and favorite.
     Remove { id: String, reply: Reply<()> },
-    /// Replace a service's configuration (validated by the caller).
+    /// Merge a change into a service's configuration; answered once it is stored.
     UpdateService {
         id: String,
-        config: crate::model::ServiceConfig,
+        update: crate::model::ServiceUpdate,
         reply: Reply<Service>,
     },
     /// Re-run the online check now.
@@ -121,6 +121,11 @@ pub(crate) enum Command {
         kind: Option<TechnologyKind>,
         reply: Reply<Vec<ServiceId>>,
     },
+    /// Take in a reloaded configuration (SIGHUP); its run-time keys are applied.
+    Reload {
+        config: Box<crate::config::Config>,
+        reply: Reply<()>,
+    },
     /// Release every session and stop.
     Shutdown(oneshot::Sender<()>),
 }
@@ -140,6 +145,7 @@ pub struct EngineHandle {
     pub(super) snapshot: watch::Receiver<Arc<Snapshot>>,
     pub(super) events: broadcast::Sender<Arc<EventBatch>>,
     pub(super) stopping: watch::Receiver<bool>,
+    pub(super) kernel_known: watch::Receiver<bool>,
 }
 
 impl EngineHandle {
@@ -165,6 +171,26 @@ impl EngineHandle {
             snapshot: self.snapshot(),
             events,
         }
+    }
+
+    /// Resolves once the engine has published a snapshot built from a full kernel dump, so
+    /// that the API never shows an empty world; [`EngineError::Stopped`] if it ended first.
+    pub async fn kernel_known(&self) -> Result<(), EngineError> {
+        let mut rx = self.kernel_known.clone();
+        rx.wait_for(|known| *known)
+            .await
+            .map(|_| ())
+            .map_err(|_| EngineError::Stopped)
+    }
+
+    /// Applies a reloaded configuration (SIGHUP): the keys that may change at run time
+    /// ([`crate::config::RELOADABLE`]) take effect; the caller keeps the others as they were.
+    pub async fn reload(&self, config: crate::config::Config) -> Result<(), EngineError> {
+        self.call(|reply| Command::Reload {
+            config: Box::new(config),
+            reply,
+        })
+        .await
     }
 
     /// Resolves once the daemon starts shutting down.
@@ -268,13 +294,16 @@ impl EngineHandle {
         self.call(|reply| Command::Remove { id, reply }).await
     }
 
-    /// Stores and applies a new configuration for a service.
+    /// Merges `update` into a service's configuration, applies it and stores it; resolves
+    /// once it is on disk. Fails with [`EngineError::InvalidArgument`] naming the field
+    /// when the merged configuration is invalid, and with [`EngineError::Store`] when it
+    /// could not be written (it is in effect until the daemon restarts).
     pub async fn update_service(
         &self,
         id: String,
-        config: crate::model::ServiceConfig,
+        update: crate::model::ServiceUpdate,
     ) -> Result<Service, EngineError> {
-        self.call(|reply| Command::UpdateService { id, config, reply })
+        self.call(|reply| Command::UpdateService { id, update, reply })
             .await
     }
 

@@ -133,6 +133,50 @@ impl<E: Into<Input>> EventSender<E> {
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
+
+    /// Reports `event` if the engine's queue has room now, never waiting; a full queue
+    /// drops the event ([`Busy::Full`]), so the caller can resynchronise later.
+    pub fn try_send(&self, event: E) -> Result<(), Busy> {
+        self.tx.try_send(event.into()).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Busy::Full,
+            mpsc::error::TrySendError::Closed(_) => Busy::Stopped,
+        })
+    }
+
+    /// Waits for room in the engine's queue and holds it, so that what is sent with the
+    /// permit can be made after the wait (a fresh dump rather than a stale one).
+    pub async fn reserve(&self) -> Result<Permit<'_, E>, EngineStopped> {
+        let permit = self.tx.reserve().await.map_err(|_| EngineStopped)?;
+        Ok(Permit {
+            permit,
+            kind: PhantomData,
+        })
+    }
+}
+
+/// Why [`EventSender::try_send`] did not report an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Busy {
+    /// The engine's queue is full; the event was dropped.
+    #[error("the engine's queue is full")]
+    Full,
+    /// The engine has stopped.
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+/// Room held in the engine's queue for one event ([`EventSender::reserve`]).
+pub struct Permit<'a, E> {
+    permit: mpsc::Permit<'a, Input>,
+    kind: PhantomData<fn(E)>,
+}
+
+#[allow(private_bounds)]
+impl<E: Into<Input>> Permit<'_, E> {
+    /// Reports `event` in the room held.
+    pub fn send(self, event: E) {
+        self.permit.send(event.into());
+    }
 }
 
 /// The receiving end of [`EventSender::detached`].

@@ -56,6 +56,7 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
     let (events_tx, _) = broadcast::channel(EVENT_BACKLOG);
     let (stopping_tx, stopping_rx) = watch::channel(false);
     let (plan_tx, plan_rx) = watch::channel(NetPlan::default());
+    let (kernel_known_tx, kernel_known_rx) = watch::channel(false);
     let (wifi, wifi_rx) = WifiHandle::channel();
     let hostname = if config.dhcp.hostname.is_empty() {
         std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -72,6 +73,7 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
             user_order: vec![],
         },
         links: BTreeMap::new(),
+        kernel_known: false,
         addresses: BTreeMap::new(),
         routes: BTreeSet::new(),
         ra_dns: BTreeMap::new(),
@@ -100,6 +102,7 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
         snapshot_tx,
         events_tx: events_tx.clone(),
         plan_tx,
+        kernel_known_tx,
         sessions: Sessions::default(),
         agents: Agents::default(),
     };
@@ -109,6 +112,7 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
         snapshot: snapshot_rx,
         events: events_tx,
         stopping: stopping_rx,
+        kernel_known: kernel_known_rx,
     };
     Engine {
         handle,
@@ -135,6 +139,8 @@ pub(super) struct Manager {
     pub hostname: String,
     pub prefs: OrderPreferences,
     links: BTreeMap<u32, Link>,
+    /// A full kernel dump has been taken in: plans are complete from now on.
+    kernel_known: bool,
     addresses: BTreeMap<u32, Vec<InterfaceAddress>>,
     routes: BTreeSet<DefaultRoute>,
     /// IPv6 nameservers and search domains from router advertisements, by ifindex.
@@ -172,6 +178,8 @@ pub(super) struct Manager {
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     events_tx: broadcast::Sender<Arc<EventBatch>>,
     plan_tx: watch::Sender<NetPlan>,
+    /// Turns true once a snapshot built from a full kernel dump is published.
+    kernel_known_tx: watch::Sender<bool>,
     pub sessions: Sessions,
     pub agents: Agents<ParkedConnect>,
 }
@@ -229,7 +237,12 @@ impl Manager {
         }
         self.answer_connects();
         let metrics = plan::metrics(&self.published);
-        let next = plan::plan(&self.published, &self.managed_netdevs(), &metrics);
+        let mut next = plan::plan(&self.published, &self.managed_netdevs(), &metrics);
+        next.complete = self.kernel_known;
+        if self.kernel_known {
+            self.kernel_known_tx
+                .send_if_modified(|known| !std::mem::replace(known, true));
+        }
         self.plan_tx.send_if_modified(|current| {
             let changed = *current != next;
             if changed {
@@ -259,6 +272,7 @@ impl Manager {
                 addresses,
                 routes,
             } => {
+                self.kernel_known = true;
                 self.links = links.into_iter().map(|l| (l.index, l)).collect();
                 self.addresses.clear();
                 for (index, addr) in addresses {
@@ -383,6 +397,7 @@ impl Manager {
                     name: link.name.clone(),
                     original_mtu: self.original_mtu.get(&index).copied().unwrap_or(link.mtu),
                     connection: active.get(&index).copied().or(sole),
+                    hold: users.iter().any(|c| c.releasing()),
                 })
             })
             .collect()

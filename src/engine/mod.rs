@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 pub use agent::{AgentId, InputAnswer, InputRequest, ToAgent};
 pub use handle::{EngineHandle, Subscription};
-pub use input::{DetachedReceiver, EngineStopped, EventSender};
+pub use input::{Busy, DetachedReceiver, EngineStopped, EventSender, Permit};
 pub use manager::{spawn, Engine};
 
 use crate::model::{
@@ -284,7 +284,8 @@ pub enum EngineError {
     /// The user declined: the agent canceled its input request.
     #[error("{0}")]
     Canceled(String),
-    /// Persisting the configuration failed; nothing was changed.
+    /// Persisting the configuration failed; the change is in effect until the daemon
+    /// restarts.
     #[error("{0}")]
     Store(String),
     /// The engine has stopped (daemon shutting down).

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::connection::Connection;
 use super::Snapshot;
 use crate::model::{Ipv4Config, Ipv6Config, ServiceId};
-use crate::net::apply::{Ipv6Mode, LinkPlan, NetPlan, PlannedRoute};
+use crate::net::apply::{Ipv6Mode, LinkPlan, NetPlan, PlannedAddress, PlannedRoute};
 use crate::net::resolv;
 
 /// Metric of the first connected service's default route; each later one adds
@@ -46,6 +46,8 @@ pub(super) struct ManagedNetdev<'a> {
     /// The MTU it had when netpilot took it over.
     pub original_mtu: u32,
     pub connection: Option<&'a Connection>,
+    /// A connection on it is sending a DHCPRELEASE: remove nothing yet.
+    pub hold: bool,
 }
 
 /// The plan for every managed netdev.
@@ -62,7 +64,11 @@ pub(super) fn plan(
         let has_link = c.is_some_and(|c| c.state().has_link());
         if let Some(c) = c.filter(|_| has_link) {
             if let Some((a, p)) = c.ipv4_target() {
-                addresses.push((IpAddr::V4(a), p));
+                addresses.push(PlannedAddress {
+                    address: IpAddr::V4(a),
+                    prefix_len: p,
+                    valid_until: c.lease_end(),
+                });
             }
             if let Ipv6Config::Manual {
                 address,
@@ -70,7 +76,11 @@ pub(super) fn plan(
                 ..
             } = c.config.ipv6
             {
-                addresses.push((IpAddr::V6(address), prefix_len));
+                addresses.push(PlannedAddress {
+                    address: IpAddr::V6(address),
+                    prefix_len,
+                    valid_until: None,
+                });
             }
         }
         if let Some((c, &metric)) = c.and_then(|c| metrics.get(&c.id).map(|m| (c, m))) {
@@ -141,6 +151,8 @@ pub(super) fn plan(
                 mtu,
                 nameservers: connected.map(|s| s.nameservers.clone()).unwrap_or_default(),
                 domains: connected.map(|s| s.domains.clone()).unwrap_or_default(),
+                hold: netdev.hold,
+                awaiting_lease: c.is_some_and(Connection::awaiting_first_lease),
             },
         );
     }
@@ -156,7 +168,11 @@ pub(super) fn plan(
         }
         resolv::render(&nameservers, &domains)
     });
-    NetPlan { links, resolv_conf }
+    NetPlan {
+        links,
+        resolv_conf,
+        complete: false,
+    }
 }
 
 #[cfg(test)]

@@ -8,14 +8,15 @@ use super::connection::{Connection, Context, L2Request, TimerKind};
 use super::manager::{Manager, ServiceEntry};
 use super::EngineError;
 use crate::model::{
-    L2State, Security, Service, ServiceConfig, ServiceError, ServiceId, TechnologyKind,
+    L2State, Security, Service, ServiceConfig, ServiceError, ServiceId, ServiceUpdate,
+    TechnologyKind,
 };
 use crate::net::dhcp::DhcpReport;
-use crate::net::netlink::display_chain;
 use crate::net::online::OnlineReport;
 use crate::policy::autoconnect::{self, Candidate};
 use crate::policy::connection::{self as connection_policy, Facts, State};
 use crate::policy::credentials::{self, Need};
+use crate::store::Written;
 use crate::tech::{self, wifi};
 
 use super::connection::Timer;
@@ -280,9 +281,8 @@ impl Manager {
         }
         for (id, config) in favorites {
             self.stored.insert(id.clone(), config.clone());
-            if let Err(e) = self.store.save(&id, &config) {
-                tracing::error!(service = %id, error = %display_chain(&e), "store favorite");
-            }
+            // The writer logs a failure; nobody waits for this one.
+            let _ = self.store.save(&id, &config);
         }
         for (id, given) in secrets {
             self.keep_credentials(&id, given);
@@ -424,13 +424,12 @@ impl Manager {
         self.connection_mut(id).map(|c| c.disconnect(rules))
     }
 
-    /// RemoveService: forget the stored configuration and disconnect.
-    pub(super) fn remove(&mut self, id: &str) -> Result<(), EngineError> {
+    /// RemoveService: forget the stored configuration and disconnect. The files go on the
+    /// store's writer; the returned [`Written`] resolves when they are gone.
+    pub(super) fn remove(&mut self, id: &str) -> Result<Written, EngineError> {
         self.connection_mut(id)?;
         let sid = ServiceId(id.to_string());
-        self.store
-            .remove(&sid)
-            .map_err(|e| EngineError::Store(display_chain(&e)))?;
+        let written = self.store.remove(&sid);
         self.stored.remove(&sid);
         self.credentials.remove(&sid);
         let rules = self.rules();
@@ -440,29 +439,38 @@ impl Manager {
         if self.services[&sid].info.technology != TechnologyKind::Ethernet {
             self.wifi.send(wifi::Request::Forget(sid));
         }
-        Ok(())
+        Ok(written)
     }
 
-    /// UpdateService: store, then apply.
+    /// UpdateService: merges `update` into the service's current configuration, checks the
+    /// result, applies it and hands it to the store's writer; the returned [`Written`]
+    /// resolves when it is on disk.
     pub(super) fn update_service(
         &mut self,
         id: &str,
-        config: ServiceConfig,
-    ) -> Result<Service, EngineError> {
-        self.connection_mut(id)?;
+        update: &ServiceUpdate,
+    ) -> Result<(Service, Written), EngineError> {
+        let mut config = self.connection_mut(id)?.config.clone();
+        update.apply_to(&mut config);
+        config
+            .validate()
+            .map_err(|e| EngineError::InvalidArgument {
+                field: e.field,
+                message: e.message,
+            })?;
         let sid = ServiceId(id.to_string());
-        self.store
-            .save(&sid, &config)
-            .map_err(|e| EngineError::Store(display_chain(&e)))?;
+        let written = self.store.save(&sid, &config);
         self.stored.insert(sid, config.clone());
         self.connection_mut(id)?.reconfigure(config);
         self.step();
-        self.published
+        let service = self
+            .published
             .service(id)
             .cloned()
             .ok_or(EngineError::NotFound {
                 kind: "service",
                 id: id.to_string(),
-            })
+            })?;
+        Ok((service, written))
     }
 }

@@ -9,8 +9,8 @@ use super::manager::Manager;
 use super::EngineError;
 use crate::config::Config;
 use crate::model::{Interface, InterfaceKind, Service, Technology, TechnologyKind};
-use crate::net::netlink::display_chain;
 use crate::policy;
+use crate::store::Written;
 use crate::tech::wifi::{Radio, Request, ScanToken, WiredPort};
 
 /// What the engine knows of a technology besides its services.
@@ -174,7 +174,7 @@ impl Manager {
         powered: Option<bool>,
         country: Option<String>,
         ignored: Option<bool>,
-    ) -> Result<Technology, EngineError> {
+    ) -> Result<(Technology, Option<Written>), EngineError> {
         let not_present = || EngineError::FailedPrecondition {
             reason: "NotSupported",
             message: format!("{kind} has no device netpilot manages"),
@@ -199,6 +199,7 @@ impl Manager {
                 });
             }
         }
+        let mut written = None;
         if let Some(on) = powered {
             if self.powered(kind) != on {
                 let mut power: BTreeMap<String, bool> = self
@@ -207,9 +208,7 @@ impl Manager {
                     .map(|(k, t)| (k.as_str().to_string(), t.powered))
                     .collect();
                 power.insert(kind.as_str().to_string(), on);
-                self.store
-                    .save_power(&power)
-                    .map_err(|e| EngineError::Store(display_chain(&e)))?;
+                written = Some(self.store.save_power(&power));
                 tracing::info!(technology = %kind, powered = on, "technology power");
                 if let Some(t) = self.technologies.get_mut(&kind) {
                     t.powered = on;
@@ -234,9 +233,11 @@ impl Manager {
             self.wifi.send(Request::SetCountry(country));
         }
         self.step();
-        self.published
+        let technology = self
+            .published
             .technology(kind)
             .cloned()
-            .ok_or_else(not_present)
+            .ok_or_else(not_present)?;
+        Ok((technology, written))
     }
 }

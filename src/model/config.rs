@@ -390,9 +390,125 @@ impl ServiceConfig {
     }
 }
 
+/// UpdateService's change to a service's configuration: the fields its `update_mask` names,
+/// with their new values; `None` leaves a field as it is. The engine merges it into the
+/// configuration it holds, so two updates of different fields never undo each other.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceUpdate {
+    /// `autoconnect`.
+    pub autoconnect: Option<bool>,
+    /// `ipv4_config`.
+    pub ipv4: Option<Ipv4Config>,
+    /// `ipv6_config`.
+    pub ipv6: Option<Ipv6Config>,
+    /// `nameservers_config`.
+    pub nameservers: Option<Vec<IpAddr>>,
+    /// `timeservers_config`.
+    pub timeservers: Option<Vec<String>>,
+    /// `domains_config`.
+    pub domains: Option<Vec<String>>,
+    /// `eap_config`; `Some(None)` clears it.
+    pub eap: Option<Option<EapConfig>>,
+    /// `connect_timeout` in seconds; `Some(None)` clears it.
+    pub connect_timeout: Option<Option<u64>>,
+    /// `idle_timeout` in seconds; `Some(None)` clears it.
+    pub idle_timeout: Option<Option<u64>>,
+    /// `admin_down_on_timeout`; `Some(None)` clears it.
+    pub admin_down_on_timeout: Option<Option<bool>>,
+}
+
+impl ServiceUpdate {
+    /// Sets the named fields of `config`.
+    pub fn apply_to(&self, config: &mut ServiceConfig) {
+        let ServiceUpdate {
+            autoconnect,
+            ipv4,
+            ipv6,
+            nameservers,
+            timeservers,
+            domains,
+            eap,
+            connect_timeout,
+            idle_timeout,
+            admin_down_on_timeout,
+        } = self;
+        if let Some(v) = autoconnect {
+            config.autoconnect = *v;
+        }
+        if let Some(v) = ipv4 {
+            config.ipv4 = v.clone();
+        }
+        if let Some(v) = ipv6 {
+            config.ipv6 = v.clone();
+        }
+        if let Some(v) = nameservers {
+            config.nameservers = v.clone();
+        }
+        if let Some(v) = timeservers {
+            config.timeservers = v.clone();
+        }
+        if let Some(v) = domains {
+            config.domains = v.clone();
+        }
+        if let Some(v) = eap {
+            config.eap = v.clone();
+        }
+        if let Some(v) = connect_timeout {
+            config.connect_timeout = *v;
+        }
+        if let Some(v) = idle_timeout {
+            config.idle_timeout = *v;
+        }
+        if let Some(v) = admin_down_on_timeout {
+            config.admin_down_on_timeout = *v;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_update_changes_only_the_fields_it_names() {
+        let base = ServiceConfig {
+            domains: vec!["a.example".into()],
+            ..ServiceConfig::default()
+        };
+        let mut config = base.clone();
+        ServiceUpdate {
+            autoconnect: Some(false),
+            ..Default::default()
+        }
+        .apply_to(&mut config);
+        ServiceUpdate {
+            domains: Some(vec!["b.example".into()]),
+            ..Default::default()
+        }
+        .apply_to(&mut config);
+        assert_eq!(
+            config,
+            ServiceConfig {
+                autoconnect: false,
+                domains: vec!["b.example".into()],
+                ..base.clone()
+            },
+            "two updates of different fields both stay"
+        );
+        let mut cleared = ServiceConfig {
+            eap: Some(EapConfig::default()),
+            ..base
+        };
+        ServiceUpdate {
+            eap: Some(None),
+            ..Default::default()
+        }
+        .apply_to(&mut cleared);
+        assert_eq!(cleared.eap, None);
+        let before = cleared.clone();
+        ServiceUpdate::default().apply_to(&mut cleared);
+        assert_eq!(cleared, before, "an empty update changes nothing");
+    }
 
     fn v4(a: &str) -> Ipv4Addr {
         a.parse().expect("ipv4")

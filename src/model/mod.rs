@@ -11,6 +11,7 @@ mod wifi;
 
 pub use config::{
     EapConfig, EapMethod, EapPhase2, FieldError, Ipv4Config, Ipv6Config, ServiceConfig,
+    ServiceUpdate,
 };
 pub use credentials::{
     validate_passphrase, validate_text, CredentialFlags, Credentials, InputField, Secret,

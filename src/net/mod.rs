@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod counters;
 pub mod dhcp;
+pub mod dns;
 pub mod ndopt;
 pub mod netlink;
 pub mod online;

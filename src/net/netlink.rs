@@ -1,11 +1,17 @@
 //! rtnetlink monitor: links, IPv4/IPv6 addresses and default routes, as events.
 //!
 //! Subscribes to the multicast groups first, then dumps, so that nothing between the dump and
-//! the subscription is lost. After an overrun (ENOBUFS: the kernel dropped messages) it
-//! dumps again. No polling.
+//! the subscription is lost. No polling.
+//!
+//! The monitor drains the socket promptly and never waits for the engine with messages
+//! piling up behind it: when the engine's queue is full it drops what it reads, marks the
+//! state dirty, and once the engine has room again sends a fresh dump instead. After an
+//! overrun (ENOBUFS: the kernel dropped messages) it does the same. A failed re-dump is
+//! retried with backoff ([`REDUMP_RETRY_MIN`] doubling to [`REDUMP_RETRY_MAX`]).
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
@@ -22,7 +28,7 @@ use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::AsyncSocket;
 use rtnetlink::{Handle, MulticastGroup, RouteMessageBuilder};
 
-use crate::engine::EventSender;
+use crate::engine::{Busy, EventSender};
 use crate::model::{AddrScope, DeviceFacts, InterfaceAddress, InterfaceKind};
 
 /// Link-level facts about one netdev.
@@ -129,27 +135,64 @@ pub async fn spawn(
         if events.send(first).await.is_err() {
             return;
         }
-        while let Some((message, _)) = messages.next().await {
-            let event = match translate(message) {
-                Translated::Event(e) => e,
-                Translated::Ignored => continue,
-                Translated::Overrun => {
-                    tracing::warn!("netlink overrun: events were lost, dumping again");
-                    match dump(&handle).await {
-                        Ok(d) => d,
-                        Err(e) => {
-                            tracing::error!(error = %display_chain(&e), "re-dump after overrun failed");
-                            continue;
+        let mut dirty = false;
+        let mut retry = REDUMP_RETRY_MIN;
+        let mut retry_at: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::select! {
+                message = messages.next() => {
+                    let Some((message, _)) = message else {
+                        tracing::error!("netlink monitor socket closed; interface changes are no longer seen");
+                        return;
+                    };
+                    match translate(message) {
+                        Translated::Event(event) if !dirty => match events.try_send(event) {
+                            Ok(()) => {}
+                            Err(Busy::Full) => {
+                                tracing::warn!("the engine is behind: dropping kernel events until it catches up, then dumping again");
+                                dirty = true;
+                            }
+                            Err(Busy::Stopped) => return,
+                        },
+                        Translated::Event(_) | Translated::Ignored => {}
+                        Translated::Overrun => {
+                            tracing::warn!("netlink overrun: events were lost, dumping again");
+                            dirty = true;
                         }
                     }
                 }
-            };
-            if events.send(event).await.is_err() {
-                return;
+                permit = events.reserve(), if dirty && retry_at.is_none() => {
+                    let Ok(permit) = permit else { return };
+                    match dump(&handle).await {
+                        Ok(fresh) => {
+                            permit.send(fresh);
+                            dirty = false;
+                            retry = REDUMP_RETRY_MIN;
+                            tracing::info!("kernel state dumped again");
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %display_chain(&e), retry_in = ?retry, "re-dump failed");
+                            retry_at = Some(tokio::time::Instant::now() + retry);
+                            retry = (retry * 2).min(REDUMP_RETRY_MAX);
+                        }
+                    }
+                }
+                _ = sleep_until(retry_at), if retry_at.is_some() => retry_at = None,
             }
         }
-        tracing::error!("netlink monitor socket closed; interface changes are no longer seen");
     }))
+}
+
+/// First wait before a failed re-dump is tried again.
+pub const REDUMP_RETRY_MIN: Duration = Duration::from_millis(100);
+/// Longest wait between re-dump attempts.
+pub const REDUMP_RETRY_MAX: Duration = Duration::from_secs(10);
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Formats an error with its causes: "a: b: c".

@@ -15,6 +15,9 @@ const AF_INET6: i32 = 10;
 /// A connection to resolved.
 pub struct Resolved(Connection);
 
+/// The new owners of resolved's bus name, as they change: empty when it left the bus.
+pub type OwnerChanges = std::pin::Pin<Box<dyn futures_util::Stream<Item = String> + Send>>;
+
 impl Resolved {
     /// Connects to the system bus; fails when resolved is not running there.
     pub async fn connect() -> zbus::Result<Self> {
@@ -66,6 +69,25 @@ impl Resolved {
         self.call("SetLinkDNS", &(index, servers)).await?;
         self.call("SetLinkDomains", &(index, search)).await?;
         self.call("SetLinkDefaultRoute", &(index, true)).await
+    }
+
+    /// Follows `NameOwnerChanged` for resolved's name: a new owner is a restarted resolved,
+    /// which has forgotten every link's settings.
+    pub async fn owner_changes(&self) -> zbus::Result<OwnerChanges> {
+        use futures_util::StreamExt;
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .sender("org.freedesktop.DBus")?
+            .interface("org.freedesktop.DBus")?
+            .member("NameOwnerChanged")?
+            .arg(0, SERVICE)?
+            .build();
+        let stream = zbus::MessageStream::for_match_rule(rule, &self.0, Some(16)).await?;
+        Ok(Box::pin(stream.filter_map(|message| async move {
+            let message = message.ok()?;
+            let (_, _, new_owner): (String, String, String) = message.body().deserialize().ok()?;
+            Some(new_owner)
+        })))
     }
 
     /// Drops everything netpilot set on a link.

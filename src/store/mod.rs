@@ -1,12 +1,21 @@
 //! Persistent per-service state: one JSON file per service under `<state_dir>/services/`
 //! (configuration, favorite) and, apart from it, `<state_dir>/secrets/` (credentials). Files
-//! are written atomically (temp file, fsync, rename) with mode 0600 in directories of mode
-//! 0700.
+//! are written atomically (temp file, fsync, rename, fsync of the directory) with mode 0600
+//! in directories of mode 0700.
+//!
+//! Writes run on a writer task, never on the caller's: [`Store`] methods only hand the new
+//! content over and return at once. The writer keeps only the newest content per file, so
+//! its backlog is bounded by the number of files; each hand-over returns a [`Written`] that
+//! resolves once that content (or newer) is on disk. Temp files a crash left are removed
+//! when the store opens.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{Credentials, ServiceConfig, ServiceId};
 
@@ -29,12 +38,14 @@ pub enum StoreError {
     Encode(#[source] serde_json::Error),
 }
 
-/// The service store.
-#[derive(Debug, Clone)]
+/// The service store: hands writes to its writer task (see the module documentation).
+#[derive(Clone)]
 pub struct Store {
     dir: PathBuf,
     secrets: PathBuf,
     power: PathBuf,
+    shared: Arc<Shared>,
+    wake: mpsc::Sender<()>,
 }
 
 /// What the store held at start.
@@ -100,7 +111,7 @@ fn load_all<T: serde::de::DeserializeOwned>(
 }
 
 fn write_atomic(path: &Path, text: &[u8]) -> Result<(), StoreError> {
-    let tmp = path.with_extension("json.tmp");
+    let tmp = path.with_extension(TMP_EXTENSION);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -110,23 +121,103 @@ fn write_atomic(path: &Path, text: &[u8]) -> Result<(), StoreError> {
         .map_err(io("create", &tmp))?;
     file.write_all(text).map_err(io("write", &tmp))?;
     file.sync_all().map_err(io("fsync", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(io("rename into place", path))
+    std::fs::rename(&tmp, path).map_err(io("rename into place", path))?;
+    sync_dir(path)
+}
+
+/// Makes a rename or unlink in `path`'s directory durable.
+fn sync_dir(path: &Path) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("fsync directory", dir))
 }
 
 fn remove_file(path: &Path) -> Result<(), StoreError> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("remove", path)(e)),
-        _ => Ok(()),
+        Err(_) => Ok(()),
+        Ok(()) => sync_dir(path),
+    }
+}
+
+/// Extension of the temp file beside each file while it is written.
+const TMP_EXTENSION: &str = "json.tmp";
+
+/// Removes the temp files an interrupted write left in `dir`.
+fn remove_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.flatten().map(|e| e.path()) {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.ends_with(".json.tmp") {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    tracing::info!(file = %path.display(), "removed a temp file an interrupted write left")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "remove leftover temp file")
+                }
+            }
+        }
+    }
+}
+
+/// What the writer should make true for one file.
+#[derive(Debug, Clone)]
+enum Content {
+    Bytes(Vec<u8>),
+    Absent,
+}
+
+/// Who waits for a file's content to be written.
+type Waiter = oneshot::Sender<Result<(), String>>;
+
+/// The newest content per file, and who waits for it.
+#[derive(Default)]
+struct Pending {
+    files: BTreeMap<PathBuf, (Content, Vec<Waiter>)>,
+}
+
+type Shared = Mutex<Pending>;
+
+/// Resolves once a hand-over to the writer is on disk: `Err` carries the write error
+/// ("create /var/lib/netpilot/services/x.json.tmp: No space left on device"), or says the
+/// writer has stopped.
+pub struct Written(oneshot::Receiver<Result<(), String>>);
+
+impl Written {
+    /// Waits until the content is on disk (or the write failed). Dropping a `Written`
+    /// instead does not cancel the write.
+    pub async fn done(self) -> Result<(), String> {
+        self.0
+            .await
+            .unwrap_or_else(|_| Err("the store writer has stopped".to_string()))
+    }
+
+    /// A hand-over that never reached the writer.
+    fn failed(message: String) -> Self {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Err(message));
+        Written(rx)
     }
 }
 
 impl Store {
-    /// Opens the store and loads everything in it.
+    /// Opens the store, removes temp files an interrupted write left, loads everything in
+    /// it and starts the writer task (on the current tokio runtime).
     pub fn open(state_dir: &Path) -> Result<(Self, Loaded), StoreError> {
         let dir = state_dir.join("services");
         let secrets = state_dir.join("secrets");
         open_dir(&dir)?;
         open_dir(&secrets)?;
+        for d in [state_dir, &dir, &secrets] {
+            remove_temp_files(d);
+        }
         let power = state_dir.join("technologies.json");
         let technologies = match std::fs::read_to_string(&power) {
             Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
@@ -140,54 +231,133 @@ impl Store {
             credentials: load_all(&secrets)?,
             technologies,
         };
+        let shared: Arc<Shared> = Arc::default();
+        let (wake, woken) = mpsc::channel(1);
+        tokio::spawn(writer(shared.clone(), woken));
         Ok((
             Store {
                 dir,
                 secrets,
                 power,
+                shared,
+                wake,
             },
             loaded,
         ))
     }
 
-    /// Writes a service's configuration atomically.
-    pub fn save(&self, id: &ServiceId, config: &ServiceConfig) -> Result<(), StoreError> {
-        let Some(name) = file_name(id) else {
-            return Ok(());
-        };
-        let text = serde_json::to_vec_pretty(config).map_err(StoreError::Encode)?;
-        write_atomic(&self.dir.join(name), &text)
+    /// Hands `content` for `path` to the writer, replacing content not yet written.
+    fn put(&self, path: PathBuf, content: Content) -> Written {
+        let (tx, rx) = oneshot::channel();
+        {
+            let Ok(mut pending) = self.shared.lock() else {
+                return Written::failed("the store writer failed".into());
+            };
+            let entry = pending
+                .files
+                .entry(path)
+                .or_insert_with(|| (Content::Absent, Vec::new()));
+            entry.0 = content;
+            entry.1.push(tx);
+        }
+        // Full means a wake-up is pending already.
+        let _ = self.wake.try_send(());
+        Written(rx)
     }
 
-    /// Writes a service's credentials atomically (mode 0600).
-    pub fn save_credentials(&self, id: &ServiceId, c: &Credentials) -> Result<(), StoreError> {
-        let Some(name) = file_name(id) else {
-            return Ok(());
-        };
-        let text = serde_json::to_vec_pretty(c).map_err(StoreError::Encode)?;
-        write_atomic(&self.secrets.join(name), &text)
+    fn put_json<T: serde::Serialize>(&self, path: PathBuf, value: &T) -> Written {
+        match serde_json::to_vec_pretty(value) {
+            Ok(bytes) => self.put(path, Content::Bytes(bytes)),
+            Err(e) => Written::failed(crate::net::netlink::display_chain(&StoreError::Encode(e))),
+        }
+    }
+
+    /// Writes a service's configuration.
+    pub fn save(&self, id: &ServiceId, config: &ServiceConfig) -> Written {
+        match file_name(id) {
+            Some(name) => self.put_json(self.dir.join(name), config),
+            None => Written::failed(format!("{id} is not a storable service id")),
+        }
+    }
+
+    /// Writes a service's credentials (mode 0600).
+    pub fn save_credentials(&self, id: &ServiceId, c: &Credentials) -> Written {
+        match file_name(id) {
+            Some(name) => self.put_json(self.secrets.join(name), c),
+            None => Written::failed(format!("{id} is not a storable service id")),
+        }
     }
 
     /// Forgets a service: its configuration and its credentials.
-    pub fn remove(&self, id: &ServiceId) -> Result<(), StoreError> {
+    pub fn remove(&self, id: &ServiceId) -> Written {
         let Some(name) = file_name(id) else {
-            return Ok(());
+            return Written::failed(format!("{id} is not a storable service id"));
         };
-        remove_file(&self.dir.join(&name))?;
-        remove_file(&self.secrets.join(name))
+        // Both go in one batch; waiting for the second is waiting for both.
+        let _ = self.put(self.dir.join(&name), Content::Absent);
+        self.put(self.secrets.join(name), Content::Absent)
     }
 
     /// Writes every technology's power state.
-    pub fn save_power(&self, power: &BTreeMap<String, bool>) -> Result<(), StoreError> {
-        let text = serde_json::to_vec_pretty(power).map_err(StoreError::Encode)?;
-        write_atomic(&self.power, &text)
+    pub fn save_power(&self, power: &BTreeMap<String, bool>) -> Written {
+        self.put_json(self.power.clone(), power)
     }
 
     /// Forgets a service's credentials only.
-    pub fn remove_credentials(&self, id: &ServiceId) -> Result<(), StoreError> {
+    pub fn remove_credentials(&self, id: &ServiceId) -> Written {
         match file_name(id) {
-            Some(name) => remove_file(&self.secrets.join(name)),
-            None => Ok(()),
+            Some(name) => self.put(self.secrets.join(name), Content::Absent),
+            None => Written::failed(format!("{id} is not a storable service id")),
+        }
+    }
+}
+
+/// The writer task: takes everything pending, writes it on a blocking thread, answers
+/// the waiters, and ends once the last [`Store`] is gone and everything is written.
+async fn writer(shared: Arc<Shared>, mut woken: mpsc::Receiver<()>) {
+    let mut open = true;
+    loop {
+        let batch = match shared.lock() {
+            Ok(mut p) => std::mem::take(&mut p.files),
+            Err(_) => {
+                tracing::error!("store writer: state poisoned; stopping");
+                return;
+            }
+        };
+        if batch.is_empty() {
+            if !open {
+                return;
+            }
+            open = woken.recv().await.is_some();
+            continue;
+        }
+        let written = tokio::task::spawn_blocking(move || {
+            batch
+                .into_iter()
+                .map(|(path, (content, waiters))| {
+                    let result = match &content {
+                        Content::Bytes(b) => write_atomic(&path, b),
+                        Content::Absent => remove_file(&path),
+                    }
+                    .map_err(|e| {
+                        let text = crate::net::netlink::display_chain(&e);
+                        tracing::error!(error = %text, "store write failed");
+                        text
+                    });
+                    (result, waiters)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        match written {
+            Ok(results) => {
+                for (result, waiters) in results {
+                    for w in waiters {
+                        let _ = w.send(result.clone());
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "store writer thread failed"),
         }
     }
 }
@@ -197,8 +367,8 @@ mod tests {
     use super::*;
     use crate::model::Ipv4Config;
 
-    #[test]
-    fn save_load_remove_and_corrupt_files() {
+    #[tokio::test]
+    async fn save_load_remove_and_corrupt_files() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (store, loaded) = Store::open(dir.path()).expect("open");
         assert!(loaded.services.is_empty());
@@ -212,7 +382,7 @@ mod tests {
             favorite: true,
             ..Default::default()
         };
-        store.save(&id, &config).expect("save");
+        store.save(&id, &config).done().await.expect("save");
         let file = dir.path().join("services/ethernet_020000000001_cable.json");
         assert_eq!(
             std::fs::metadata(&file).expect("file").permissions().mode() & 0o777,
@@ -225,6 +395,8 @@ mod tests {
         };
         store
             .save_credentials(&id, &secret)
+            .done()
+            .await
             .expect("save credentials");
         let secret_file = dir.path().join("secrets/ethernet_020000000001_cable.json");
         assert_eq!(
@@ -251,12 +423,79 @@ mod tests {
             dir.path().join("services/broken.json.corrupt").exists(),
             "kept aside, not lost"
         );
-        store.remove(&id).expect("remove");
-        store.remove(&id).expect("removing twice is fine");
+        store.remove(&id).done().await.expect("remove");
+        store
+            .remove(&id)
+            .done()
+            .await
+            .expect("removing twice is fine");
         let (_, loaded) = Store::open(dir.path()).expect("open");
         assert!(loaded.services.is_empty() && loaded.credentials.is_empty());
         assert!(!secret_file.exists(), "forget removes the secret");
-        assert!(store.save(&ServiceId("../evil".into()), &config).is_ok());
+        assert!(store
+            .save(&ServiceId("../evil".into()), &config)
+            .done()
+            .await
+            .is_err());
         assert!(!dir.path().join("evil.json").exists());
+    }
+
+    #[tokio::test]
+    async fn leftover_temp_files_go_and_the_newest_content_wins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("services")).expect("mkdir");
+        let leftover = dir
+            .path()
+            .join("services/ethernet_020000000001_cable.json.tmp");
+        std::fs::write(&leftover, "{half").expect("write");
+        std::fs::write(dir.path().join("technologies.json.tmp"), "{").expect("write");
+        let (store, loaded) = Store::open(dir.path()).expect("open");
+        assert!(loaded.services.is_empty(), "a temp file is not a service");
+        assert!(!leftover.exists(), "temp file removed at open");
+        assert!(!dir.path().join("technologies.json.tmp").exists());
+
+        // Many hand-overs without waiting: each resolves, and the file ends with the last.
+        let id = ServiceId("ethernet_020000000001_cable".into());
+        let waits: Vec<Written> = (0..50)
+            .map(|i| {
+                let config = ServiceConfig {
+                    domains: vec![format!("d{i}.example")],
+                    ..Default::default()
+                };
+                store.save(&id, &config)
+            })
+            .collect();
+        for w in waits {
+            w.done().await.expect("written");
+        }
+        let (_, loaded) = Store::open(dir.path()).expect("reopen");
+        assert_eq!(
+            loaded.services.get(&id).map(|c| c.domains.clone()),
+            Some(vec!["d49.example".to_string()])
+        );
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("services"))
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec![format!("{}.json", id.0)], "no temp file left");
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_reported_to_the_waiter() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = Store::open(dir.path()).expect("open");
+        // The directory goes away under the store: the write fails, naming the file.
+        std::fs::remove_dir_all(dir.path().join("services")).expect("rm");
+        let id = ServiceId("ethernet_020000000001_cable".into());
+        let err = store
+            .save(&id, &ServiceConfig::default())
+            .done()
+            .await
+            .expect_err("no directory");
+        assert!(
+            err.contains("ethernet_020000000001_cable.json.tmp"),
+            "{err}"
+        );
     }
 }

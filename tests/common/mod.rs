@@ -366,6 +366,17 @@ impl Daemon {
         self.spawn().await;
     }
 
+    /// The command line that started the daemon (`ip netns exec NS netpilotd …`), to start
+    /// another instance on the same paths.
+    pub fn command_line(&self) -> Vec<String> {
+        self.args.clone()
+    }
+
+    /// The daemon's config file (with the harness's `[dns]` table at its end).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("netpilot.toml")
+    }
+
     /// The resolv.conf the daemon writes.
     pub fn resolv_conf(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("resolv.conf")).unwrap_or_default()
