@@ -41,6 +41,17 @@ retry_max = 2
 /// The peer end of a veth gets `<net>.1/24` and a dnsmasq serving `<net>.100-150`, router
 /// `<net>.1`, DNS `<net>.53`, domain lab.example, MTU 1400.
 fn dnsmasq(bed: &Testbed, peer_if: &str, net: &str, dir: &std::path::Path) -> Peer {
+    dnsmasq_with(bed, peer_if, net, dir, &[])
+}
+
+/// [`dnsmasq`] with more `--dhcp-option`s.
+fn dnsmasq_with(
+    bed: &Testbed,
+    peer_if: &str,
+    net: &str,
+    dir: &std::path::Path,
+    options: &[String],
+) -> Peer {
     bed.peer
         .ip(&["addr", "add", &format!("{net}.1/24"), "dev", peer_if]);
     let leases = dir.join(format!("{peer_if}.leases"));
@@ -66,7 +77,7 @@ fn dnsmasq(bed: &Testbed, peer_if: &str, net: &str, dir: &std::path::Path) -> Pe
         "--log-dhcp".into(),
         "--log-facility=-".into(),
     ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args: Vec<&str> = args.iter().chain(options).map(String::as_str).collect();
     Peer::start(
         &bed.peer,
         "dnsmasq",
@@ -199,6 +210,11 @@ async fn dhcp_to_online_with_checksum_offload_on_and_off() {
         );
         assert_eq!(service.nameservers, vec!["198.18.1.53"]);
         assert_eq!(service.domains, vec!["lab.example"]);
+        assert_eq!(
+            service.proxy.as_ref().map(|p| p.method.as_str()),
+            Some("direct"),
+            "no PAC URL from DHCP"
+        );
         assert_eq!(service.route_metric, 100);
         assert!(addresses(&bed.host, "veth0").contains(&format!("{}/24", ipv4.address)));
         eventually_routes(&bed.host, &[("198.18.1.1", "veth0", 100)]).await;
@@ -1654,4 +1670,156 @@ async fn connect_all_disconnect_all_and_an_ignored_technology() {
         .await
         .expect("watch ethernet");
     all_services_in(&manager, 2, pb::ServiceState::Ready).await;
+}
+
+#[tokio::test]
+async fn proxy_and_timeservers_come_from_dhcp_or_the_user_and_survive_a_restart() {
+    use tonic_types::StatusExt;
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let id = bed.service_id("veth0");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let pac = "http://198.18.1.1/wpad.dat";
+    let _dhcp = dnsmasq_with(
+        &bed,
+        "peer0",
+        "198.18.1",
+        peers.path(),
+        &[
+            "--dhcp-option=option:ntp-server,198.18.1.123".into(),
+            format!("--dhcp-option=252,{pac}"),
+        ],
+    );
+    let mut daemon = Daemon::start(&bed.host, &config("off"), &[]).await;
+    let mut manager = daemon.manager().await;
+    let proxy = |method: &str, url: &str, servers: &[&str], excludes: &[&str]| pb::Proxy {
+        method: method.into(),
+        url: url.into(),
+        servers: servers.iter().map(|s| s.to_string()).collect(),
+        excludes: excludes.iter().map(|s| s.to_string()).collect(),
+    };
+    let dhcp_pac = proxy("auto", pac, &[], &[]);
+
+    let s = wait_service(&mut manager, "ready over DHCP", SLOW, |s| {
+        s.id == id && s.state() == pb::ServiceState::Ready
+    })
+    .await;
+    assert_eq!(s.timeservers, vec!["198.18.1.123"], "DHCP option 42");
+    assert_eq!(s.proxy.as_ref(), Some(&dhcp_pac), "DHCP option 252");
+    assert_eq!(s.proxy_config, None);
+
+    let err = update_one(
+        &mut manager,
+        &id,
+        "proxy_config",
+        pb::Service {
+            proxy_config: Some(proxy("manual", "", &["198.18.1.1:3128", "proxy"], &[])),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect_err("a server without a port");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        err.get_details_bad_request()
+            .and_then(|b| b.field_violations.first().map(|v| v.field.clone())),
+        Some("service.proxy_config.servers[1]".to_string()),
+        "{err:?}"
+    );
+    let err = update_one(
+        &mut manager,
+        &id,
+        "proxy_config",
+        pb::Service {
+            proxy_config: Some(proxy("pac", "", &[], &[])),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect_err("an unknown method");
+    assert_eq!(
+        err.get_details_bad_request()
+            .and_then(|b| b.field_violations.first().map(|v| v.field.clone())),
+        Some("service.proxy_config.method".to_string())
+    );
+
+    let manual = proxy("manual", "", &["198.18.1.1:3128"], &[".lab.example"]);
+    let s = update_one(
+        &mut manager,
+        &id,
+        "proxy_config",
+        pb::Service {
+            proxy_config: Some(manual.clone()),
+            timeservers_config: vec!["ntp.lab.example".into()],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("manual proxy");
+    assert_eq!(
+        (s.proxy.as_ref(), s.proxy_config.as_ref()),
+        (Some(&manual), Some(&manual))
+    );
+    assert_eq!(
+        s.timeservers,
+        vec!["198.18.1.123"],
+        "only the masked field changes"
+    );
+
+    // The CLI sets the same field; auto without a URL takes DHCP's.
+    let socket = daemon.socket.display().to_string();
+    let cli = env!("CARGO_BIN_EXE_netpilot");
+    common::run(
+        cli,
+        &[
+            "--socket",
+            &socket,
+            "config",
+            &id,
+            "--proxy",
+            "auto",
+            "--timeservers",
+            "ntp.lab.example",
+        ],
+    );
+    let s = wait_service(&mut manager, "auto proxy from the CLI", SLOW, |s| {
+        s.id == id && s.proxy_config == Some(proxy("auto", "", &[], &[]))
+    })
+    .await;
+    assert_eq!(s.proxy.as_ref(), Some(&dhcp_pac));
+    assert_eq!(s.timeservers, vec!["ntp.lab.example"]);
+    let shown = common::run(cli, &["--socket", &socket, "service", &id]);
+    assert!(
+        shown.contains(&format!("auto {pac}")) && shown.contains("ntp.lab.example"),
+        "{shown}"
+    );
+
+    let s = update_one(
+        &mut manager,
+        &id,
+        "proxy_config",
+        pb::Service {
+            proxy_config: Some(manual.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("manual again");
+    assert_eq!(s.proxy_config.as_ref(), Some(&manual));
+    daemon.restart().await;
+    let mut manager = daemon.manager().await;
+    let s = wait_service(&mut manager, "ready after the restart", SLOW, |s| {
+        s.id == id && s.state() == pb::ServiceState::Ready
+    })
+    .await;
+    assert_eq!(
+        (s.proxy.as_ref(), s.proxy_config.as_ref()),
+        (Some(&manual), Some(&manual)),
+        "kept in the store"
+    );
+
+    let s = update_one(&mut manager, &id, "proxy_config", pb::Service::default())
+        .await
+        .expect("cleared");
+    assert_eq!((s.proxy.as_ref(), s.proxy_config), (Some(&dhcp_pac), None));
 }

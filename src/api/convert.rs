@@ -4,8 +4,8 @@
 use crate::engine::{Event, EventBatch, InterfaceView, ManagerInfo, Snapshot};
 use crate::model::{
     validate_ssid, Bearer, ConnectionType, Credentials, EapConfig, EapMethod, EapPhase2, Family,
-    Interface, IpMethod, Ipv4Config, Ipv6Config, ManagerState, Secret, Security, Service,
-    ServiceState, SessionInfo, SessionSettings, SessionState, SessionView, Technology,
+    Interface, IpMethod, Ipv4Config, Ipv6Config, ManagerState, ProxyConfig, Secret, Security,
+    Service, ServiceState, SessionInfo, SessionSettings, SessionState, SessionView, Technology,
     TechnologyKind,
 };
 use crate::pb;
@@ -145,8 +145,8 @@ impl From<&Service> for pb::Service {
                 .iter()
                 .map(|x| pb::Security::from(*x).into())
                 .collect(),
-            proxy: None,
-            proxy_config: None,
+            proxy: s.proxy.as_ref().map(proxy),
+            proxy_config: s.config.as_ref().and_then(|c| c.proxy.as_ref()).map(proxy),
             ssid: s.wifi.as_ref().map(|w| w.ssid.clone()).unwrap_or_default(),
             frequency: s.wifi.as_ref().map_or(0, |w| w.frequency),
             bss_count: s.wifi.as_ref().map_or(0, |w| w.bss_count),
@@ -256,6 +256,70 @@ pub fn credentials_from(
         validate_ssid("credentials.ssid", ssid).map_err(|e| status::invalid(e.field, e.message))?;
     }
     Ok((credentials, name))
+}
+
+fn proxy(p: &ProxyConfig) -> pb::Proxy {
+    match p {
+        ProxyConfig::Direct => pb::Proxy {
+            method: "direct".into(),
+            ..Default::default()
+        },
+        ProxyConfig::Manual { servers, excludes } => pb::Proxy {
+            method: "manual".into(),
+            servers: servers.clone(),
+            excludes: excludes.clone(),
+            ..Default::default()
+        },
+        ProxyConfig::Auto { url } => pb::Proxy {
+            method: "auto".into(),
+            url: url.clone().unwrap_or_default(),
+            ..Default::default()
+        },
+    }
+}
+
+/// Proxy settings from UpdateService's `service.proxy_config`; unset or an empty method
+/// clears them. Values are checked by [`ProxyConfig::validate`] once merged.
+pub fn proxy_config_from(p: Option<&pb::Proxy>) -> Result<Option<ProxyConfig>, tonic::Status> {
+    const F: &str = "service.proxy_config";
+    let Some(p) = p else { return Ok(None) };
+    let only = |method: &str, field: &str, set: bool| {
+        if set {
+            Err(status::invalid(
+                format!("{F}.{field}"),
+                format!("is not used with method {method:?}"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match p.method.as_str() {
+        "" if p.url.is_empty() && p.servers.is_empty() && p.excludes.is_empty() => Ok(None),
+        "direct" => {
+            only("direct", "url", !p.url.is_empty())?;
+            only("direct", "servers", !p.servers.is_empty())?;
+            only("direct", "excludes", !p.excludes.is_empty())?;
+            Ok(Some(ProxyConfig::Direct))
+        }
+        "auto" => {
+            only("auto", "servers", !p.servers.is_empty())?;
+            only("auto", "excludes", !p.excludes.is_empty())?;
+            Ok(Some(ProxyConfig::Auto {
+                url: (!p.url.is_empty()).then(|| p.url.clone()),
+            }))
+        }
+        "manual" => {
+            only("manual", "url", !p.url.is_empty())?;
+            Ok(Some(ProxyConfig::Manual {
+                servers: p.servers.clone(),
+                excludes: p.excludes.clone(),
+            }))
+        }
+        other => Err(status::invalid(
+            format!("{F}.method"),
+            format!("{other:?} is not a method; use direct, auto or manual"),
+        )),
+    }
 }
 
 /// 802.1X settings from UpdateService's `service.eap_config`; unset clears them.

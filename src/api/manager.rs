@@ -383,7 +383,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
                     update.admin_down_on_timeout = Some(wanted.admin_down_on_timeout)
                 }
                 "proxy_config" => {
-                    return Err(not_supported("proxy configuration is not built yet"))
+                    update.proxy = Some(convert::proxy_config_from(wanted.proxy_config.as_ref())?)
                 }
                 other => {
                     return Err(invalid(

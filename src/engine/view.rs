@@ -10,7 +10,8 @@ use std::net::IpAddr;
 
 use super::connection::Connection;
 use crate::model::{
-    Interface, IpMethod, Ipv4Config, Ipv4Info, Ipv6Config, Ipv6Info, Service, ServiceState,
+    Interface, IpMethod, Ipv4Config, Ipv4Info, Ipv6Config, Ipv6Info, ProxyConfig, Service,
+    ServiceState,
 };
 use crate::net::ndopt::RaDns;
 use crate::net::netlink::DefaultRoute;
@@ -80,6 +81,7 @@ pub(super) fn service(
         nameservers: vec![],
         timeservers: vec![],
         domains: vec![],
+        proxy: None,
         route_metric: None,
         captive_portal_url: None,
         security: info.security.clone(),
@@ -195,6 +197,16 @@ fn managed(
         }
     }
     service.domains = pick(&c.config.domains, domains);
+    service.proxy = Some(
+        match (&c.config.proxy, lease.and_then(|l| l.proxy_url.clone())) {
+            (Some(ProxyConfig::Auto { url: None }), Some(url)) => {
+                ProxyConfig::Auto { url: Some(url) }
+            }
+            (Some(configured), _) => configured.clone(),
+            (None, Some(url)) => ProxyConfig::Auto { url: Some(url) },
+            (None, None) => ProxyConfig::Direct,
+        },
+    );
     service.captive_portal_url = c.portal().map(str::to_string);
 }
 
@@ -256,6 +268,7 @@ mod tests {
             nameservers: vec!["198.18.0.53".parse().expect("ip")],
             domains: vec!["lab.example".into()],
             timeservers: vec![],
+            proxy_url: None,
             mtu: None,
             lease_secs: 3600,
             t1_secs: 1800,

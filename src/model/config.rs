@@ -141,6 +141,121 @@ impl EapConfig {
     }
 }
 
+/// How programs on the device reach the web through a service (ConnMan's
+/// "Proxy.Configuration"). netpilot runs no proxy: it publishes this for those that do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum ProxyConfig {
+    /// No proxy.
+    Direct,
+    /// Fixed proxy servers.
+    Manual {
+        /// Proxies, most preferred first: `host:port` or `scheme://host[:port]`
+        /// (scheme http, https, socks4 or socks5; an IPv6 host in brackets), 1..=16.
+        servers: Vec<String>,
+        /// Hosts reached directly: a host name, a domain suffix (`.example.com`,
+        /// `*.example.com`), an address or a prefix (`198.18.0.0/15`), at most 64.
+        excludes: Vec<String>,
+    },
+    /// A proxy auto-configuration (PAC) file.
+    Auto {
+        /// Where the PAC file is, an http or https URL; `None`: the one DHCP gives
+        /// (option 252), else the program's own WPAD lookup.
+        url: Option<String>,
+    },
+}
+
+/// Most proxy servers a manual configuration may list.
+pub const MAX_PROXY_SERVERS: usize = 16;
+/// Most exclusions a manual configuration may list.
+pub const MAX_PROXY_EXCLUDES: usize = 64;
+
+/// Checks a PAC URL: an absolute http or https URL with a host, at most 2048 bytes.
+pub fn validate_pac_url(field: &str, url: &str) -> Result<(), FieldError> {
+    let parsed = url::Url::parse(url).map_err(|e| err(field, format!("{url:?}: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(err(field, format!("{url:?} is not an http or https URL")));
+    }
+    if url.len() > 2048 {
+        return Err(err(field, "is longer than 2048 bytes"));
+    }
+    Ok(())
+}
+
+/// Checks a manual proxy server: `host:port` or `scheme://host[:port]`.
+fn validate_proxy_server(field: &str, server: &str) -> Result<(), FieldError> {
+    let with_scheme = if server.contains("://") {
+        server.to_string()
+    } else {
+        format!("http://{server}")
+    };
+    let bad = |why: &str| err(field, format!("{server:?} {why}"));
+    let parsed = url::Url::parse(&with_scheme).map_err(|e| bad(&format!("is not a proxy: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https" | "socks4" | "socks5") {
+        return Err(bad("has a scheme other than http, https, socks4 or socks5"));
+    }
+    if parsed.host().is_none() || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad("must be host:port without user or password"));
+    }
+    if !parsed.path().trim_start_matches('/').is_empty() || parsed.query().is_some() {
+        return Err(bad("must be host:port without a path"));
+    }
+    if !server.contains("://") && parsed.port().is_none() {
+        return Err(bad("needs a port (host:port)"));
+    }
+    Ok(())
+}
+
+/// Checks a proxy exclusion: a host name or domain suffix, an address, or a prefix.
+fn validate_proxy_exclude(field: &str, exclude: &str) -> Result<(), FieldError> {
+    let (addr, len) = exclude.split_once('/').unwrap_or((exclude, ""));
+    if let Ok(a) = addr.parse::<IpAddr>() {
+        let max = if a.is_ipv4() { 32 } else { 128 };
+        if len.is_empty() || len.parse::<u8>().is_ok_and(|l| l <= max) {
+            return Ok(());
+        }
+        return Err(err(field, format!("{exclude:?} has a bad prefix length")));
+    }
+    let name = exclude
+        .strip_prefix("*.")
+        .or_else(|| exclude.strip_prefix('.'))
+        .unwrap_or(exclude);
+    validate_domain(field, name)
+}
+
+impl ProxyConfig {
+    /// Checks the configuration; `prefix` is the API field path ("service.proxy_config").
+    pub fn validate(&self, prefix: &str) -> Result<(), FieldError> {
+        match self {
+            ProxyConfig::Direct => Ok(()),
+            ProxyConfig::Auto { url } => url
+                .as_deref()
+                .map_or(Ok(()), |u| validate_pac_url(&format!("{prefix}.url"), u)),
+            ProxyConfig::Manual { servers, excludes } => {
+                if servers.is_empty() || servers.len() > MAX_PROXY_SERVERS {
+                    return Err(err(
+                        format!("{prefix}.servers"),
+                        format!("method manual needs 1..{MAX_PROXY_SERVERS} servers"),
+                    ));
+                }
+                if excludes.len() > MAX_PROXY_EXCLUDES {
+                    return Err(err(
+                        format!("{prefix}.excludes"),
+                        format!("at most {MAX_PROXY_EXCLUDES} exclusions"),
+                    ));
+                }
+                for (i, s) in servers.iter().enumerate() {
+                    validate_proxy_server(&format!("{prefix}.servers[{i}]"), s)?;
+                }
+                for (i, e) in excludes.iter().enumerate() {
+                    validate_proxy_exclude(&format!("{prefix}.excludes[{i}]"), e)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Everything stored per service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -155,6 +270,8 @@ pub struct ServiceConfig {
     pub timeservers: Vec<String>,
     /// Search domains that replace the ones DHCP gives.
     pub domains: Vec<String>,
+    /// Proxy that replaces the one DHCP gives; `None`: DHCP's PAC URL, else direct.
+    pub proxy: Option<ProxyConfig>,
     /// Connect on its own when possible (persistence).
     pub autoconnect: bool,
     /// Connected before: kept in the store, ranked first.
@@ -180,6 +297,7 @@ impl Default for ServiceConfig {
             nameservers: vec![],
             timeservers: vec![],
             domains: vec![],
+            proxy: None,
             autoconnect: true,
             favorite: false,
             eap: None,
@@ -375,6 +493,9 @@ impl ServiceConfig {
         for (i, d) in self.domains.iter().enumerate() {
             validate_domain(&format!("service.domains_config[{i}]"), d)?;
         }
+        if let Some(proxy) = &self.proxy {
+            proxy.validate("service.proxy_config")?;
+        }
         if let Some(eap) = &self.eap {
             eap.validate("service.eap_config")?;
         }
@@ -407,6 +528,8 @@ pub struct ServiceUpdate {
     pub timeservers: Option<Vec<String>>,
     /// `domains_config`.
     pub domains: Option<Vec<String>>,
+    /// `proxy_config`; `Some(None)` clears it.
+    pub proxy: Option<Option<ProxyConfig>>,
     /// `eap_config`; `Some(None)` clears it.
     pub eap: Option<Option<EapConfig>>,
     /// `connect_timeout` in seconds; `Some(None)` clears it.
@@ -427,6 +550,7 @@ impl ServiceUpdate {
             nameservers,
             timeservers,
             domains,
+            proxy,
             eap,
             connect_timeout,
             idle_timeout,
@@ -449,6 +573,9 @@ impl ServiceUpdate {
         }
         if let Some(v) = domains {
             config.domains = v.clone();
+        }
+        if let Some(v) = proxy {
+            config.proxy = v.clone();
         }
         if let Some(v) = eap {
             config.eap = v.clone();
@@ -508,6 +635,70 @@ mod tests {
         let before = cleared.clone();
         ServiceUpdate::default().apply_to(&mut cleared);
         assert_eq!(cleared, before, "an empty update changes nothing");
+    }
+
+    #[test]
+    fn proxy_validation_table() {
+        let manual = |servers: &[&str], excludes: &[&str]| ProxyConfig::Manual {
+            servers: servers.iter().map(|s| s.to_string()).collect(),
+            excludes: excludes.iter().map(|s| s.to_string()).collect(),
+        };
+        let auto = |url: &str| ProxyConfig::Auto {
+            url: Some(url.into()),
+        };
+        let cases = [
+            (ProxyConfig::Direct, None),
+            (ProxyConfig::Auto { url: None }, None),
+            (auto("http://wpad.robots.example/wpad.dat"), None),
+            (auto("https://198.18.0.1:8443/proxy.pac"), None),
+            (auto("ftp://198.18.0.1/proxy.pac"), Some("url")),
+            (auto("wpad.dat"), Some("url")),
+            (manual(&["proxy.example:3128"], &[]), None),
+            (manual(&["socks5://[2001:db8::1]:1080"], &[]), None),
+            (manual(&["http://198.18.0.1"], &[]), None),
+            (
+                manual(
+                    &["198.18.0.1:3128"],
+                    &[
+                        "localhost",
+                        ".robots.example",
+                        "*.lab.example",
+                        "198.18.0.0/15",
+                        "::1",
+                    ],
+                ),
+                None,
+            ),
+            (manual(&[], &[]), Some("servers")),
+            (manual(&["proxy.example"], &[]), Some("servers[0]")),
+            (
+                manual(&["gopher://proxy.example:70"], &[]),
+                Some("servers[0]"),
+            ),
+            (
+                manual(&["user:pw@proxy.example:3128"], &[]),
+                Some("servers[0]"),
+            ),
+            (
+                manual(&["proxy.example:3128/path"], &[]),
+                Some("servers[0]"),
+            ),
+            (
+                manual(&["proxy.example:3128"], &["not a host"]),
+                Some("excludes[0]"),
+            ),
+            (
+                manual(&["proxy.example:3128"], &["198.18.0.0/40"]),
+                Some("excludes[0]"),
+            ),
+        ];
+        for (config, want) in cases {
+            let got = config.validate("p").map_err(|e| e.field);
+            match want {
+                None => assert!(got.is_ok(), "{config:?}: {got:?}"),
+                Some(field) => assert_eq!(got, Err(format!("p.{field}")), "{config:?}"),
+            }
+        }
     }
 
     fn v4(a: &str) -> Ipv4Addr {

@@ -19,6 +19,8 @@ pub struct Lease {
     pub domains: Vec<String>,
     /// NTP servers (option 42).
     pub timeservers: Vec<Ipv4Addr>,
+    /// Proxy auto-configuration URL (option 252), an http or https URL.
+    pub proxy_url: Option<String>,
     /// Interface MTU (option 26).
     pub mtu: Option<u16>,
     /// Lease time in seconds (option 51); `u32::MAX` is infinite.

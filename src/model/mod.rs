@@ -10,8 +10,8 @@ mod technology;
 mod wifi;
 
 pub use config::{
-    EapConfig, EapMethod, EapPhase2, FieldError, Ipv4Config, Ipv6Config, ServiceConfig,
-    ServiceUpdate,
+    validate_pac_url, EapConfig, EapMethod, EapPhase2, FieldError, Ipv4Config, Ipv6Config,
+    ProxyConfig, ServiceConfig, ServiceUpdate,
 };
 pub use credentials::{
     validate_passphrase, validate_text, CredentialFlags, Credentials, InputField, Secret,

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{CredentialFlags, Security, ServiceConfig, TechnologyKind, WifiInfo};
+use super::{CredentialFlags, ProxyConfig, Security, ServiceConfig, TechnologyKind, WifiInfo};
 
 /// Service identifier as ConnMan builds it, e.g. `ethernet_0242c0a80002_cable`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -234,6 +234,10 @@ pub struct Service {
     pub timeservers: Vec<String>,
     /// Search domains in use.
     pub domains: Vec<String>,
+    /// Proxy in use while connected (ConnMan's "Proxy"): the configured one, else an auto
+    /// configuration with DHCP's PAC URL (option 252), else direct; `None` while not
+    /// connected.
+    pub proxy: Option<ProxyConfig>,
     /// Metric of the default route netpilot installed for it.
     pub route_metric: Option<u32>,
     /// Captive portal found by the online check.

@@ -23,6 +23,7 @@ pub fn service(id: &str, technology: TechnologyKind, state: ServiceState) -> Ser
         nameservers: vec![],
         timeservers: vec![],
         domains: vec![],
+        proxy: None,
         route_metric: None,
         captive_portal_url: None,
         security: vec![],

@@ -1032,15 +1032,21 @@ func (x *Ipv6Settings) GetGateway() string {
 }
 
 // Proxy settings of a service. Mirrors ConnMan's "Proxy" / "Proxy.Configuration".
+// netpilot runs no proxy: it tells the programs that use one.
 type Proxy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// One of "direct", "auto", "manual"; empty when unknown ("Method").
+	// One of "direct", "auto", "manual" ("Method"). In UpdateService an empty method with no
+	// other field set clears the configuration: then the service uses DHCP's PAC URL
+	// (option 252) when it gives one, else "direct".
 	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
-	// PAC URL for method "auto" ("URL").
+	// PAC URL, http or https, for method "auto" ("URL"). Empty in a configuration: DHCP's
+	// (option 252) when it gives one, else the program's own WPAD lookup.
 	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
-	// Proxy servers "host:port" for method "manual" ("Servers").
+	// Proxy servers for method "manual", most preferred first, 1..16: "host:port" or
+	// "scheme://host[:port]" with scheme http, https, socks4 or socks5 ("Servers").
 	Servers []string `protobuf:"bytes,3,rep,name=servers,proto3" json:"servers,omitempty"`
-	// Hosts that bypass the proxy ("Excludes").
+	// Hosts that bypass the proxy, at most 64: a host name, a domain suffix (".example.com",
+	// "*.example.com"), an address or a prefix ("198.18.0.0/15") ("Excludes").
 	Excludes      []string `protobuf:"bytes,4,rep,name=excludes,proto3" json:"excludes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1217,7 +1223,8 @@ type Service struct {
 	Domains []string `protobuf:"bytes,20,rep,name=domains,proto3" json:"domains,omitempty"`
 	// Search domains configured by the user ("Domains.Configuration").
 	DomainsConfig []string `protobuf:"bytes,21,rep,name=domains_config,json=domainsConfig,proto3" json:"domains_config,omitempty"`
-	// Proxy in use ("Proxy").
+	// Proxy in use while connected ("Proxy"): the configured one, else method "auto" with
+	// DHCP's PAC URL, else "direct". Unset while not connected.
 	Proxy *Proxy `protobuf:"bytes,22,opt,name=proxy,proto3" json:"proxy,omitempty"`
 	// Proxy configured by the user ("Proxy.Configuration").
 	ProxyConfig *Proxy `protobuf:"bytes,23,opt,name=proxy_config,json=proxyConfig,proto3" json:"proxy_config,omitempty"`

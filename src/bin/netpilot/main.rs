@@ -288,6 +288,13 @@ struct ConfigArgs {
     /// Search domains, comma-separated.
     #[arg(long, value_delimiter = ',', num_args = 0..)]
     domains: Option<Vec<String>>,
+    /// Proxy: direct, auto [PAC-URL], manual SERVER… (host:port), or clear (DHCP's PAC
+    /// URL, else direct).
+    #[arg(long, num_args = 1.., value_names = ["METHOD", "URL|SERVER"])]
+    proxy: Option<Vec<String>>,
+    /// Hosts that bypass a manual proxy, comma-separated.
+    #[arg(long, requires = "proxy", value_delimiter = ',')]
+    excludes: Option<Vec<String>>,
     /// Connect on its own when possible.
     #[arg(long)]
     autoconnect: Option<OnOff>,
@@ -305,6 +312,50 @@ fn address_prefix(flag: &str, method: &[String]) -> Result<(String, u32), Failur
         .parse()
         .map_err(|_| Failure::Output(format!("{flag}: prefix {prefix:?} is not a number")))?;
     Ok((address.to_string(), prefix))
+}
+
+/// `--proxy METHOD …` and `--excludes` → `proxy_config`; `None` clears it. The daemon
+/// validates the values.
+fn proxy_settings(
+    proxy: &[String],
+    excludes: Option<&[String]>,
+) -> Result<Option<pb::Proxy>, Failure> {
+    let rest = proxy[1..].to_vec();
+    let excludes = excludes.unwrap_or_default().to_vec();
+    let (method, url, servers) = match proxy[0].as_str() {
+        "clear" | "direct" if !rest.is_empty() => {
+            return Err(Failure::Output(format!(
+                "--proxy {} takes no value",
+                proxy[0]
+            )))
+        }
+        "clear" => return Ok(None),
+        "direct" => ("direct", String::new(), vec![]),
+        "auto" if rest.len() > 1 => {
+            return Err(Failure::Output("--proxy auto takes at most one URL".into()))
+        }
+        "auto" => ("auto", rest.concat(), vec![]),
+        "manual" if rest.is_empty() => {
+            return Err(Failure::Output(
+                "--proxy manual needs at least one SERVER (host:port)".into(),
+            ))
+        }
+        "manual" => ("manual", String::new(), rest),
+        other => {
+            return Err(Failure::Output(format!(
+                "--proxy: {other:?} is not direct, auto, manual or clear"
+            )))
+        }
+    };
+    if method != "manual" && !excludes.is_empty() {
+        return Err(Failure::Output("--excludes needs --proxy manual".into()));
+    }
+    Ok(Some(pb::Proxy {
+        method: method.into(),
+        url,
+        servers,
+        excludes,
+    }))
 }
 
 fn update_request(args: &ConfigArgs) -> Result<pb::UpdateServiceRequest, Failure> {
@@ -377,12 +428,16 @@ fn update_request(args: &ConfigArgs) -> Result<pb::UpdateServiceRequest, Failure
         service.domains_config = list(v);
         paths.push("domains_config");
     }
+    if let Some(proxy) = &args.proxy {
+        service.proxy_config = proxy_settings(proxy, args.excludes.as_deref())?;
+        paths.push("proxy_config");
+    }
     if let Some(on) = args.autoconnect {
         service.autoconnect = matches!(on, OnOff::On);
         paths.push("autoconnect");
     }
     if paths.is_empty() {
-        return Err(Failure::Output("nothing to change: give --ipv4, --ipv6, --nameservers, --timeservers, --domains or --autoconnect".into()));
+        return Err(Failure::Output("nothing to change: give --ipv4, --ipv6, --nameservers, --timeservers, --domains, --proxy or --autoconnect".into()));
     }
     let paths = paths.into_iter().map(String::from).collect();
     Ok(pb::UpdateServiceRequest {

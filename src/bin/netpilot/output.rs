@@ -361,6 +361,18 @@ pub fn service_detail(s: &pb::Service) -> String {
     };
     lines.push(("Nameservers", list(&s.nameservers)));
     lines.push(("Domains", list(&s.domains)));
+    lines.push(("Timeservers", list(&s.timeservers)));
+    if let Some(p) = &s.proxy {
+        let detail = match p.method.as_str() {
+            "manual" if p.excludes.is_empty() => list(&p.servers),
+            "manual" => format!("{} (except {})", list(&p.servers), list(&p.excludes)),
+            _ => p.url.clone(),
+        };
+        lines.push((
+            "Proxy",
+            format!("{} {detail}", p.method).trim_end().to_string(),
+        ));
+    }
     if s.route_metric > 0 {
         lines.push(("Route metric", s.route_metric.to_string()));
     }

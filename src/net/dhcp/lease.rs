@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::options::Reply;
 use crate::config::ClasslessRoutes;
-use crate::model::{Lease, ServiceConfig};
+use crate::model::{validate_pac_url, Lease, ServiceConfig};
 
 /// Shortest lease accepted, seconds. A shorter one leaves no room for a renewal at T1
 /// (half the lease) and its retransmission, and would have the client send a packet every
@@ -259,6 +259,17 @@ pub fn check(
         }
     }
 
+    let proxy_url = reply
+        .wpad
+        .as_ref()
+        .and_then(|url| match validate_pac_url("option 252", url) {
+            Ok(()) => Some(url.clone()),
+            Err(e) => {
+                warnings.push(format!("proxy URL refused: {}", e.message));
+                None
+            }
+        });
+
     let mtu = match reply.mtu {
         Some(m) if m < MIN_MTU => {
             warnings.push(format!(
@@ -278,6 +289,7 @@ pub fn check(
             nameservers,
             domains,
             timeservers,
+            proxy_url,
             mtu,
             lease_secs,
             t1_secs,
@@ -565,6 +577,7 @@ mod tests {
             domain_name: Some("lab.example".into()),
             search: vec![],
             ntp: vec![],
+            wpad: None,
             mtu: None,
             lease_secs: Some(3600),
             t1: None,
@@ -681,6 +694,16 @@ mod tests {
                 Ok("do not fit"),
             ),
             ("no mask", |r| r.mask = None, Ok("classful /24")),
+            (
+                "PAC URL not http",
+                |r| r.wpad = Some("file:///etc/shadow".into()),
+                Ok("proxy URL refused"),
+            ),
+            (
+                "PAC URL relative",
+                |r| r.wpad = Some("wpad.dat".into()),
+                Ok("proxy URL refused"),
+            ),
             (
                 "bad domain",
                 |r| r.domain_name = Some("no way".into()),

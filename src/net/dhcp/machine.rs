@@ -742,6 +742,7 @@ mod tests {
             domain_name: None,
             search: vec![],
             ntp: vec![],
+            wpad: None,
             mtu: None,
             lease_secs: Some(lease),
             t1: None,

@@ -561,6 +561,7 @@ pub fn fuzz_one(data: &[u8]) -> bool {
         domain_name: None,
         search: vec![],
         ntp: vec![],
+        wpad: None,
         mtu: None,
         lease_secs: Some(600),
         t1: None,

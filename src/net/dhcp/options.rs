@@ -20,6 +20,8 @@ pub const HEADER_LEN: usize = 240;
 const MIN_MESSAGE: usize = 300;
 /// The magic cookie that starts the options field (RFC 2131 §3).
 const MAGIC: [u8; 4] = [99, 130, 83, 99];
+/// Option 252: the proxy auto-configuration URL (Web Proxy Auto-Discovery).
+const WPAD: u8 = 252;
 /// Largest DHCP message we accept, sent as option 57 (RFC 2132 §9.10): an Ethernet MTU.
 pub const MAX_MESSAGE: u16 = 1500;
 
@@ -136,6 +138,7 @@ pub fn encode(out: &Outgoing, id: &Identity) -> Result<Vec<u8>, dhcproto::error:
             OptionCode::Renewal,
             OptionCode::Rebinding,
             OptionCode::DomainSearch,
+            OptionCode::Unknown(WPAD),
         ];
         if id.classless_routes {
             wanted.push(OptionCode::ClasslessStaticRoute);
@@ -193,6 +196,9 @@ pub struct Reply {
     pub search: Vec<String>,
     /// Option 42.
     pub ntp: Vec<Ipv4Addr>,
+    /// Option 252, the proxy auto-configuration URL (WPAD draft, draft-ietf-wrec-wpad-01
+    /// §4.4.1), without a trailing NUL; not yet checked to be a URL.
+    pub wpad: Option<String>,
     /// Option 26.
     pub mtu: Option<u16>,
     /// Option 51, seconds; `u32::MAX` = infinite.
@@ -309,6 +315,7 @@ pub fn parse(payload: &[u8], mac: &[u8; 6]) -> Result<Reply, ParseError> {
         domain_name: None,
         search: vec![],
         ntp: vec![],
+        wpad: None,
         mtu: None,
         lease_secs: None,
         t1: None,
@@ -405,6 +412,16 @@ fn take(reply: &mut Reply, code: u8, data: &[u8]) -> Result<(), String> {
         119 if data.is_empty() => return Err("is empty".into()),
         119 => {}
         121 => check_classless(data)?,
+        WPAD => {
+            // A string that servers often end with a NUL; dhcproto knows no option 252.
+            let text = data.strip_suffix(&[0]).unwrap_or(data);
+            let text = std::str::from_utf8(text).map_err(|_| "is not UTF-8".to_string())?;
+            if text.is_empty() || text.contains(char::is_control) {
+                return Err("is not a URL".into());
+            }
+            reply.wpad = Some(text.to_string());
+            return Ok(());
+        }
         _ => return Ok(()),
     }
     let option = decode_one(code, data).map_err(|e| format!("could not be decoded: {e}"))?;
@@ -524,6 +541,26 @@ mod tests {
             )])
         );
         assert!(r.problems.is_empty(), "{:?}", r.problems);
+    }
+
+    #[test]
+    fn the_pac_url_is_a_string_with_or_without_a_trailing_nul() {
+        let url = b"http://198.18.1.1/wpad.dat";
+        for tail in [&b""[..], &[0]] {
+            let mut o = vec![252, (url.len() + tail.len()) as u8];
+            o.extend_from_slice(url);
+            o.extend_from_slice(tail);
+            o.push(255);
+            let r = parse(&reply_bytes(5, [198, 18, 1, 100], &o), &MAC).expect("parse");
+            assert_eq!(r.wpad.as_deref(), Some("http://198.18.1.1/wpad.dat"));
+        }
+        for bad in [
+            &[252, 2, 0xff, 0xfe, 255][..],
+            &[252, 3, b'a', b'\n', b'b', 255],
+        ] {
+            let r = parse(&reply_bytes(5, [198, 18, 1, 100], bad), &MAC).expect("parse");
+            assert_eq!((r.wpad, r.problems.len()), (None, 1), "{bad:?}");
+        }
     }
 
     #[test]
