@@ -5,6 +5,7 @@
 //! functions over [`model`] types) what the world should look like; the [`api`] serves the
 //! engine's snapshots and commands over gRPC.
 
+pub mod access;
 pub mod api;
 pub mod config;
 pub mod engine;

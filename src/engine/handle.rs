@@ -82,8 +82,13 @@ pub(crate) enum Command {
     },
     /// The session's stream went away: forget it, no release.
     CloseSession(SessionId),
-    /// List sessions.
-    ListSessions(Reply<Vec<SessionInfo>>),
+    /// List the sessions the caller may see.
+    ListSessions {
+        caller: Caller,
+        reply: Reply<Vec<SessionInfo>>,
+    },
+    /// Put new session policies in force; sessions no longer allowed are released.
+    SetSessionPolicies(crate::access::policy::PolicySet, Reply<()>),
     /// Register the caller as the agent; the receiver carries what the engine tells it.
     RegisterAgent {
         name: String,
@@ -267,7 +272,9 @@ impl EngineHandle {
         .await
     }
 
-    /// Opens a session; the receiver carries its views until one says `released`.
+    /// Opens a session; the receiver carries its views until one says `released`. Fails
+    /// with [`EngineError::ResourceExhausted`] past the owner's session limit and
+    /// [`EngineError::PermissionDenied`] when its session policy forbids the settings.
     pub async fn open_session(
         &self,
         owner: Caller,
@@ -358,9 +365,21 @@ impl EngineHandle {
         });
     }
 
-    /// Lists sessions, oldest first.
-    pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>, EngineError> {
-        self.call(Command::ListSessions).await
+    /// Lists the sessions `caller` may see (an administrator all, others their own), oldest
+    /// first.
+    pub async fn list_sessions(&self, caller: Caller) -> Result<Vec<SessionInfo>, EngineError> {
+        self.call(|reply| Command::ListSessions { caller, reply })
+            .await
+    }
+
+    /// Puts new session policies in force (`[access] session_policies`); sessions they no
+    /// longer allow are released with reason "policy".
+    pub async fn set_session_policies(
+        &self,
+        policies: crate::access::policy::PolicySet,
+    ) -> Result<(), EngineError> {
+        self.call(|reply| Command::SetSessionPolicies(policies, reply))
+            .await
     }
 
     /// Releases every session (their streams get `release` "shutdown") and stops the engine.

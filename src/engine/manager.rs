@@ -97,7 +97,7 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
         snapshot_tx,
         events_tx: events_tx.clone(),
         plan_tx,
-        sessions: Sessions::default(),
+        sessions: Sessions::new(config.api.max_sessions_per_identity),
         agents: Agents::default(),
     };
     manager.publish();
