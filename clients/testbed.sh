@@ -64,6 +64,10 @@ managed_interfaces = []
 mode = "off"
 [dns]
 resolv_conf = "$tmp/resolv.conf"
+[api]
+insecure_loopback = true
+[access]
+user = ["loopback"]
 EOF
 
 # `ip netns exec` execs netpilotd, so $! is the daemon's PID.

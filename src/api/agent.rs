@@ -8,7 +8,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::caller::caller;
+use super::auth::caller;
 use super::status::invalid;
 use crate::engine::{EngineHandle, InputAnswer, ToAgent};
 use crate::model::Secret;
@@ -80,7 +80,7 @@ impl pb::agent_service_server::AgentService for AgentApi {
         &self,
         req: Request<Streaming<pb::RegisterAgentRequest>>,
     ) -> Result<Response<AgentStream>, Status> {
-        let who = caller(&req);
+        let who = caller(&req)?;
         let mut incoming = req.into_inner();
         let name = match incoming.message().await? {
             Some(pb::RegisterAgentRequest {

@@ -9,7 +9,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use super::auth::caller;
 use super::convert::{self, technology_kind};
+use super::server::ConnHandle;
+use super::session::Outlet;
 use super::status::{invalid, not_supported};
 use crate::engine::{EngineError, EngineHandle, Snapshot};
 use crate::model::TechnologyKind;
@@ -33,12 +36,14 @@ const UPDATABLE_SERVICE_FIELDS: &[&str] = &[
 /// The ManagerService implementation.
 pub struct ManagerApi {
     engine: EngineHandle,
+    stuck: Duration,
 }
 
 impl ManagerApi {
-    /// Serves the engine behind `engine`.
-    pub fn new(engine: EngineHandle) -> Self {
-        Self { engine }
+    /// Serves the engine behind `engine`; a WatchManager stream whose client takes no
+    /// message for `stuck` is closed with its connection.
+    pub fn new(engine: EngineHandle, stuck: Duration) -> Self {
+        Self { engine, stuck }
     }
 
     fn service(&self, field: &str, id: &str) -> Result<pb::Service, Status> {
@@ -87,19 +92,33 @@ fn snapshot_message(s: &Snapshot) -> pb::WatchManagerResponse {
     }
 }
 
-/// Streams a snapshot, then events; a client that falls behind gets a fresh snapshot.
-fn watch(engine: EngineHandle) -> ReceiverStream<Result<pb::WatchManagerResponse, Status>> {
+/// Streams a snapshot, then events; a client that falls behind gets a fresh snapshot, and
+/// one that takes nothing for `stuck` loses its connection.
+fn watch(
+    engine: EngineHandle,
+    stuck: Duration,
+    conn: Option<ConnHandle>,
+    client: String,
+) -> ReceiverStream<Result<pb::WatchManagerResponse, Status>> {
     let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+    let out = Outlet {
+        tx,
+        stuck,
+        conn,
+        client,
+    };
     tokio::spawn(async move {
+        let what = "WatchManager";
         let mut sub = engine.subscribe();
         'resync: loop {
             let mut seq = sub.snapshot.seq;
-            if tx.send(Ok(snapshot_message(&sub.snapshot))).await.is_err() {
-                return;
+            match out.reserve(what).await {
+                Ok(permit) => permit.send(Ok(snapshot_message(&sub.snapshot))),
+                Err(_) => return,
             }
             loop {
                 let batch = tokio::select! {
-                    _ = tx.closed() => return,
+                    _ = out.tx.closed() => return,
                     _ = engine.stopping() => return,
                     batch = sub.events.recv() => batch,
                 };
@@ -108,8 +127,9 @@ fn watch(engine: EngineHandle) -> ReceiverStream<Result<pb::WatchManagerResponse
                     Ok(batch) => {
                         seq = batch.seq;
                         for message in convert::watch_responses(&batch) {
-                            if tx.send(Ok(message)).await.is_err() {
-                                return;
+                            match out.reserve(what).await {
+                                Ok(permit) => permit.send(Ok(message)),
+                                Err(_) => return,
                             }
                         }
                     }
@@ -155,9 +175,15 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
 
     async fn watch_manager(
         &self,
-        _: Request<pb::WatchManagerRequest>,
+        req: Request<pb::WatchManagerRequest>,
     ) -> Result<Response<WatchStream>, Status> {
-        Ok(Response::new(Box::pin(watch(self.engine.clone()))))
+        let conn = req.extensions().get::<ConnHandle>().cloned();
+        let client = match &conn {
+            Some(c) => c.peer().to_string(),
+            None => caller(&req)?.to_string(),
+        };
+        let stream = watch(self.engine.clone(), self.stuck, conn, client);
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn list_technologies(

@@ -1,5 +1,6 @@
 //! netpilotd: the netpilot daemon. Startup order: configuration, logging, store, engine,
-//! Wi-Fi backend (wpa_supplicant), kernel applier and monitor (rtnetlink), API listeners.
+//! Wi-Fi backend (wpa_supplicant), kernel applier and monitor (rtnetlink), session policies,
+//! API listeners (Unix socket, loopback TCP, mutual TLS). SIGHUP reloads the TLS files.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -97,6 +98,26 @@ fn create_dir(key: &str, dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("create {key} {}: {e}", dir.display()))
 }
 
+/// The API limits of `[api]`.
+fn limits(config: &Config) -> api::ServeLimits {
+    let api = &config.api;
+    let secs = Duration::from_secs;
+    api::ServeLimits {
+        max_message_bytes: api.max_message_bytes,
+        streams_per_connection: api.max_streams_per_connection,
+        send_buffer_bytes: api.stream_queue_bytes,
+        keepalive_interval: secs(api.keepalive_interval),
+        keepalive_timeout: secs(api.keepalive_timeout),
+        idle_timeout: (api.idle_timeout > 0).then(|| secs(api.idle_timeout)),
+        stuck_timeout: secs(api.stuck_stream_timeout),
+        auth: api::auth::AuthLimits {
+            streams_per_identity: api.max_streams_per_identity as usize,
+            expensive_per_minute: api.expensive_calls_per_minute,
+            expensive_burst: api.expensive_calls_burst,
+        },
+    }
+}
+
 async fn run(config: Config) -> Result<(), String> {
     create_dir("state_dir", &config.state_dir)?;
     create_dir("run_dir", &config.run_dir)?;
@@ -104,6 +125,8 @@ async fn run(config: Config) -> Result<(), String> {
         signal(SignalKind::terminate()).map_err(|e| format!("install SIGTERM handler: {e}"))?;
     let mut sigint =
         signal(SignalKind::interrupt()).map_err(|e| format!("install SIGINT handler: {e}"))?;
+    let mut sighup =
+        signal(SignalKind::hangup()).map_err(|e| format!("install SIGHUP handler: {e}"))?;
 
     let use_resolved = config.dns.backend == config::DnsBackend::Resolved;
     let dns = net::apply::DnsSink::open(use_resolved, config.dns.resolv_conf.clone()).await;
@@ -135,8 +158,29 @@ async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| display_chain(&e))?;
 
-    let unix = api::bind_unix(&config.socket).map_err(|e| display_chain(&e))?;
-    let tcp = match config.listen {
+    let resolve = netpilot::access::resolve_system_name;
+    // SAFETY: geteuid has no preconditions.
+    let daemon_uid = unsafe { libc::geteuid() };
+    let access = config
+        .access
+        .map(&resolve, daemon_uid)
+        .map_err(|e| display_chain(&e))?;
+    if let Some(dir) = &config.access.session_policies {
+        let policies =
+            netpilot::access::watch::PolicyDir::load(dir).map_err(|e| display_chain(&e))?;
+        engine
+            .set_session_policies(policies.set())
+            .await
+            .map_err(|e| format!("session policies: {e}"))?;
+        netpilot::access::watch::spawn(policies, engine.clone()).map_err(|e| display_chain(&e))?;
+    }
+    let group = config
+        .api
+        .socket_gid(&resolve)
+        .map_err(|e| display_chain(&e))?;
+    let unix = api::bind_unix(&config.socket, config.api.socket_mode, group)
+        .map_err(|e| display_chain(&e))?;
+    let loopback = match config.listen {
         Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
                 .await
@@ -144,29 +188,60 @@ async fn run(config: Config) -> Result<(), String> {
         ),
         None => None,
     };
+    let tls = match config.tls.listen {
+        Some(addr) => {
+            let state = api::tls::TlsState::load(api::tls::TlsFiles {
+                cert: config.tls.cert.clone(),
+                key: config.tls.key.clone(),
+                client_ca: config.tls.client_ca.clone(),
+            })
+            .map_err(|e| display_chain(&e))?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("listen on {addr} (config key tls.listen): {e}"))?;
+            Some((listener, std::sync::Arc::new(state)))
+        }
+        None => None,
+    };
+    let tls_state = tls.as_ref().map(|(_, s)| s.clone());
     tracing::info!(
         socket = %config.socket.display(),
         tcp = %config.listen.map(|a| a.to_string()).unwrap_or_else(|| "off".into()),
+        tls = %config.tls.listen.map(|a| a.to_string()).unwrap_or_else(|| "off".into()),
         "netpilotd serving"
     );
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = api::serve(engine.clone(), unix, tcp, async {
+    let listeners = api::Listeners {
+        unix,
+        loopback,
+        tls,
+    };
+    let server = api::serve(engine.clone(), listeners, access, limits(&config), async {
         let _ = stop_rx.await;
     });
     tokio::pin!(server);
-    let result = tokio::select! {
-        result = &mut server => result.map_err(|e| display_chain(&e)),
-        signal = async { tokio::select! { _ = sigterm.recv() => "SIGTERM", _ = sigint.recv() => "SIGINT" } } => {
-            tracing::info!("{signal}: releasing sessions and stopping");
-            engine.shutdown().await;
-            let _ = stop_tx.send(());
-            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
-                Ok(result) => result.map_err(|e| display_chain(&e)),
-                Err(_) => {
-                    tracing::warn!("calls still open after {SHUTDOWN_GRACE:?}; exiting anyway");
-                    Ok(())
-                }
+    let result = loop {
+        tokio::select! {
+            result = &mut server => break result.map_err(|e| display_chain(&e)),
+            _ = sighup.recv() => match &tls_state {
+                Some(tls) => match tls.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificates reloaded; new connections get them"),
+                    Err(e) => tracing::error!("SIGHUP: {}; the previous certificates stay in use", display_chain(&e)),
+                },
+                None => tracing::info!("SIGHUP: no TLS listener; nothing to reload"),
+            },
+            signal = async { tokio::select! { _ = sigterm.recv() => "SIGTERM", _ = sigint.recv() => "SIGINT" } } => {
+                tracing::info!("{signal}: releasing sessions and stopping");
+                engine.shutdown().await;
+                let _ = stop_tx.send(());
+                break match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                    Ok(result) => result.map_err(|e| display_chain(&e)),
+                    Err(_) => {
+                        tracing::warn!("calls still open after {SHUTDOWN_GRACE:?}; exiting anyway");
+                        Ok(())
+                    }
+                };
             }
         }
     };
