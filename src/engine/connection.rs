@@ -460,6 +460,8 @@ impl Connection {
             self.requested_timeout = timeout;
             self.running.deadline = None;
         }
+        // A caller that has gone (its ConnectService was cancelled) waits for nothing.
+        self.pending.retain(|r| !r.is_closed());
         self.pending.push(reply);
         self.handle(&policy::Event::Connect, demotion);
     }
@@ -541,5 +543,28 @@ impl Connection {
             State::Ready { portal, .. } => portal.as_deref(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connect_whose_caller_has_gone_leaves_the_pending_list() {
+        let mut c = Connection::new(
+            ServiceId("ethernet_02_cable".into()),
+            ServiceConfig::default(),
+            Duration::from_secs(1),
+        );
+        let demotion = Demotion { after_misses: 0 };
+        for _ in 0..100 {
+            let (tx, rx) = oneshot::channel();
+            c.connect(None, tx, demotion);
+            drop(rx);
+        }
+        let (tx, _waiting) = oneshot::channel();
+        c.connect(None, tx, demotion);
+        assert_eq!(c.pending.len(), 1, "only the caller still waiting");
     }
 }
