@@ -2,24 +2,62 @@
 //! and password). They live in the daemon only: stored with mode 0600, never returned by the
 //! API (only whether each is set) and never logged — [`Secret`] prints as `<redacted>`.
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::FieldError;
 
-/// A secret string. Its `Debug` and `Display` never show the value.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
+/// A secret: a passphrase, a password, an identity, a key's passphrase. The one redacting
+/// type of netpilot (the wpa_supplicant client uses it too): `Debug` and `Display` print
+/// `<redacted>`, the memory is zeroed on drop (`secrecy`), and the value is reached only
+/// through [`Secret::expose`], which the few places that must hand it on call (the
+/// wpa_supplicant request, validation, the 0600 store).
+#[derive(Clone)]
+pub struct Secret(SecretString);
 
 impl Secret {
     /// Wraps a value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(SecretString::from(value.into()))
     }
 
-    /// The value, for the one place that must hand it on (the wpa_supplicant request).
+    /// The value, for the few places that must hand it on.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
+    }
+
+    /// The value's bytes.
+    pub fn expose_bytes(&self) -> &[u8] {
+        self.expose().as_bytes()
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+impl PartialEq for Secret {
+    /// Compares without stopping at the first differing byte.
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.expose_bytes(), other.expose_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl Eq for Secret {}
+
+impl Serialize for Secret {
+    /// As the plain string: only the 0600 credential store serializes secrets.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.expose())
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret::new)
     }
 }
 
