@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod api;
+pub mod certs;
 pub mod config;
 pub mod engine;
 pub mod model;

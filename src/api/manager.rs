@@ -10,6 +10,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::auth::caller;
+use super::bounds;
 use super::convert::{self, technology_kind};
 use super::server::ConnHandle;
 use super::session::Outlet;
@@ -47,6 +48,7 @@ impl ManagerApi {
     }
 
     fn service(&self, field: &str, id: &str) -> Result<pb::Service, Status> {
+        bounds::service_id(field, id)?;
         if id.is_empty() {
             return Err(invalid(
                 field,
@@ -216,6 +218,9 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
     ) -> Result<Response<pb::UpdateTechnologyResponse>, Status> {
         let req = req.into_inner();
         let (kind, technology) = self.technology("type", req.r#type)?;
+        if let Some(c) = &req.country {
+            bounds::word("country", c)?;
+        }
         if req.tethering.is_some()
             || req.tethering_identifier.is_some()
             || req.tethering_passphrase.is_some()
@@ -283,6 +288,12 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
             Some(d) if d.seconds < 0 || d.nanos < 0 || (d.seconds == 0 && d.nanos == 0) => {
                 return Err(invalid("timeout", "must be positive"));
             }
+            Some(d) if d.seconds >= bounds::TIMEOUT_MAX_SECS || d.nanos >= 1_000_000_000 => {
+                return Err(invalid(
+                    "timeout",
+                    format!("must be below {} s", bounds::TIMEOUT_MAX_SECS),
+                ));
+            }
             Some(d) => Some(Duration::new(d.seconds as u64, d.nanos as u32)),
         };
         let service = self
@@ -320,6 +331,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
     ) -> Result<Response<pb::MoveServiceResponse>, Status> {
         use pb::move_service_request::Target;
         let req = req.into_inner();
+        bounds::service_id("service_id", &req.service_id)?;
         if req.service_id.is_empty() {
             return Err(invalid("service_id", "a service id is required"));
         }
@@ -328,6 +340,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
             Some(Target::After(id)) => (id, true),
             None => return Err(invalid("target", "set before or after to a service id")),
         };
+        bounds::service_id(if after { "after" } else { "before" }, &anchor)?;
         let services = self
             .engine
             .move_service(req.service_id, anchor, after)
@@ -346,6 +359,21 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
             .service
             .ok_or_else(|| invalid("service", "the service with its new values is required"))?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
+        bounds::list("update_mask.paths", paths.len())?;
+        for (i, p) in paths.iter().enumerate() {
+            bounds::word(&format!("update_mask.paths[{i}]"), p)?;
+        }
+        bounds::service_id("service.id", &wanted.id)?;
+        for (field, list) in [
+            ("service.nameservers_config", &wanted.nameservers_config),
+            ("service.timeservers_config", &wanted.timeservers_config),
+            ("service.domains_config", &wanted.domains_config),
+        ] {
+            bounds::list(field, list.len())?;
+            for (i, v) in list.iter().enumerate() {
+                bounds::word(&format!("{field}[{i}]"), v)?;
+            }
+        }
         if paths.is_empty() {
             return Err(invalid(
                 "update_mask",
@@ -436,6 +464,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         req: Request<pb::GetInterfaceRequest>,
     ) -> Result<Response<pb::GetInterfaceResponse>, Status> {
         let name = req.into_inner().name;
+        bounds::ifname("name", &name)?;
         let interface = self
             .engine
             .snapshot()
@@ -455,6 +484,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         req: Request<pb::UpdateInterfaceRequest>,
     ) -> Result<Response<pb::UpdateInterfaceResponse>, Status> {
         let req = req.into_inner();
+        bounds::ifname("name", &req.name)?;
         let view = match req.ignored {
             Some(ignored) => self.engine.set_interface_ignored(req.name, ignored).await?,
             None => self.engine.snapshot().interface(&req.name).cloned().ok_or(

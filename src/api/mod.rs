@@ -4,6 +4,7 @@
 
 mod agent;
 pub mod auth;
+pub mod bounds;
 pub mod codec;
 pub mod convert;
 mod manager;

@@ -247,6 +247,12 @@ impl EngineError {
 
 /// A session's id as the API spells it.
 pub fn parse_session_id(field: &str, text: &str) -> Result<SessionId, EngineError> {
+    if text.len() > 20 {
+        return Err(EngineError::InvalidArgument {
+            field: field.to_string(),
+            message: format!("{} bytes is too long for a session id", text.len()),
+        });
+    }
     text.parse()
         .map(SessionId)
         .map_err(|_| EngineError::InvalidArgument {

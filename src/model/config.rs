@@ -335,6 +335,9 @@ pub fn validate_timeserver(field: &str, server: &str) -> Result<(), FieldError> 
     }
 }
 
+/// Most nameservers, timeservers or domains a service's configuration holds.
+pub const LIST_MAX: usize = 32;
+
 impl ServiceConfig {
     /// Checks every field; the first problem names its field as the API spells it.
     pub fn validate(&self) -> Result<(), FieldError> {
@@ -353,6 +356,18 @@ impl ServiceConfig {
         } = self.ipv6
         {
             validate_ipv6("service.ipv6_config", address, prefix_len, gateway)?;
+        }
+        for (field, len) in [
+            ("service.nameservers_config", self.nameservers.len()),
+            ("service.timeservers_config", self.timeservers.len()),
+            ("service.domains_config", self.domains.len()),
+        ] {
+            if len > LIST_MAX {
+                return Err(err(
+                    field,
+                    format!("{len} entries; at most {LIST_MAX} are allowed"),
+                ));
+            }
         }
         for (i, n) in self.nameservers.iter().enumerate() {
             validate_nameserver(&format!("service.nameservers_config[{i}]"), *n)?;

@@ -4,6 +4,7 @@
 //! it even when the test fails.
 #![allow(dead_code)]
 
+pub mod access;
 pub mod hwsim;
 pub mod pki;
 
