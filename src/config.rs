@@ -628,6 +628,17 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Config
     Ok(config)
 }
 
+/// A configuration file's text, checked as [`load`] checks a file (no environment, no
+/// flags). Used by the fuzz target for the config parser.
+pub fn parse_text(text: &str) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| ConfigError::File {
+        path: PathBuf::from("<text>"),
+        message: e.to_string().trim_end().to_string(),
+    })?;
+    validate(&config)?;
+    Ok(config)
+}
+
 fn validate(config: &Config) -> Result<(), ConfigError> {
     if let Some(addr) = config.listen {
         if !addr.ip().is_loopback() {

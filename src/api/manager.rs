@@ -148,6 +148,93 @@ fn watch(
     ReceiverStream::new(rx)
 }
 
+/// UpdateService's service and mask paths, bounded and present.
+pub fn update_request(req: pb::UpdateServiceRequest) -> Result<(pb::Service, Vec<String>), Status> {
+    let wanted = req
+        .service
+        .ok_or_else(|| invalid("service", "the service with its new values is required"))?;
+    let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
+    bounds::list("update_mask.paths", paths.len())?;
+    for (i, p) in paths.iter().enumerate() {
+        bounds::word(&format!("update_mask.paths[{i}]"), p)?;
+    }
+    bounds::service_id("service.id", &wanted.id)?;
+    for (field, list) in [
+        ("service.nameservers_config", &wanted.nameservers_config),
+        ("service.timeservers_config", &wanted.timeservers_config),
+        ("service.domains_config", &wanted.domains_config),
+    ] {
+        bounds::list(field, list.len())?;
+        for (i, v) in list.iter().enumerate() {
+            bounds::word(&format!("{field}[{i}]"), v)?;
+        }
+    }
+    if paths.is_empty() {
+        return Err(invalid(
+            "update_mask",
+            format!(
+                "name the fields to change: {}",
+                UPDATABLE_SERVICE_FIELDS.join(", ")
+            ),
+        ));
+    }
+    if wanted.id.is_empty() {
+        return Err(invalid(
+            "service.id",
+            "a service id is required (see ListServices)",
+        ));
+    }
+    Ok((wanted, paths))
+}
+
+/// `config` with the fields `paths` name taken from `wanted`, all checked: nothing is
+/// applied unless everything is valid.
+pub fn updated_config(
+    mut config: crate::model::ServiceConfig,
+    wanted: &pb::Service,
+    paths: &[String],
+) -> Result<crate::model::ServiceConfig, Status> {
+    for (i, path) in paths.iter().enumerate() {
+        match path.as_str() {
+            "autoconnect" => config.autoconnect = wanted.autoconnect,
+            "ipv4_config" => config.ipv4 = convert::ipv4_config_from(wanted.ipv4_config.as_ref())?,
+            "ipv6_config" => config.ipv6 = convert::ipv6_config_from(wanted.ipv6_config.as_ref())?,
+            "nameservers_config" => {
+                config.nameservers = convert::nameservers_from(&wanted.nameservers_config)?
+            }
+            "timeservers_config" => config.timeservers = wanted.timeservers_config.clone(),
+            "domains_config" => config.domains = wanted.domains_config.clone(),
+            "eap_config" => config.eap = convert::eap_config_from(wanted.eap_config.as_ref())?,
+            "proxy_config" => return Err(not_supported("proxy configuration is not built yet")),
+            other => {
+                return Err(invalid(
+                    format!("update_mask.paths[{i}]"),
+                    format!(
+                        "{other:?} cannot be changed; allowed: {}",
+                        UPDATABLE_SERVICE_FIELDS.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+    config.validate().map_err(|e| invalid(e.field, e.message))?;
+    Ok(config)
+}
+
+/// ConnectService's timeout: positive and below a day.
+pub fn connect_timeout(t: Option<pbjson_types::Duration>) -> Result<Option<Duration>, Status> {
+    match t {
+        None => Ok(None),
+        Some(d) if d.seconds < 0 || d.nanos < 0 || (d.seconds == 0 && d.nanos == 0) => {
+            Err(invalid("timeout", "must be positive"))
+        }
+        Some(d) if d.seconds >= bounds::TIMEOUT_MAX_SECS || d.nanos >= 1_000_000_000 => Err(
+            invalid("timeout", format!("must be below {} s", bounds::TIMEOUT_MAX_SECS)),
+        ),
+        Some(d) => Ok(Some(Duration::new(d.seconds as u64, d.nanos as u32))),
+    }
+}
+
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchManagerResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -283,19 +370,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         let req = req.into_inner();
         self.service("service_id", &req.service_id)?;
         let (credentials, name) = convert::credentials_from(req.credentials.as_ref())?;
-        let timeout = match req.timeout {
-            None => None,
-            Some(d) if d.seconds < 0 || d.nanos < 0 || (d.seconds == 0 && d.nanos == 0) => {
-                return Err(invalid("timeout", "must be positive"));
-            }
-            Some(d) if d.seconds >= bounds::TIMEOUT_MAX_SECS || d.nanos >= 1_000_000_000 => {
-                return Err(invalid(
-                    "timeout",
-                    format!("must be below {} s", bounds::TIMEOUT_MAX_SECS),
-                ));
-            }
-            Some(d) => Some(Duration::new(d.seconds as u64, d.nanos as u32)),
-        };
+        let timeout = connect_timeout(req.timeout)?;
         let service = self
             .engine
             .connect(req.service_id, timeout, credentials, name)
@@ -355,40 +430,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         req: Request<pb::UpdateServiceRequest>,
     ) -> Result<Response<pb::UpdateServiceResponse>, Status> {
         let req = req.into_inner();
-        let wanted = req
-            .service
-            .ok_or_else(|| invalid("service", "the service with its new values is required"))?;
-        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
-        bounds::list("update_mask.paths", paths.len())?;
-        for (i, p) in paths.iter().enumerate() {
-            bounds::word(&format!("update_mask.paths[{i}]"), p)?;
-        }
-        bounds::service_id("service.id", &wanted.id)?;
-        for (field, list) in [
-            ("service.nameservers_config", &wanted.nameservers_config),
-            ("service.timeservers_config", &wanted.timeservers_config),
-            ("service.domains_config", &wanted.domains_config),
-        ] {
-            bounds::list(field, list.len())?;
-            for (i, v) in list.iter().enumerate() {
-                bounds::word(&format!("{field}[{i}]"), v)?;
-            }
-        }
-        if paths.is_empty() {
-            return Err(invalid(
-                "update_mask",
-                format!(
-                    "name the fields to change: {}",
-                    UPDATABLE_SERVICE_FIELDS.join(", ")
-                ),
-            ));
-        }
-        if wanted.id.is_empty() {
-            return Err(invalid(
-                "service.id",
-                "a service id is required (see ListServices)",
-            ));
-        }
+        let (wanted, paths) = update_request(req)?;
         let snapshot = self.engine.snapshot();
         let current = snapshot.service(&wanted.id).ok_or_else(|| {
             Status::from(EngineError::NotFound {
@@ -396,39 +438,10 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
                 id: wanted.id.clone(),
             })
         })?;
-        let Some(mut config) = current.config.clone() else {
+        let Some(config) = current.config.clone() else {
             return Err(EngineError::immutable(&wanted.id).into());
         };
-        for (i, path) in paths.iter().enumerate() {
-            match path.as_str() {
-                "autoconnect" => config.autoconnect = wanted.autoconnect,
-                "ipv4_config" => {
-                    config.ipv4 = convert::ipv4_config_from(wanted.ipv4_config.as_ref())?
-                }
-                "ipv6_config" => {
-                    config.ipv6 = convert::ipv6_config_from(wanted.ipv6_config.as_ref())?
-                }
-                "nameservers_config" => {
-                    config.nameservers = convert::nameservers_from(&wanted.nameservers_config)?
-                }
-                "timeservers_config" => config.timeservers = wanted.timeservers_config.clone(),
-                "domains_config" => config.domains = wanted.domains_config.clone(),
-                "eap_config" => config.eap = convert::eap_config_from(wanted.eap_config.as_ref())?,
-                "proxy_config" => {
-                    return Err(not_supported("proxy configuration is not built yet"))
-                }
-                other => {
-                    return Err(invalid(
-                        format!("update_mask.paths[{i}]"),
-                        format!(
-                            "{other:?} cannot be changed; allowed: {}",
-                            UPDATABLE_SERVICE_FIELDS.join(", ")
-                        ),
-                    ))
-                }
-            }
-        }
-        config.validate().map_err(|e| invalid(e.field, e.message))?;
+        let config = updated_config(config, &wanted, &paths)?;
         let service = self.engine.update_service(wanted.id, config).await?;
         Ok(Response::new(pb::UpdateServiceResponse {
             service: Some((&service).into()),

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bounds;
 pub mod codec;
 pub mod convert;
+pub mod fuzz;
 mod manager;
 pub mod server;
 mod session;
