@@ -1383,3 +1383,268 @@ fn signal(pid: i32, sig: i32) {
     // SAFETY: kill with the PID of a child the harness spawned.
     assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
 }
+
+/// The secrets of the scenario below, as the test knows them.
+const SECRETS: &[&str] = &[
+    "Wrong-S3cret-Password!",
+    "S3cret-Password-n8q2",
+    "np-secret-identity",
+    "S3cret-Passphrase-z1",
+    "S3cret-Key-Passphrase",
+];
+
+/// Wired IEEE 802.1X (PEAP/MSCHAPv2) end to end: hostapd -Dwired with its EAP server on the
+/// peer, netpilotd driving its own wpa_supplicant, the identity and password from the agent,
+/// then a wrong password (and every other secret field) in ConnectService. The daemon runs at trace level; neither its log nor any API
+/// response (lists, streams, errors, the agent's requests) carries a secret.
+#[tokio::test]
+async fn secrets_never_reach_a_log_or_an_api_response() {
+    let [wrong, right, identity, passphrase, key_passphrase] = [0, 1, 2, 3, 4].map(|i| SECRETS[i]);
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let dir = tempfile::tempdir().expect("dir");
+    let pki = common::pki::make_pki(dir.path());
+    let users = dir.path().join("eap_user");
+    std::fs::write(
+        &users,
+        format!("* PEAP\n\"{identity}\" MSCHAPV2 \"{right}\" [2]\n"),
+    )
+    .expect("eap_user");
+    let hostapd_conf = dir.path().join("hostapd.conf");
+    std::fs::write(
+        &hostapd_conf,
+        format!(
+            "interface=peer0\ndriver=wired\nieee8021x=1\neap_server=1\nuse_pae_group_addr=1\n\
+             eap_user_file={}\nca_cert={}\nserver_cert={}\nprivate_key={}\n",
+            users.display(),
+            pki.ca,
+            pki.server_cert,
+            pki.server_key
+        ),
+    )
+    .expect("hostapd.conf");
+    let _hostapd = common::Peer::start(
+        &bed.peer,
+        "hostapd",
+        "hostapd",
+        &[&hostapd_conf.display().to_string()],
+        &dir.path().join("hostapd.log"),
+    );
+    let ctrl = dir.path().join("wpa");
+    let config = format!(
+        "managed_interfaces = [\"veth0\"]\n[online_check]\nmode = \"off\"\n\
+         [ieee8021x]\ninterfaces = [\"veth0\"]\n\
+         [wifi]\nspawn_supplicant = true\nctrl_dir = \"{}\"\nmax_auth_attempts = 1\n",
+        ctrl.display()
+    );
+    let daemon = Daemon::start(&bed.host, &config, &["--log-level", "trace"]).await;
+    let mut seen: Vec<String> = Vec::new();
+    let mut manager = daemon.manager().await;
+    let (snapshot, mut events) = common::watch(&mut manager).await;
+    seen.push(format!("{snapshot:?}"));
+    let service = common::wait_service(&mut manager, "the 802.1X port", DEADLINE, |s| {
+        s.ethernet.as_ref().map(|e| e.interface.as_str()) == Some("veth0")
+            && s.security.contains(&(pb::Security::Ieee8021x as i32))
+    })
+    .await;
+    let id = service.id.clone();
+    // A connect before netpilotd's wpa_supplicant answers fails at once (connect-failed).
+    wait_for_log(&daemon, "wpa_supplicant available device=veth0").await;
+    let updated = manager
+        .update_service(pb::UpdateServiceRequest {
+            service: Some(pb::Service {
+                id: id.clone(),
+                ipv4_config: Some(pb::Ipv4Settings {
+                    method: pb::Ipv4Method::Manual.into(),
+                    address: "198.18.14.2".into(),
+                    prefix_length: 24,
+                    gateway: String::new(),
+                }),
+                eap_config: Some(pb::EapSettings {
+                    method: pb::EapMethod::Peap.into(),
+                    phase2: pb::EapPhase2::Mschapv2.into(),
+                    ca_cert: pki.ca.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            update_mask: Some(pbjson_types::FieldMask {
+                paths: vec!["ipv4_config".into(), "eap_config".into()],
+            }),
+        })
+        .await
+        .expect("802.1X settings");
+    seen.push(format!("{updated:?}"));
+
+    // The agent gives the right password when asked.
+    let (agent_tx, agent_rx) = tokio::sync::mpsc::channel(4);
+    agent_tx
+        .send(pb::RegisterAgentRequest {
+            message: Some(pb::register_agent_request::Message::Registration(
+                pb::AgentRegistration {
+                    name: "secrets-test".into(),
+                },
+            )),
+        })
+        .await
+        .expect("register");
+    let mut agent = pb::agent_service_client::AgentServiceClient::new(daemon.channel().await)
+        .register_agent(tokio_stream::wrappers::ReceiverStream::new(agent_rx))
+        .await
+        .expect("agent")
+        .into_inner();
+    let registered = agent.message().await.expect("agent").expect("registered");
+    seen.push(format!("{registered:?}"));
+    let connect = {
+        let mut manager = manager.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            manager
+                .connect_service(pb::ConnectServiceRequest {
+                    service_id: id,
+                    timeout: Some(pbjson_types::Duration {
+                        seconds: 20,
+                        nanos: 0,
+                    }),
+                    credentials: None,
+                })
+                .await
+        })
+    };
+    let request = read_until(&mut agent, "an input request", |m| {
+        matches!(
+            m.message,
+            Some(pb::register_agent_response::Message::Request(_))
+        )
+    })
+    .await;
+    seen.extend(request.iter().map(|m| format!("{m:?}")));
+    let Some(pb::register_agent_response::Message::Request(r)) =
+        &request.last().expect("request").message
+    else {
+        unreachable!()
+    };
+    let mut values = std::collections::HashMap::new();
+    values.insert("Password".to_string(), right.to_string());
+    values.insert("Identity".to_string(), identity.to_string());
+    agent_tx
+        .send(pb::RegisterAgentRequest {
+            message: Some(pb::register_agent_request::Message::Reply(pb::InputReply {
+                request_id: r.request_id,
+                values,
+                canceled: false,
+            })),
+        })
+        .await
+        .expect("answer");
+    let connected = connect
+        .await
+        .expect("join")
+        .expect("connected with the agent's password");
+    seen.push(format!("{connected:?}"));
+    let connected = connected.into_inner().service.expect("service");
+    assert_eq!(connected.state(), pb::ServiceState::Ready);
+    assert!(connected.identity_set && connected.password_set);
+
+    // Everything the API shows now.
+    seen.push(format!(
+        "{:?}",
+        manager
+            .list_services(pb::ListServicesRequest {})
+            .await
+            .expect("list")
+    ));
+    seen.push(format!(
+        "{:?}",
+        manager
+            .get_service(pb::GetServiceRequest {
+                service_id: id.clone()
+            })
+            .await
+            .expect("get")
+    ));
+    seen.push(format!(
+        "{:?}",
+        daemon
+            .sessions()
+            .await
+            .list_sessions(pb::ListSessionsRequest {})
+            .await
+            .expect("sessions")
+    ));
+    drop(agent_tx);
+    manager
+        .disconnect_service(pb::DisconnectServiceRequest {
+            service_id: id.clone(),
+        })
+        .await
+        .expect("disconnect");
+    // They are stored, for the next connect, in files only root may read.
+    use std::os::unix::fs::PermissionsExt;
+    let mut stored = false;
+    for (path, contents) in state_files(daemon.dir.path()) {
+        if String::from_utf8_lossy(&contents).contains(right) {
+            stored = true;
+            let mode = std::fs::metadata(&path).expect("file").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{path}");
+        }
+    }
+    assert!(
+        stored,
+        "the agent's password was stored for the next connect"
+    );
+
+    // Then a wrong password with every other secret field set too. (Whether the port
+    // authenticates again at once is wpa_supplicant's business: the wire may still be
+    // authorized from before. What matters here is where the values go.)
+    let outcome = manager
+        .connect_service(pb::ConnectServiceRequest {
+            service_id: id.clone(),
+            timeout: Some(pbjson_types::Duration {
+                seconds: 10,
+                nanos: 0,
+            }),
+            credentials: Some(pb::Credentials {
+                identity: identity.into(),
+                password: wrong.into(),
+                passphrase: passphrase.into(),
+                private_key_passphrase: key_passphrase.into(),
+                ssid: String::new(),
+            }),
+        })
+        .await;
+    match outcome {
+        Ok(r) => seen.push(format!("{r:?}")),
+        Err(e) => seen.push(format!("{e:?} {:?}", e.get_error_details())),
+    }
+    let mut watched = Vec::new();
+    while let Ok(Ok(Some(m))) =
+        tokio::time::timeout(Duration::from_millis(500), events.message()).await
+    {
+        watched.push(format!("{m:?}"));
+    }
+    assert!(!watched.is_empty(), "WatchManager saw the scenario");
+    seen.extend(watched);
+    while let Ok(Ok(Some(m))) =
+        tokio::time::timeout(Duration::from_millis(100), agent.message()).await
+    {
+        seen.push(format!("{m:?}"));
+    }
+
+    let log = daemon.log();
+    assert!(log.contains("TRACE"), "the daemon logged at trace level");
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let responses = seen.join("\n");
+    for secret in SECRETS {
+        for (form, text) in [("as is", secret.to_string()), ("hex", hex(secret))] {
+            assert!(
+                !log.contains(&text),
+                "the log has a secret ({form}): {secret}"
+            );
+            assert!(
+                !responses.contains(&text),
+                "an API response has a secret ({form}): {secret}"
+            );
+        }
+    }
+}

@@ -405,7 +405,11 @@ mod tests {
             "identity = [\"uid:1\"]\nallowed_bearers = [\"ethernet\", \"wifi\"]\nconnection_types = [\"local\", \"any\"]\n",
         )
         .expect("valid");
-        type Case = (Vec<Bearer>, ConnectionType, Result<Vec<Bearer>, &'static str>);
+        type Case = (
+            Vec<Bearer>,
+            ConnectionType,
+            Result<Vec<Bearer>, &'static str>,
+        );
         let cases: Vec<Case> = vec![
             (vec![wifi, eth], Local, Ok(vec![wifi, eth])),
             (vec![cell, wifi], Local, Ok(vec![wifi])),

@@ -228,9 +228,12 @@ pub fn connect_timeout(t: Option<pbjson_types::Duration>) -> Result<Option<Durat
         Some(d) if d.seconds < 0 || d.nanos < 0 || (d.seconds == 0 && d.nanos == 0) => {
             Err(invalid("timeout", "must be positive"))
         }
-        Some(d) if d.seconds >= bounds::TIMEOUT_MAX_SECS || d.nanos >= 1_000_000_000 => Err(
-            invalid("timeout", format!("must be below {} s", bounds::TIMEOUT_MAX_SECS)),
-        ),
+        Some(d) if d.seconds >= bounds::TIMEOUT_MAX_SECS || d.nanos >= 1_000_000_000 => {
+            Err(invalid(
+                "timeout",
+                format!("must be below {} s", bounds::TIMEOUT_MAX_SECS),
+            ))
+        }
         Some(d) => Ok(Some(Duration::new(d.seconds as u64, d.nanos as u32))),
     }
 }
