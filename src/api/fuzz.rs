@@ -131,9 +131,12 @@ pub fn policy(data: &[u8]) {
     crate::access::policy::fuzz_one(data);
 }
 
+/// A fuzz target: takes any bytes, must not panic.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets by name (the directory names under `fuzz/corpus/`).
 #[doc(hidden)]
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("api_request", request),
     ("config_file", config),
     ("session_policy", policy),
