@@ -1005,3 +1005,18 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod deploy_tests {
+    #[test]
+    fn the_deploy_configs_and_the_policy_example_load() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for file in ["deploy/netpilot.toml", "deploy/dev.toml"] {
+            let text = std::fs::read_to_string(root.join(file)).expect(file);
+            super::parse_text(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+        let file = root.join("deploy/session-policies/navigation.toml");
+        let text = std::fs::read_to_string(&file).expect("policy");
+        crate::access::policy::parse(file, &text, &|_, _| None).expect("the policy example");
+    }
+}
