@@ -29,11 +29,13 @@ hwsim:
 
 ## Every test: formatting, lints, unit and policy tests, the integration tests that run
 ## netpilotd in network namespaces they create, the Wi-Fi tests on mac80211_hwsim radios in a
-## QEMU guest (needs root, as in CI), and 30 s of fuzzing the DHCP client
-## (scripts/fuzz-dhcp.sh).
+## QEMU guest (needs root, as in CI), 30 s of fuzzing the DHCP client (scripts/fuzz-dhcp.sh)
+## and 10 s each for the API requests, the config file and session policy files
+## (scripts/fuzz.sh).
 test: lint hwsim
 	cargo test --no-fail-fast
 	scripts/fuzz-dhcp.sh 30
+	scripts/fuzz.sh 10 api_request config_file session_policy
 
 ## netpilotd against ConnMan (../shared/bench/connman_baseline.sh) on the same testbed, in
 ## the same run: medians and ratios. Needs root; takes about 6 minutes.

@@ -485,7 +485,7 @@ async fn sighup_reloads_the_configuration_and_logs_what_changed() {
     std::fs::write(
         &path,
         format!(
-            "listen = \"127.0.0.1:1\"\n{}",
+            "listen = \"127.0.0.1:1\"\n{}\n[api]\ninsecure_loopback = true\n",
             text.replace("[\"veth0\"]", "[\"veth*\"]")
                 .replace("timeout = 5", "timeout = 7")
         ),

@@ -505,7 +505,7 @@ async fn wired_8021x_peap_tls_ttls_end_to_end() {
     // hostapd, and a password with quotes, backslashes, a newline and non-UTF-8 bytes.
     let mut ttls = EapSettings::new(EapMethod::Ttls(Phase2::Pap), long_identity());
     ttls.anonymous_identity = Some("anon-\"q\"-ü".as_bytes().to_vec());
-    ttls.password = Some(Secret::new(odd_password()));
+    ttls.password = Some(Secret::from_bytes(odd_password()));
     ttls.ca_cert = Some(pki.ca.clone().into());
     let (id, seen) = connect_wired(&sup, &mut events, ttls).await;
     assert_eq!(
@@ -521,7 +521,7 @@ async fn wired_8021x_peap_tls_ttls_end_to_end() {
     let mut quoted: Vec<u8> = b"np-quote\"d\\ \t".to_vec();
     quoted.extend("x".repeat(200).bytes());
     let mut ttls = EapSettings::new(EapMethod::Ttls(Phase2::Pap), quoted.clone());
-    ttls.password = Some(Secret::new(odd_password()));
+    ttls.password = Some(Secret::from_bytes(odd_password()));
     ttls.ca_cert = Some(pki.ca.clone().into());
     let (id, seen) = connect_wired(&sup, &mut events, ttls).await;
     assert_eq!(

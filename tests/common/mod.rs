@@ -4,6 +4,7 @@
 //! it even when the test fails.
 #![allow(dead_code)]
 
+pub mod access;
 pub mod eap;
 pub mod hwsim;
 pub mod pki;
@@ -285,9 +286,11 @@ impl Daemon {
             state.display().to_string(),
             "--run-dir".into(),
             runtime.display().to_string(),
-            "--log-level".into(),
-            "debug".into(),
         ];
+        // Debug unless the test asks for another level.
+        if !extra.contains(&"--log-level") {
+            args.extend(["--log-level".into(), "debug".into()]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let env = env
             .iter()

@@ -152,6 +152,41 @@ TEST(Daemon, ADroppedStreamEndsTheSession) {
   Eventually("the session is gone", [&] { return client.ListSessions().empty(); });
 }
 
+// A real TLS handshake with the daemon's mTLS listener (certificates from `netpilot certs`):
+// the admin reads and changes, the viewer reads and is refused a change naming the role, a
+// certificate from another CA is not served.
+TEST(Daemon, MutualTlsWithTheRealDaemon) {
+  std::string addr = Env("NETPILOT_TLS_ADDR"), ca = Env("NETPILOT_TLS_CA");
+  auto admin = netpilot::Client::Remote(addr, ca, Env("NETPILOT_TLS_ADMIN_CERT"),
+                                        Env("NETPILOT_TLS_ADMIN_KEY"));
+  EXPECT_NO_THROW(admin.GetManager());
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + kDeadline);
+    v1::UpdateManagerRequest req;
+    req.set_offline_mode(false);
+    v1::UpdateManagerResponse resp;
+    grpc::Status st = admin.manager().UpdateManager(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+  }
+  auto viewer = netpilot::Client::Remote(addr, ca, Env("NETPILOT_TLS_VIEWER_CERT"),
+                                         Env("NETPILOT_TLS_VIEWER_KEY"));
+  EXPECT_NO_THROW(viewer.GetManager());
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + kDeadline);
+    v1::UpdateManagerRequest req;
+    req.set_offline_mode(true);
+    v1::UpdateManagerResponse resp;
+    grpc::Status st = viewer.manager().UpdateManager(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_NE(st.error_message().find("needs role admin"), std::string::npos) << st.error_message();
+  }
+  auto intruder = netpilot::Client::Remote(addr, ca, Env("NETPILOT_TLS_INTRUDER_CERT"),
+                                           Env("NETPILOT_TLS_INTRUDER_KEY"));
+  EXPECT_ANY_THROW(intruder.GetManager());
+}
+
 TEST(Daemon, SessionFollowsTheLinkUntilShutdown) {
   std::string ns = Env("NETPILOT_TEST_NS"), peer_ns = Env("NETPILOT_TEST_PEER_NS");
   pid_t pid = std::atoi(Env("NETPILOTD_PID").c_str());

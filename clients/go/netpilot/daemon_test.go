@@ -43,11 +43,17 @@ func ip(t *testing.T, args ...string) {
 
 // setFields names the fields an update sets, in field-number order.
 func setFields(u *pb.SessionUpdate) []string {
-	var names []string
+	var fields []protoreflect.FieldDescriptor
+	// Range's order is undefined: sort by field number.
 	u.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
-		names = append(names, string(fd.Name()))
+		fields = append(fields, fd)
 		return true
 	})
+	slices.SortFunc(fields, func(a, b protoreflect.FieldDescriptor) int { return int(a.Number()) - int(b.Number()) })
+	names := make([]string, len(fields))
+	for i, fd := range fields {
+		names[i] = string(fd.Name())
+	}
 	return names
 }
 
@@ -77,6 +83,52 @@ func eventually(t *testing.T, what string, check func() bool) {
 	}
 }
 
+// TestDaemonMTLS connects to the real daemon's mutual-TLS listener with certificates made by
+// `netpilot certs` (clients/testbed.sh): the admin controller reads and changes, the viewer
+// reads and is refused a change naming the role, and a certificate from another CA gets no
+// connection at all.
+func TestDaemonMTLS(t *testing.T) {
+	addr, ca := env(t, "NETPILOT_TLS_ADDR"), env(t, "NETPILOT_TLS_CA")
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+
+	admin, err := Dial(ctx, WithTarget(addr), WithMTLS(ca, env(t, "NETPILOT_TLS_ADMIN_CERT"), env(t, "NETPILOT_TLS_ADMIN_KEY")))
+	if err != nil {
+		t.Fatalf("admin Dial over mTLS: %v", err)
+	}
+	defer admin.Close()
+	if _, err := admin.Services(ctx); err != nil {
+		t.Fatalf("admin ListServices: %v", err)
+	}
+	off := false
+	if _, err := admin.Manager.UpdateManager(ctx, &pb.UpdateManagerRequest{OfflineMode: &off}); err != nil {
+		t.Fatalf("admin UpdateManager: %v", err)
+	}
+
+	viewer, err := Dial(ctx, WithTarget(addr), WithMTLS(ca, env(t, "NETPILOT_TLS_VIEWER_CERT"), env(t, "NETPILOT_TLS_VIEWER_KEY")))
+	if err != nil {
+		t.Fatalf("viewer Dial over mTLS: %v", err)
+	}
+	defer viewer.Close()
+	if _, err := viewer.GetManager(ctx); err != nil {
+		t.Fatalf("viewer GetManager: %v", err)
+	}
+	on := true
+	_, err = viewer.Manager.UpdateManager(ctx, &pb.UpdateManagerRequest{OfflineMode: &on})
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(status.Convert(err).Message(), "needs role admin") {
+		t.Fatalf("viewer UpdateManager: want PermissionDenied naming admin, got %v", err)
+	}
+
+	short, cancelShort := context.WithTimeout(ctx, 3*time.Second)
+	defer cancelShort()
+	if c, err := Dial(short, WithTarget(addr), WithMTLS(ca, env(t, "NETPILOT_TLS_INTRUDER_CERT"), env(t, "NETPILOT_TLS_INTRUDER_KEY"))); err == nil {
+		c.Close()
+		t.Fatal("a certificate from another CA was served")
+	}
+}
+
+// TestReadmeExample keeps the README's example identical to examples/state, which
+// TestDaemon runs.
 // TestDaemon is the clients' shared scenario against the real netpilotd that
 // clients/testbed.sh runs in a network namespace. Its steps run in order; the last stops
 // the daemon.
@@ -197,8 +249,6 @@ func TestDaemon(t *testing.T) {
 	})
 }
 
-// TestReadmeExample keeps the README's example identical to examples/state, which
-// TestDaemon runs.
 func TestReadmeExample(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {

@@ -105,6 +105,40 @@ def test_asyncio_client() -> None:
     asyncio.run(scenario())
 
 
+def test_mutual_tls_with_the_real_daemon() -> None:
+    """A real TLS handshake with the daemon's mTLS listener (certificates from `netpilot
+    certs`): the admin reads and changes, the viewer reads and is refused a change naming
+    the role, a certificate from another CA is not served."""
+    addr, ca = require_env("NETPILOT_TLS_ADDR"), require_env("NETPILOT_TLS_CA")
+    with Client.remote(
+        addr, ca, require_env("NETPILOT_TLS_ADMIN_CERT"), require_env("NETPILOT_TLS_ADMIN_KEY")
+    ) as admin:
+        admin.services(timeout=DEADLINE)
+        from netpilot.v1 import manager_pb2
+
+        admin.manager_service.UpdateManager(
+            manager_pb2.UpdateManagerRequest(offline_mode=False), timeout=DEADLINE
+        )
+    with Client.remote(
+        addr, ca, require_env("NETPILOT_TLS_VIEWER_CERT"), require_env("NETPILOT_TLS_VIEWER_KEY")
+    ) as viewer:
+        viewer.get_manager(timeout=DEADLINE)
+        with pytest.raises(grpc.RpcError) as refused:
+            viewer.manager_service.UpdateManager(
+                manager_pb2.UpdateManagerRequest(offline_mode=True), timeout=DEADLINE
+            )
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "needs role admin" in refused.value.details()
+    with Client.remote(
+        addr,
+        ca,
+        require_env("NETPILOT_TLS_INTRUDER_CERT"),
+        require_env("NETPILOT_TLS_INTRUDER_KEY"),
+    ) as intruder:
+        with pytest.raises(NetpilotError):
+            intruder.get_manager(timeout=5)
+
+
 def test_session_follows_the_link_until_shutdown(ns: str, peer_ns: str) -> None:
     """Runs last: it stops the daemon."""
     pid = int(require_env("NETPILOTD_PID"))

@@ -726,7 +726,7 @@ fn network_settings_refuse_what_cannot_be_written() {
         Err(ConfigError::Nul("domain_match"))
     );
     assert_eq!(
-        eap(&|e| e.private_key_password = Some(Secret::new(*b"a\0"))),
+        eap(&|e| e.private_key_password = Some(Secret::new("a\0"))),
         Err(ConfigError::Nul("private_key_passwd"))
     );
     assert_eq!(
@@ -743,7 +743,7 @@ fn network_settings_refuse_what_cannot_be_written() {
     // Identities and passwords may hold any byte, NUL included (stored with a length).
     assert!(eap(&|e| {
         e.identity = vec![0, b'"', b'\n', 0xff];
-        e.password = Some(Secret::new(vec![0u8, 1]));
+        e.password = Some(Secret::from_bytes(vec![0u8, 1]));
     })
     .is_ok());
 }
@@ -752,7 +752,7 @@ fn network_settings_refuse_what_cannot_be_written() {
 fn eap_values_are_hex_or_fixed_words() {
     let mut e = EapSettings::new(EapMethod::Ttls(Phase2::Pap), b"us\"er\n \\".to_vec());
     e.anonymous_identity = Some(b"anon".to_vec());
-    e.password = Some(Secret::new(b"p\"w".to_vec()));
+    e.password = Some(Secret::new("p\"w"));
     e.ca_cert = Some("/etc/c a.pem".into());
     e.private_key_password = Some(Secret::from("kp"));
     e.domain_suffix_match = Some("example.com".into());
