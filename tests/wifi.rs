@@ -12,6 +12,8 @@
 
 mod common;
 
+#[path = "wifi/bench.rs"]
+mod bench;
 #[path = "wifi/cli.rs"]
 mod cli;
 #[path = "wifi/harness.rs"]
@@ -100,6 +102,9 @@ fn main() -> ExitCode {
         // tests/hwsim/record-wpa-output.sh: not a test, run by hand.
         Some(record::HOST_FLAG) => record::host(&args[1..]),
         Some(record::GUEST_FLAG) => record::guest(&args[1..]),
+        // bench/wifi.sh (`make bench`): not a test either.
+        Some(bench::HOST_FLAG) => bench::host(&args[1..]),
+        Some(bench::GUEST_FLAG) => bench::guest(&args[1..]),
         _ => hwsim::suite_main(SCENARIOS),
     }
 }
