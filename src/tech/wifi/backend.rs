@@ -721,6 +721,14 @@ impl Backend {
                 d.failures = 0;
                 d.next_scan = None;
                 let target = t.id.clone();
+                // wpa_supplicant authorizes the port (nl80211) right after it sends
+                // CTRL-EVENT-CONNECTED, in the same event-loop callback; until then the
+                // kernel drops our data frames, and a DHCP message sent at once is lost
+                // (its retransmission comes 4 s later). A request answered means that
+                // callback is over.
+                if let Err(e) = d.supplicant.ping().await {
+                    tracing::debug!(device = %d.name(), error = %display_chain(&e), "ping after CTRL-EVENT-CONNECTED");
+                }
                 tracing::info!(service = %target, device = %d.name(), "L2 connected");
                 self.l2(&target, L2State::Associated { ifindex }).await;
             }
