@@ -22,6 +22,8 @@ mod harness;
 mod netpilot;
 #[path = "wifi/record.rs"]
 mod record;
+#[path = "wifi/scans.rs"]
+mod scans;
 
 use std::process::ExitCode;
 
@@ -93,6 +95,14 @@ const SCENARIOS: &[Scenario] = &[
     Scenario::new(
         "cli::agent_at_a_terminal_reads_without_echo",
         cli::agent_at_a_terminal_reads_without_echo,
+    ),
+    Scenario::new(
+        "scans::rejoins_after_the_ap_restarts",
+        scans::rejoins_after_the_ap_restarts,
+    ),
+    Scenario::new(
+        "scans::enabling_wifi_joins_a_known_network",
+        scans::enabling_wifi_joins_a_known_network,
     ),
 ];
 
