@@ -17,7 +17,8 @@
 # VM; about 7 minutes). The netpilot side is the `wifi` test binary's bench mode
 # (tests/wifi/bench.rs): its own VM with the baseline's guest layout and phases, netpilotd
 # and the `wifi` binary built in release (`make bench` builds them). Each VM keeps one core
-# busy; they run one after the other.
+# busy; they run one after the other. NETPILOT_BENCH_LOG=debug sets netpilotd's log level
+# (default info; logs in DIR/netpilot/logs).
 set -euo pipefail
 
 reps=10

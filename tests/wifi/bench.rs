@@ -157,10 +157,14 @@ pub fn host(args: &[String]) -> ExitCode {
     let run = || -> Result<(), String> {
         let image = VmImage::load().map_err(|e| error_chain(&e))?;
         let exe = std::env::current_exe().map_err(|e| format!("find this binary: {e}"))?;
-        let vm_options = VmOptions {
+        let mut vm_options = VmOptions {
             timeout: Duration::from_secs(1800),
             ..VmOptions::default()
         };
+        // netpilotd's log level in the guest (default info).
+        if let Ok(level) = std::env::var("NETPILOT_BENCH_LOG") {
+            vm_options.env.push(("NETPILOT_BENCH_LOG".into(), level));
+        }
         let mut command = vec![exe.display().to_string(), GUEST_FLAG.to_string()];
         command.extend(options.args());
         let mut vm = Vm::start(&image, &command, &vm_options).map_err(|e| error_chain(&e))?;
