@@ -39,6 +39,7 @@ test: lint hwsim
 ## (bench/carrier.sh, ../shared/bench/connman_baseline.sh; about 6 minutes), Wi-Fi on
 ## mac80211_hwsim (bench/wifi.sh, ../shared/bench/wifi/connman-wifi-baseline.sh; about 12
 ## minutes). Needs root. `make bench BENCH_FLAGS=--no-connman` measures netpilotd alone.
+## The baselines come from ../shared beside the checkout, or from $NETPILOT_SHARED.
 bench: deps
 	cargo build --release --bins
 	cargo test --release --test wifi --no-run

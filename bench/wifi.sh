@@ -54,9 +54,9 @@ if ((report)); then
   theirs=
   ((connman)) && theirs=$out/connman/cycles.csv
 else
-  baseline=$root/../shared/bench/wifi/connman-wifi-baseline.sh
+  baseline=${NETPILOT_SHARED:-$root/../shared}/bench/wifi/connman-wifi-baseline.sh
   if ((connman)); then
-    [ -x "$baseline" ] || { echo "bench: $baseline not found (../shared beside the checkout)" >&2; exit 1; }
+    [ -x "$baseline" ] || { echo "bench: $baseline not found (../shared beside the checkout, or set NETPILOT_SHARED)" >&2; exit 1; }
   fi
   if [ -n "$earlier" ]; then
     [ -f "$earlier/cycles.csv" ] || { echo "bench: no cycles.csv in $earlier" >&2; exit 1; }
