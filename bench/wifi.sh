@@ -70,11 +70,16 @@ else
   mkdir -p "$out"
   out=$(cd "$out" && pwd)
 
+  # The host's 1-minute load average around each side: the machine is shared, and a side
+  # measured under a heavier load is slower (the emulated CPU, not the radio).
+  load() { cut -d' ' -f1 /proc/loadavg; }
   if ((connman)); then
+    echo "load $(load)" >"$out/load-connman.txt"
     echo "== ConnMan Wi-Fi baseline ($reps connect cycles per kind, $ap_reps AP cycles; about 7 minutes)"
     "$baseline" --reps "$reps" --fresh-reps "$reps" --ap-reps "$ap_reps" --out "$out/connman" \
       >"$out/connman.log" 2>&1 ||
       { tail -20 "$out/connman.log"; echo "bench: the ConnMan baseline failed" >&2; exit 1; }
+    echo "load $(load)" >>"$out/load-connman.txt"
     theirs=$out/connman/cycles.csv
   elif [ -n "$earlier" ]; then
     theirs=$(cd "$earlier" && pwd)/cycles.csv
@@ -82,10 +87,12 @@ else
     theirs=
   fi
 
+  echo "load $(load)" >"$out/load-netpilot.txt"
   echo "== netpilotd ($reps connect cycles per kind, $ap_reps AP cycles; about 4 minutes)"
   (cd "$root" && cargo test --release --test wifi -- --bench-wifi --out "$out/netpilot" \
     --reps "$reps" --fresh-reps "$reps" --ap-reps "$ap_reps") >"$out/netpilot.log" 2>&1 ||
     { tail -30 "$out/netpilot.log"; echo "bench: the netpilot side failed (logs in $out/netpilot)" >&2; exit 1; }
+  echo "load $(load)" >>"$out/load-netpilot.txt"
 fi
 ours=$out/netpilot/cycles.csv
 
@@ -158,5 +165,7 @@ row() { # NAME PHASE FROM TO GOAL
   echo "included. Starting a client in the guest, 5 runs (ms): connmanctl (bus connect, one call):"
   echo "$(costs connmanctl_state_ms); netpilot CLI (connect, one RPC): $(costs cli_state_ms)."
   echo "AP on: the same 'ip netns exec ap hostapd_cli ... enable' on both sides."
+  loads() { [ -f "$out/load-$1.txt" ] && awk '{ printf "%s%s", (NR > 1 ? " -> " : ""), $2 }' "$out/load-$1.txt" || echo "-"; }
+  echo "host load average (1 min, before -> after; $(nproc) cores): netpilot $(loads netpilot), ConnMan $(loads connman)."
   echo "raw data: $out (netpilot/cycles.csv, connman/cycles.csv, logs)"
 } | tee "$out/summary.md"
