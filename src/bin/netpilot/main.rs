@@ -1,5 +1,17 @@
 //! netpilot: command-line client of netpilotd.
 
+/// `print!` that stops quietly when stdout's reader has gone (`netpilot watch | head`)
+/// instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` that stops quietly when stdout's reader has gone; see [`out!`].
+macro_rules! outln {
+    () => { $crate::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod agent;
 mod certs;
 mod output;
@@ -614,6 +626,20 @@ async fn channel(cli: &Cli) -> Result<Channel, Failure> {
         })
 }
 
+/// Writes to stdout. A closed pipe ends the program with status 141, what a shell reports
+/// for a command killed by SIGPIPE; any other write error ends it with status 1.
+fn write_stdout(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("netpilot: write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -746,7 +772,7 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
                 });
             }
             if !cli.json {
-                println!("Scan completed for {technology}");
+                outln!("Scan completed for {technology}");
             }
             out.services(
                 &manager
