@@ -50,7 +50,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+load() { cut -d' ' -f1 /proc/loadavg; }
+load_connman=NA
 if ((connman)); then
+  load_connman=$(load)
   echo "== ConnMan baseline ($reps cycles, ${idle_secs} s idle windows)"
   "$baseline" --reps "$reps" --no-ref --idle-secs "$idle_secs" --out "$out/connman" >"$out/connman.log" 2>&1 ||
     { tail -20 "$out/connman.log"; echo "bench: the ConnMan baseline failed" >&2; exit 1; }
@@ -88,6 +91,7 @@ interval_max = 2
 [dns]
 resolv_conf = "$out/resolv.conf"
 EOF
+load_netpilot=$(load)
 start=$EPOCHREALTIME
 ip netns exec "$ns" "$daemon" --config "$out/netpilot.toml" 2>"$out/netpilotd.log" &
 daemon_pid=$!
@@ -201,5 +205,6 @@ row() { # NAME OURS THEIRS
   row "wake-ups over ${idle_secs} s idle, connected" "$(our_cpu idle_connected 3)" "$(their_cpu idle_connected 6)"
   echo
   awk -v s="$start" -v e="$serving" 'BEGIN { printf "netpilotd start -> serving: %.1f ms\n", (e-s)*1000 }'
+  echo "load average (1 min) as each side started: ConnMan $load_connman, netpilot $load_netpilot"
   echo "raw data: $out"
 } | tee "$out/summary.md"
