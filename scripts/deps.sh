@@ -8,6 +8,9 @@ grpcurl_version=v1.9.4
 say() { printf 'deps: %s\n' "$*"; }
 
 apt_packages=(iproute2 dnsmasq-base radvd ethtool dbus-daemon python3-dbusmock wpasupplicant hostapd openssl)
+# The setup access point and tethering (iw: interface combinations, the AP's interface;
+# nftables: tethering NAT), and the setup page's browser test (tests/portal.rs).
+apt_packages+=(iw nftables chromium chromium-driver)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

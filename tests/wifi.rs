@@ -20,8 +20,11 @@ mod harness;
 mod netpilot;
 #[path = "wifi/record.rs"]
 mod record;
+#[path = "wifi/setup.rs"]
+mod setup;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use common::hwsim::{self, Scenario};
 
@@ -92,6 +95,25 @@ const SCENARIOS: &[Scenario] = &[
         "cli::agent_at_a_terminal_reads_without_echo",
         cli::agent_at_a_terminal_reads_without_echo,
     ),
+    Scenario::new(
+        "setup::phone_connects_the_robot",
+        setup::phone_connects_the_robot,
+    )
+    .with_timeout(Duration::from_secs(150)),
+    Scenario::new(
+        "setup::ethernet_keeps_it_closed",
+        setup::ethernet_keeps_it_closed,
+    ),
+    Scenario::new(
+        "setup::known_network_back_closes_it",
+        setup::known_network_back_closes_it,
+    )
+    .with_timeout(Duration::from_secs(120)),
+    Scenario::new(
+        "setup::tethering_shares_the_uplink",
+        setup::tethering_shares_the_uplink,
+    )
+    .with_timeout(Duration::from_secs(120)),
 ];
 
 fn main() -> ExitCode {

@@ -7,6 +7,7 @@ mod caller;
 pub mod convert;
 mod manager;
 mod session;
+mod setup;
 pub mod status;
 
 use std::future::Future;
@@ -23,6 +24,7 @@ use crate::pb;
 use pb::agent_service_server::AgentServiceServer;
 use pb::manager_service_server::ManagerServiceServer;
 use pb::session_service_server::SessionServiceServer;
+use pb::setup_service_server::SetupServiceServer;
 
 /// Why the API could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +113,9 @@ async fn routes(engine: &EngineHandle) -> Result<Routes, ServeError> {
     health
         .set_serving::<AgentServiceServer<agent::AgentApi>>()
         .await;
+    health
+        .set_serving::<SetupServiceServer<setup::SetupApi>>()
+        .await;
 
     let mut builder = Routes::builder();
     builder
@@ -121,6 +126,9 @@ async fn routes(engine: &EngineHandle) -> Result<Routes, ServeError> {
             engine.clone(),
         )))
         .add_service(AgentServiceServer::new(agent::AgentApi::new(
+            engine.clone(),
+        )))
+        .add_service(SetupServiceServer::new(setup::SetupApi::new(
             engine.clone(),
         )))
         .add_service(health_service)

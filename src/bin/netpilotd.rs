@@ -19,7 +19,7 @@ use std::os::unix::fs::MetadataExt;
 use clap::Parser;
 use netpilot::config::{self, Config, LogLevel, Overrides};
 use netpilot::net::netlink::display_chain;
-use netpilot::{api, daemon, engine, net, store, tech};
+use netpilot::{api, daemon, engine, net, setup, store, tech};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -187,6 +187,8 @@ async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
         ra_dns,
         plans,
         wifi,
+        setup: setup_requests,
+        setup_events,
         task: engine_task,
     } = engine::spawn(&config, store, loaded);
     let wifi_task = tech::wifi::spawn(
@@ -203,6 +205,24 @@ async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
         wifi,
         backends,
     );
+    let setup_task = setup::spawn(
+        setup::BackendConfig {
+            dir: config.run_dir.join("setup"),
+            supplicant: config.wifi.supplicant.clone(),
+            radio_ctrl_dir: config.wifi.ctrl_dir.clone(),
+            iw: config.setup.iw.clone(),
+            dnsmasq: config.setup.dnsmasq.clone(),
+            nft: config.tethering.nft.clone(),
+            portal_port: config.setup.portal_port,
+            resolv_conf: config.dns.resolv_conf.clone(),
+            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default(),
+        },
+        setup_requests,
+        setup_events,
+        engine.clone(),
+    );
     let applier = net::apply::spawn(plans.clone()).map_err(|e| display_chain(&e))?;
     let dns_task = net::dns::spawn(dns, plans);
     let ra_dns_task = net::ndopt::spawn(ra_dns)
@@ -218,6 +238,7 @@ async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
         ("DNS", dns_task),
         ("router advertisement DNS", ra_dns_task),
         ("Wi-Fi backend", wifi_task),
+        ("access point backend", setup_task),
     ];
 
     // Early callers must never see an empty world: serve once the first dump is published.
