@@ -407,9 +407,25 @@ impl Manager {
                     }));
                 }
             }
+            SetupEvent::Opened { generation, .. }
+            | SetupEvent::Closed { generation }
+            | SetupEvent::Lost { generation, .. }
+            | SetupEvent::Retuned { generation, .. }
+                if generation != self.setup.ap.generation =>
+            {
+                tracing::debug!(
+                    generation,
+                    current = self.setup.ap.generation,
+                    "report about an earlier access point"
+                );
+                if let Some(p) = self.setup.pending.take() {
+                    self.start_attempt(p.id, p.args);
+                }
+            }
             SetupEvent::Opened {
                 interface,
                 frequency,
+                ..
             } => {
                 self.setup.ap.state = ApState::Open;
                 self.setup.ap.interface = Some(interface);
@@ -418,8 +434,8 @@ impl Manager {
                 self.setup.failures = 0;
                 self.setup.blocked_until = None;
             }
-            SetupEvent::Closed => {}
-            SetupEvent::Lost { error } => {
+            SetupEvent::Closed { .. } => {}
+            SetupEvent::Lost { error, .. } => {
                 let was = self.setup.ap.state;
                 self.setup.ap = ApView {
                     generation: self.setup.ap.generation,
@@ -440,7 +456,7 @@ impl Manager {
                     self.start_attempt(p.id, p.args);
                 }
             }
-            SetupEvent::Retuned { frequency } => {
+            SetupEvent::Retuned { frequency, .. } => {
                 self.setup.ap.frequency = Some(frequency);
                 self.setup.ap.retuning = None;
                 if let Some(p) = self.setup.pending.take() {
@@ -771,6 +787,7 @@ impl Manager {
             address,
             prefix,
             frequency,
+            generation: self.setup.ap.generation + 1,
         })
     }
 

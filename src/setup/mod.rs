@@ -98,6 +98,9 @@ pub struct ApPlan {
     pub prefix: u8,
     /// Its channel in MHz.
     pub frequency: u32,
+    /// Counts the engine's opens; events about this access point carry it, so that the
+    /// engine can tell them from a previous one's.
+    pub generation: u64,
 }
 
 /// What the engine asks of the backend.
@@ -125,20 +128,29 @@ pub enum Event {
     },
     /// The access point serves.
     Opened {
+        /// Its [`ApPlan::generation`].
+        generation: u64,
         /// Its netdev.
         interface: String,
         /// Its channel in MHz.
         frequency: u32,
     },
     /// The access point was closed as asked.
-    Closed,
+    Closed {
+        /// Its [`ApPlan::generation`].
+        generation: u64,
+    },
     /// Opening failed, or the access point stopped by itself; everything is torn down.
     Lost {
+        /// Its [`ApPlan::generation`].
+        generation: u64,
         /// What happened.
         error: String,
     },
     /// The access point moved.
     Retuned {
+        /// Its [`ApPlan::generation`].
+        generation: u64,
         /// Its channel in MHz now.
         frequency: u32,
     },
@@ -379,12 +391,29 @@ impl Backend {
         self.config.dir.join(name)
     }
 
+    fn nft(&self) -> nat::Nft {
+        nat::Nft {
+            program: self.config.nft.clone(),
+            file: self.config.dir.join("nftables.json"),
+        }
+    }
+
     async fn emit(&self, event: Event) {
         let _ = self.events.send(event).await;
     }
 
     /// What a crashed earlier run left: AP interfaces and the tethering table.
     async fn remove_leftovers(&self) {
+        // The ruleset file outlives a run that crashed while tethering (it is removed with
+        // the table), so nft runs at start only when a table may be left.
+        let nft = self.nft();
+        if nft.file.exists() {
+            tracing::info!(
+                table = nat::TABLE,
+                "removing the tethering table an earlier run left"
+            );
+            nat::remove_table(&nft).await;
+        }
         let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
             return;
         };
@@ -432,6 +461,7 @@ impl Backend {
                         tracing::info!(role = plan.role.as_str(), %interface, frequency, ssid = %crate::model::ssid_display(&plan.ssid), "access point open");
                         self.ap = Some(running);
                         self.emit(Event::Opened {
+                            generation: plan.generation,
                             interface,
                             frequency,
                         })
@@ -441,7 +471,11 @@ impl Backend {
                         let error = display_chain(&e);
                         tracing::warn!(role = plan.role.as_str(), %error, "the access point did not open");
                         self.take_down(running).await;
-                        self.emit(Event::Lost { error }).await;
+                        self.emit(Event::Lost {
+                            generation: plan.generation,
+                            error,
+                        })
+                        .await;
                     }
                 }
             }
@@ -452,11 +486,19 @@ impl Backend {
         }
     }
 
+    fn generation(&self) -> u64 {
+        self.ap
+            .as_ref()
+            .and_then(|r| r.plan.as_ref())
+            .map_or(0, |p| p.generation)
+    }
+
     async fn close(&mut self) {
         if self.ap.is_some() {
+            let generation = self.generation();
             self.teardown().await;
             tracing::info!("access point closed");
-            self.emit(Event::Closed).await;
+            self.emit(Event::Closed { generation }).await;
         }
     }
 
@@ -468,8 +510,9 @@ impl Backend {
 
     async fn lost(&mut self, error: String) {
         tracing::warn!(%error, "the access point stopped");
+        let generation = self.generation();
         self.teardown().await;
-        self.emit(Event::Lost { error }).await;
+        self.emit(Event::Lost { generation, error }).await;
     }
 
     async fn open(&mut self, plan: &ApPlan, r: &mut Running) -> Result<(), OpenError> {
@@ -490,8 +533,10 @@ impl Backend {
                 .config
                 .dir
                 .join(format!("wpa_supplicant-{}.conf", r.interface));
+            // ap_scan=2: no scan before the access point starts (about 9 s less under
+            // hwsim); this wpa_supplicant runs the access point only.
             let text = format!(
-                "ctrl_interface={}\nupdate_config=0\np2p_disabled=1\n",
+                "ctrl_interface={}\nupdate_config=0\np2p_disabled=1\nap_scan=2\n",
                 self.dir("wpa").display()
             );
             std::fs::write(&conf, text).map_err(|source| OpenError::File {
@@ -656,9 +701,8 @@ impl Backend {
         }));
         r.portal = Some((stop, task));
         if plan.role == ApRole::Tethering {
-            r.nat = Some(
-                nat::Nat::apply(&self.config.nft, &r.interface, plan.address, plan.prefix).await?,
-            );
+            r.nat =
+                Some(nat::Nat::apply(&self.nft(), &r.interface, plan.address, plan.prefix).await?);
         }
         Ok(())
     }
@@ -701,7 +745,7 @@ impl Backend {
     /// Takes down what `r` started, in reverse order, going on past failures.
     async fn take_down(&self, mut r: Running) {
         if let Some(nat) = r.nat.take() {
-            nat.remove(&self.config.nft).await;
+            nat.remove(&self.nft()).await;
         }
         if let Some((stop, mut task)) = r.portal.take() {
             let _ = stop.send(());
@@ -836,10 +880,15 @@ impl Backend {
             }
         };
         if moved {
+            let generation = self.generation();
             if let Some(r) = self.ap.as_mut() {
                 r.frequency = frequency;
             }
-            self.emit(Event::Retuned { frequency }).await;
+            self.emit(Event::Retuned {
+                generation,
+                frequency,
+            })
+            .await;
         }
     }
 }

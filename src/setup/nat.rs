@@ -1,17 +1,16 @@
 //! Tethering's NAT: clients of the tethering access point are masqueraded behind whichever
 //! link carries their traffic out, through an nftables table of netpilot's own
-//! ([`TABLE`], family `ip`), written as one `nft -j -f -` transaction in the libnftables
+//! ([`TABLE`], family `ip`), written as one `nft -j -f FILE` transaction in the libnftables
 //! JSON schema (libnftables-json(5)); IPv4 forwarding is turned on while tethering runs and
-//! put back as it was after.
+//! put back as it was after. The ruleset goes through a file in netpilot's run directory,
+//! not stdin: `nft -f -` opens `/dev/stdin`, which minimal systems lack.
 //!
 //! The table is replaced as a whole (add, delete, add), so a table an earlier run left is
 //! never merged into. Other tables are not touched: a `drop` policy in another table's
 //! forward chain still drops tethered traffic (nftables evaluates every base chain).
 
-use std::net::Ipv4Addr;
-use std::path::Path;
-
 use serde_json::{json, Value};
+use std::net::Ipv4Addr;
 
 /// netpilot's nftables table for tethering.
 pub const TABLE: &str = "netpilot_tether";
@@ -24,7 +23,7 @@ const FORWARDING: &str = "/proc/sys/net/ipv4/ip_forward";
 #[derive(Debug, thiserror::Error)]
 pub enum NatError {
     /// `nft` could not run or refused the ruleset.
-    #[error("nft -j -f - ({action} table ip {TABLE}): {message}")]
+    #[error("nft -j -f ({action} table ip {TABLE}): {message}")]
     Nft {
         /// "replace" or "delete".
         action: &'static str,
@@ -80,23 +79,29 @@ pub fn ruleset(interface: &str, address: Ipv4Addr, prefix: u8) -> Value {
     ]})
 }
 
-async fn nft(program: &Path, action: &'static str, ruleset: &Value) -> Result<(), NatError> {
-    use tokio::io::AsyncWriteExt;
+/// How `nft` is run: the program and the file the ruleset goes through.
+#[derive(Debug, Clone)]
+pub struct Nft {
+    /// `nft`.
+    pub program: std::path::PathBuf,
+    /// The ruleset file (in netpilot's run directory).
+    pub file: std::path::PathBuf,
+}
+
+async fn nft(nft: &Nft, action: &'static str, ruleset: &Value) -> Result<(), NatError> {
     let fail = |message: String| NatError::Nft { action, message };
-    let mut child = tokio::process::Command::new(program)
-        .args(["-j", "-f", "-"])
-        .stdin(std::process::Stdio::piped())
+    std::fs::write(&nft.file, ruleset.to_string())
+        .map_err(|e| fail(format!("write {}: {e}", nft.file.display())))?;
+    let child = tokio::process::Command::new(&nft.program)
+        .arg("-j")
+        .arg("-f")
+        .arg(&nft.file)
+        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| fail(format!("start {}: {e}", program.display())))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(ruleset.to_string().as_bytes())
-            .await
-            .map_err(|e| fail(format!("write the ruleset: {e}")))?;
-    }
+        .map_err(|e| fail(format!("start {}: {e}", nft.program.display())))?;
     let out = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait_with_output())
         .await
         .map_err(|_| fail("no answer in 10 s".into()))?
@@ -121,7 +126,7 @@ pub struct Nat {
 impl Nat {
     /// Turns IPv4 forwarding on and writes [`TABLE`].
     pub async fn apply(
-        program: &Path,
+        program: &Nft,
         interface: &str,
         address: Ipv4Addr,
         prefix: u8,
@@ -138,7 +143,7 @@ impl Nat {
     }
 
     /// Deletes [`TABLE`] and puts IPv4 forwarding back; failures are logged.
-    pub async fn remove(self, program: &Path) {
+    pub async fn remove(self, program: &Nft) {
         remove_table(program).await;
         if let Some(before) = self.forwarding_before {
             if let Err(e) = std::fs::write(FORWARDING, before) {
@@ -148,11 +153,15 @@ impl Nat {
     }
 }
 
-/// Deletes [`TABLE`] if it is there (an earlier run's too).
-pub async fn remove_table(program: &Path) {
+/// Deletes [`TABLE`] if it is there (an earlier run's too), then the ruleset file.
+pub async fn remove_table(program: &Nft) {
     let delete = json!({"nftables": [{"add": table()}, {"delete": table()}]});
     match nft(program, "delete", &delete).await {
-        Ok(()) => tracing::debug!(table = TABLE, "removed"),
+        Ok(()) => {
+            tracing::debug!(table = TABLE, "removed");
+            // Its absence tells the next start that no table is left to remove.
+            let _ = std::fs::remove_file(&program.file);
+        }
         Err(e) => {
             tracing::warn!(error = %crate::net::netlink::display_chain(&e), "remove the tethering table")
         }
