@@ -28,6 +28,11 @@ use tracing_subscriber::{reload, Registry};
 
 /// How long in-flight calls get to finish after SIGTERM/SIGINT before the daemon exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+/// The access point backend's name among the tasks.
+const AP_BACKEND: &str = "access point backend";
+/// How long the access point backend gets to close an access point (stop its programs by
+/// PID, remove its interface and NAT) after the engine stopped.
+const AP_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// netpilot connection manager daemon. Every flag is also a config-file key and a
 /// NETPILOT_<KEY> environment variable; flags win over both.
@@ -238,7 +243,7 @@ async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
         ("DNS", dns_task),
         ("router advertisement DNS", ra_dns_task),
         ("Wi-Fi backend", wifi_task),
-        ("access point backend", setup_task),
+        (AP_BACKEND, setup_task),
     ];
 
     // Early callers must never see an empty world: serve once the first dump is published.
@@ -291,6 +296,16 @@ async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
             }
         }
     };
+    // The engine has stopped (or a task died): the access point backend sees its request
+    // queue close and takes its access point down; give it that time before aborting.
+    if let Some((_, task)) = tasks
+        .iter_mut()
+        .find(|(name, task)| *name == AP_BACKEND && !task.is_finished())
+    {
+        if tokio::time::timeout(AP_CLOSE_GRACE, task).await.is_err() {
+            tracing::warn!("the access point was not closed within {AP_CLOSE_GRACE:?}");
+        }
+    }
     for (_, task) in &tasks {
         task.abort();
     }
