@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use axum::extract::{Form, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -160,7 +160,7 @@ async fn index(State(p): State<Shared>, headers: HeaderMap) -> Response {
     }
     p.seen();
     let snapshot = p.engine.snapshot();
-    no_store(page::html(&p, &snapshot, None).into_response())
+    no_store(Html(page::html(&p, &snapshot, None)).into_response())
 }
 
 async fn status_json(State(p): State<Shared>) -> Response {
