@@ -114,6 +114,11 @@ const SCENARIOS: &[Scenario] = &[
         setup::tethering_shares_the_uplink,
     )
     .with_timeout(Duration::from_secs(120)),
+    Scenario::new(
+        "setup::without_ap_sta_the_radio_switches",
+        setup::without_ap_sta_the_radio_switches,
+    )
+    .with_timeout(Duration::from_secs(120)),
 ];
 
 fn main() -> ExitCode {

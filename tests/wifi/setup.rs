@@ -29,8 +29,12 @@ const GRACE: u64 = 2;
 
 /// netpilotd's `[setup]` (and `[tethering]`) for the robot, after its `[wifi]` section.
 fn setup_config(extra: &str) -> String {
+    setup_config_grace(GRACE, extra)
+}
+
+fn setup_config_grace(grace: u64, extra: &str) -> String {
     format!(
-        "[setup]\ngrace = {GRACE}\naddress = \"{SETUP_IP}/24\"\nssid = \"{SETUP_SSID}\"\n\
+        "[setup]\ngrace = {grace}\naddress = \"{SETUP_IP}/24\"\nssid = \"{SETUP_SSID}\"\n\
          page_idle = 20\nvalidate_timeout = 20\n{extra}\n\
          [tethering]\naddress = \"198.18.31.1/24\"\n"
     )
@@ -65,6 +69,19 @@ fn wait_setup(robot: &Station, what: &str, check: impl Fn(&pb::Setup) -> bool) -
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Stops netpilotd with SIGTERM, so that it closes its access point (its wpa_supplicant and
+/// dnsmasq stopped, its interface removed) before the scenario ends.
+fn stop(robot: &mut Station) {
+    robot.daemon.sigterm();
+    let status = robot.rt.block_on(robot.daemon.wait_exit());
+    assert!(status.success(), "netpilotd exit status {status}");
+    let links = robot.ns.ip(&["-br", "link"]);
+    assert!(
+        !links.contains("np-ap"),
+        "the AP interface is gone: {links}"
+    );
 }
 
 fn is_open(s: &pb::Setup) -> bool {
@@ -432,13 +449,20 @@ fn ethernet_ready(robot: &Station) -> pb::Service {
 /// ignores a working Ethernet link"); when Ethernet is lost, the AP opens after the grace
 /// period.
 pub fn ethernet_keeps_it_closed() {
+    // Far longer than the veth's DHCP takes (3-5 s here), so Ethernet is ready before the
+    // grace period ends, as on a robot whose cable is in at boot.
+    const ETH_GRACE: u64 = 15;
     let air = Air::new(1);
     let started = Instant::now();
-    let robot = Station::start(air.radio(0), &setup_config(""));
+    let mut robot = Station::start(air.radio(0), &setup_config_grace(ETH_GRACE, ""));
     let wire = wire(&robot);
     ethernet_ready(&robot);
+    note(format!(
+        "Ethernet ready {:?} after start",
+        started.elapsed()
+    ));
     wait_until("the grace period has passed", SLOW, || {
-        started.elapsed() > Duration::from_secs(GRACE + 1)
+        started.elapsed() > Duration::from_secs(ETH_GRACE + 1)
     });
     let s = wait_setup(&robot, "closed for Ethernet", |s| s.reason == "other-ready");
     assert!(is_closed(&s), "{s:?}");
@@ -446,12 +470,18 @@ pub fn ethernet_keeps_it_closed() {
         !robot.ns.ip(&["-br", "link"]).contains("np-ap"),
         "no AP interface beside a working Ethernet link"
     );
+    let log = robot.daemon.log();
+    assert!(
+        !log.contains("opening the access point"),
+        "it never opened:\n{log}"
+    );
 
+    let lost = Instant::now();
     wire.ns.ip(&["link", "set", "veth-peer", "down"]);
     let s = wait_setup(&robot, "open after Ethernet was lost", is_open);
     assert_eq!(s.reason, "nothing-ready", "{s:?}");
-    let log = robot.daemon.log();
-    assert!(log.contains("opening the access point"), "{log}");
+    note(format!("opened {:?} after the loss", lost.elapsed()));
+    stop(&mut robot);
 }
 
 /// A known network that goes away opens the setup AP (after the grace period); when it comes
@@ -588,5 +618,48 @@ pub fn tethering_shares_the_uplink() {
     let log = robot.daemon.log();
     assert!(!log.contains(PASSPHRASE), "the passphrase reached the log");
     assert!(!format!("{t:?}").contains(PASSPHRASE));
+    stop(&mut robot);
+    let tables = robot.ns.exec("nft", &["list", "tables"]);
+    assert!(!tables.contains("netpilot_tether"), "NAT removed: {tables}");
     drop(wire);
+}
+
+/// A radio without AP+STA (`concurrency = "off"`: the access point takes the radio's own
+/// wpa_supplicant): a connect from the page closes the access point for the attempt; a
+/// wrong passphrase opens it again, and the phone, back on it, finds `invalid-key` on the
+/// page.
+pub fn without_ap_sta_the_radio_switches() {
+    let air = Air::new(3);
+    let home_radio = air.radio(2);
+    let _home = Ap::start(home_radio, &psk_ap(home_radio, "np-home", 6));
+    let mut robot = Station::start(air.radio(0), &setup_config("concurrency = \"off\"\n"));
+    let setup = wait_setup(&robot, "open", is_open);
+    assert_eq!(setup.concurrent, Some(false), "{setup:?}");
+    assert_eq!(
+        setup.interface,
+        air.radio(0).iface,
+        "the radio's own interface"
+    );
+    let home = robot.service("np-home", "np-home listed", |_| true);
+
+    let phone = Phone::start(air.radio(1));
+    phone.join(SETUP_SSID, None);
+    dhcp(&phone.ns, &phone.wpa.iface);
+    let wrong = form_encode(&[("service", &home.id), ("passphrase", "not the passphrase")]);
+    let sent = http_retry(&phone.ns, SETUP_IP, "POST", "/connect", &wrong);
+    assert_eq!(sent.status, 303, "{sent:?}");
+    let closed = wait_setup(&robot, "closed for the attempt", |s| s.reason == "attempt");
+    assert!(is_closed(&closed), "{closed:?}");
+    let reopened = wait_setup(&robot, "open again after the failure", is_open);
+    let attempt = reopened.attempt.expect("the attempt");
+    assert_eq!(
+        (attempt.phase.as_str(), attempt.error.as_str()),
+        ("failed", "invalid-key")
+    );
+    wait_until("the phone is back on the access point", SLOW, || {
+        phone.associated()
+    });
+    let page = http_retry(&phone.ns, SETUP_IP, "GET", "/", "");
+    assert!(page.body.contains("invalid-key"), "{}", page.body);
+    stop(&mut robot);
 }
