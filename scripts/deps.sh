@@ -7,7 +7,12 @@ grpcurl_version=v1.9.4
 
 say() { printf 'deps: %s\n' "$*"; }
 
-apt_packages=(iproute2 dnsmasq-base radvd ethtool dbus-daemon python3-dbusmock wpasupplicant hostapd openssl)
+# The tests' peers and tools: ip/ss, DHCP and RA servers, ethtool, a D-Bus bus with the
+# systemd-resolved mock, wpa_supplicant and hostapd (also -Dwired, with its internal EAP
+# server), openssl for test certificates, python3 for tests/peers/, sysctl (procps),
+# modprobe (kmod), and the CA certificates the package registries' HTTPS needs.
+apt_packages=(iproute2 dnsmasq-base radvd ethtool dbus-daemon python3-dbusmock wpasupplicant hostapd
+  openssl python3 procps kmod ca-certificates)
 # The setup access point and tethering (iw: interface combinations, the AP's interface;
 # nftables: tethering NAT), and the setup page's browser test (tests/portal.rs).
 apt_packages+=(iw nftables chromium chromium-driver)
@@ -28,8 +33,10 @@ for component in rustfmt clippy; do
 done
 
 mkdir -p "$tools/bin"
+# Go for grpcurl and the Go client: the version clients/go/go.mod needs (scripts/go.sh).
+"$(dirname "$0")/go.sh" "$tools"
+export PATH="$(cd "$tools/bin" && pwd):$PATH"
 if [ ! -x "$tools/bin/grpcurl" ]; then
-  command -v go >/dev/null || { say "go not found: needed to build grpcurl"; exit 1; }
   say "building grpcurl $grpcurl_version"
   GOBIN="$(cd "$tools/bin" && pwd)" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$grpcurl_version"
 fi

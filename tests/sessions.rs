@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{eventually, read_until, watch, Daemon, Testbed};
+use common::{eventually, next, read_until, watch, within, Daemon, Testbed};
 use netpilot::pb;
 use pb::open_session_response::Event as SessionEvent;
 use tonic_types::StatusExt;
@@ -54,13 +54,12 @@ async fn local_ethernet_session_follows_the_link() {
     let (svc0, svc1) = (bed.service_id("veth0"), bed.service_id("veth1"));
     let daemon = Daemon::start(&bed.host, "", &[]).await;
     let mut sessions = daemon.sessions().await;
-    let mut stream = sessions
-        .open_session(local_ethernet())
+    let mut stream = within("OpenSession", sessions.open_session(local_ethernet()))
         .await
         .expect("open")
         .into_inner();
 
-    let first = stream.message().await.expect("first").expect("a message");
+    let first = next(&mut stream, "first update").await;
     assert!(!first.session_id.is_empty());
     let u = update(&first);
     assert_eq!(
@@ -78,7 +77,7 @@ async fn local_ethernet_session_follows_the_link() {
     // The link gets an address: only the changed fields.
     bed.host
         .ip(&["addr", "add", "198.18.1.2/24", "dev", "veth0"]);
-    let m = stream.message().await.expect("update").expect("a message");
+    let m = next(&mut stream, "update").await;
     let u = update(&m);
     assert_eq!(
         fields(u),
@@ -96,12 +95,12 @@ async fn local_ethernet_session_follows_the_link() {
 
     // Carrier loss: disconnected.
     bed.carrier("peer0", false);
-    let m = stream.message().await.expect("update").expect("a message");
+    let m = next(&mut stream, "update").await;
     let u = update(&m);
     assert_eq!(u.state(), pb::SessionState::Disconnected);
     assert_eq!(u.interface(), "", "the interface went away");
     bed.carrier("peer0", true);
-    let m = stream.message().await.expect("update").expect("a message");
+    let m = next(&mut stream, "update").await;
     assert_eq!(update(&m).state(), pb::SessionState::Connected);
 
     // A second link becoming ready does not move the session…
@@ -122,7 +121,7 @@ async fn local_ethernet_session_follows_the_link() {
         })
         .await
         .expect("move");
-    let m = stream.message().await.expect("update").expect("a message");
+    let m = next(&mut stream, "update").await;
     let u = update(&m);
     assert_eq!(
         fields(u),
@@ -144,7 +143,7 @@ async fn local_ethernet_session_follows_the_link() {
         })
         .await
         .expect("change");
-    let m = stream.message().await.expect("update").expect("a message");
+    let m = next(&mut stream, "update").await;
     let u = update(&m);
     assert_eq!(u.state(), pb::SessionState::Disconnected);
     assert!(
@@ -177,12 +176,14 @@ async fn invalid_settings_are_rejected_naming_the_field() {
         ),
     ];
     for (settings, field) in cases {
-        let err = sessions
-            .open_session(pb::OpenSessionRequest {
+        let err = within(
+            "OpenSession",
+            sessions.open_session(pb::OpenSessionRequest {
                 settings: Some(settings),
-            })
-            .await
-            .expect_err("invalid settings must fail");
+            }),
+        )
+        .await
+        .expect_err("invalid settings must fail");
         assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
         let violations = err
             .get_details_bad_request()
@@ -221,28 +222,19 @@ async fn a_dropped_stream_ends_its_session_and_destroy_releases() {
     let bed = Testbed::new();
     let daemon = Daemon::start(&bed.host, "", &[]).await;
     let mut sessions = daemon.sessions().await;
-    let mut kept = sessions
-        .open_session(local_ethernet())
+    let mut kept = within("OpenSession", sessions.open_session(local_ethernet()))
         .await
         .expect("open")
         .into_inner();
-    let kept_id = kept
-        .message()
-        .await
-        .expect("first")
-        .expect("message")
-        .session_id;
-    let mut dropped = sessions
-        .open_session(pb::OpenSessionRequest::default())
-        .await
-        .expect("open")
-        .into_inner();
-    let dropped_id = dropped
-        .message()
-        .await
-        .expect("first")
-        .expect("message")
-        .session_id;
+    let kept_id = next(&mut kept, "first update").await.session_id;
+    let mut dropped = within(
+        "OpenSession",
+        sessions.open_session(pb::OpenSessionRequest::default()),
+    )
+    .await
+    .expect("open")
+    .into_inner();
+    let dropped_id = next(&mut dropped, "first update").await.session_id;
     let ids = |list: pb::ListSessionsResponse| {
         list.sessions
             .into_iter()
@@ -277,13 +269,16 @@ async fn a_dropped_stream_ends_its_session_and_destroy_releases() {
         })
         .await
         .expect("destroy");
-    let m = kept.message().await.expect("release").expect("a message");
+    let m = next(&mut kept, "release").await;
     assert!(
         matches!(&m.event, Some(SessionEvent::Release(r)) if r.reason == "destroyed"),
         "{m:?}"
     );
     assert!(
-        kept.message().await.expect("end").is_none(),
+        within("end of stream", kept.message())
+            .await
+            .expect("end")
+            .is_none(),
         "nothing after release"
     );
 }
@@ -295,12 +290,11 @@ async fn sigterm_releases_every_session_and_exits_zero() {
     let mut sessions = daemon.sessions().await;
     let mut streams = Vec::new();
     for _ in 0..3 {
-        let mut s = sessions
-            .open_session(local_ethernet())
+        let mut s = within("OpenSession", sessions.open_session(local_ethernet()))
             .await
             .expect("open")
             .into_inner();
-        s.message().await.expect("first").expect("message");
+        next(&mut s, "first update").await;
         streams.push(s);
     }
     let mut manager = daemon.manager().await;
@@ -308,18 +302,20 @@ async fn sigterm_releases_every_session_and_exits_zero() {
 
     daemon.sigterm();
     for mut s in streams {
-        let m = s.message().await.expect("release").expect("a message");
+        let m = next(&mut s, "release").await;
         assert!(
             matches!(&m.event, Some(SessionEvent::Release(r)) if r.reason == "shutdown"),
             "{m:?}"
         );
         assert!(
-            s.message().await.expect("clean end").is_none(),
+            within("end of stream", s.message())
+                .await
+                .expect("clean end")
+                .is_none(),
             "nothing after release"
         );
     }
-    assert!(events
-        .message()
+    assert!(within("end of WatchManager", events.message())
         .await
         .expect("clean end of WatchManager")
         .is_none());

@@ -408,6 +408,7 @@ fn ipv6_config(c: &Ipv6Config) -> pb::Ipv6Settings {
 }
 
 fn parse<T: std::str::FromStr>(field: &str, what: &str, text: &str) -> Result<T, tonic::Status> {
+    super::bounds::word(field, text)?;
     text.parse()
         .map_err(|_| status::invalid(field, format!("{text:?} is not {what}")))
 }
@@ -750,12 +751,14 @@ impl From<&SessionInfo> for pb::SessionInfo {
 
 /// Allowed bearers from the wire; `field` is the path of the list.
 pub fn bearers(field: &str, list: &pb::BearerList) -> Result<Vec<Bearer>, tonic::Status> {
+    super::bounds::list(&format!("{field}.bearers"), list.bearers.len())?;
     list.bearers
         .iter()
         .enumerate()
         .map(|(i, b)| {
-            b.parse()
-                .map_err(|e: String| status::invalid(format!("{field}.bearers[{i}]"), e))
+            let f = format!("{field}.bearers[{i}]");
+            super::bounds::word(&f, b)?;
+            b.parse().map_err(|e: String| status::invalid(f, e))
         })
         .collect()
 }

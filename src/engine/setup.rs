@@ -180,6 +180,7 @@ fn reason_of(e: &EngineError) -> String {
         EngineError::InvalidArgument { .. } => "InvalidArguments".into(),
         EngineError::PermissionDenied(_) => "PermissionDenied".into(),
         EngineError::AlreadyExists(_) => "AlreadyExists".into(),
+        EngineError::ResourceExhausted(_) => "ResourceExhausted".into(),
         EngineError::Store(_) | EngineError::Stopped => "Failed".into(),
     }
 }

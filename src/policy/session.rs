@@ -21,10 +21,21 @@ pub fn choose_service<'a>(
     settings: &SessionSettings,
     services: &'a [Service],
 ) -> Option<&'a Service> {
+    choose_service_on(settings, None, services)
+}
+
+/// The service a session gets when a session policy pins it to `interface` (`None`: any).
+pub fn choose_service_on<'a>(
+    settings: &SessionSettings,
+    interface: Option<&str>,
+    services: &'a [Service],
+) -> Option<&'a Service> {
     settings.allowed_bearers.iter().find_map(|bearer| {
-        services
-            .iter()
-            .find(|s| bearer.allows(s.technology) && usable(s.state, settings.connection_type))
+        services.iter().find(|s| {
+            bearer.allows(s.technology)
+                && usable(s.state, settings.connection_type)
+                && interface.is_none_or(|i| s.interface == i)
+        })
     })
 }
 
@@ -42,7 +53,16 @@ pub fn session_state(connection_type: ConnectionType, service: Option<&Service>)
 
 /// Everything the session's client is told, for these settings and services.
 pub fn session_view(settings: &SessionSettings, services: &[Service]) -> SessionView {
-    let chosen = choose_service(settings, services);
+    session_view_on(settings, None, services)
+}
+
+/// [`session_view`] for a session pinned to `interface` by its policy (`None`: any).
+pub fn session_view_on(
+    settings: &SessionSettings,
+    interface: Option<&str>,
+    services: &[Service],
+) -> SessionView {
+    let chosen = choose_service_on(settings, interface, services);
     SessionView {
         state: session_state(settings.connection_type, chosen),
         name: chosen.map(|s| s.name.clone()).unwrap_or_default(),

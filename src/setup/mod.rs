@@ -591,12 +591,7 @@ impl Backend {
         }
         let security = match &plan.passphrase {
             None => Security::Open,
-            Some(p) => Security::Psk(
-                Psk::new(crate::tech::wifi::supplicant::Secret::new(
-                    p.expose().as_bytes(),
-                ))
-                .map_err(|e| fail(e.to_string()))?,
-            ),
+            Some(p) => Security::Psk(Psk::new(p.clone()).map_err(|e| fail(e.to_string()))?),
         };
         let mut settings =
             NetworkSettings::new(plan.ssid.clone(), security).map_err(|e| fail(e.to_string()))?;
