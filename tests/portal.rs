@@ -95,7 +95,7 @@ fn read_response(c: &mut TcpStream) -> String {
     String::from_utf8_lossy(&body).into_owned()
 }
 
-const ELEMENT: &str = "element-6066-11e4-a52f-4f735466cecf";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Driver<'_> {
     fn call(&self, method: &str, path: &str, body: Value) -> Value {
@@ -115,7 +115,13 @@ impl Driver<'_> {
             "/element",
             json!({"using": "css selector", "value": css}),
         );
-        v[ELEMENT].as_str().expect("element id").to_string()
+        match v[ELEMENT].as_str() {
+            Some(id) => id.to_string(),
+            None => {
+                let source = self.call("GET", "/source", json!({}));
+                panic!("no element {css}: {v}\npage: {source}")
+            }
+        }
     }
 
     fn text(&self, css: &str) -> String {
@@ -183,6 +189,36 @@ fn base64(text: &str) -> Vec<u8> {
     out
 }
 
+/// Kills, on drop, every process still in `ns` (by PID, from `ip netns pids`): chromium's
+/// children and crash handlers outlive chromedriver and the WebDriver session, and only
+/// this test starts processes there.
+struct Sweep<'a>(&'a Netns);
+
+impl Drop for Sweep<'_> {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = std::process::Command::new("ip")
+                .args(["netns", "pids", &self.0.name])
+                .output();
+            let pids: Vec<i32> = out
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            if pids.is_empty() || Instant::now() > deadline {
+                return;
+            }
+            for pid in pids {
+                // SAFETY: kill with a PID read from our own namespace just now.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 /// A plain HTTP GET from the client namespace (no JavaScript, no browser).
 fn get(ns: &Netns, host: &str, path: &str) -> (u16, String) {
     in_netns(ns, || {
@@ -221,6 +257,7 @@ fn setup_page_in_chromium() {
     }
     let portal_ns = Netns::new("portal");
     let client = Netns::new("client");
+    let _sweep = Sweep(&client);
     run(
         "ip",
         &[
