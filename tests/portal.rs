@@ -241,6 +241,31 @@ fn get(ns: &Netns, host: &str, path: &str) -> (u16, String) {
     })
 }
 
+/// A plain form POST from the client namespace; returns the status and the whole reply.
+fn post(ns: &Netns, path: &str, body: &str) -> (u16, String) {
+    in_netns(ns, || {
+        let addr: SocketAddr = format!("{PORTAL_IP}:80").parse().expect("addr");
+        let mut c = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+        c.set_read_timeout(Some(SLOW)).expect("timeout");
+        write!(
+            c,
+            "POST {path} HTTP/1.1\r\nHost: {PORTAL_IP}\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut reply = String::new();
+        // The server may answer (413) before it read the whole body and close.
+        let _ = c.read_to_string(&mut reply);
+        let status = reply
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, reply)
+    })
+}
+
 /// The page in Chromium: it lists the networks the (replayed) radio sees with their
 /// security and strength, a hidden network with a name field, an enterprise one with user
 /// name and password; filling a password and pressing Connect shows the progress and then
@@ -402,6 +427,21 @@ fn setup_page_in_chromium() {
         probe.contains(&format!("location: http://{PORTAL_IP}/")),
         "{probe}"
     );
+
+    // A form the browser would not send (no JavaScript, no HTML validation): refused on
+    // the page, as HTML, with the reason; an oversized body is refused before it is read.
+    let (status, refused) = post(&client, "/connect", "service=x&passphrase=short");
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused
+            .to_ascii_lowercase()
+            .contains("content-type: text/html")
+            && refused.contains("8..63"),
+        "{refused}"
+    );
+    let huge = format!("service={}", "a".repeat(netpilot::portal::FORM_MAX + 1));
+    let (status, reply) = post(&client, "/connect", &huge);
+    assert_eq!(status, 413, "{reply}");
 
     // In Chromium.
     let profile = tempfile::tempdir().expect("profile dir");

@@ -20,7 +20,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Form, State};
+use axum::extract::{DefaultBodyLimit, Form, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -84,6 +84,10 @@ pub fn api_url(address: Ipv4Addr, port: u16) -> String {
     format!("http://{}/api/captive", authority(address, port))
 }
 
+/// The largest request body (a connect form is a few hundred bytes): anyone in radio range
+/// may send one.
+pub const FORM_MAX: usize = 4096;
+
 /// The page's routes.
 pub fn router(portal: Portal) -> Router {
     let mut router = Router::new()
@@ -97,7 +101,10 @@ pub fn router(portal: Portal) -> Router {
     for probe in PROBES {
         router = router.route(probe, get(probe_redirect));
     }
-    router.fallback(fallback).with_state(Arc::new(portal))
+    router
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(FORM_MAX))
+        .with_state(Arc::new(portal))
 }
 
 /// Serves the page on `listener` until `shutdown` resolves.
@@ -288,7 +295,7 @@ async fn connect(State(p): State<Shared>, Form(form): Form<ConnectForm>) -> Resp
         no_store(
             (
                 StatusCode::BAD_REQUEST,
-                page::html(&p, &snapshot, Some(&message)),
+                Html(page::html(&p, &snapshot, Some(&message))),
             )
                 .into_response(),
         )
