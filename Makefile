@@ -50,11 +50,16 @@ test-fuzz: deps
 	scripts/fuzz-dhcp.sh 30
 	scripts/fuzz.sh 10 api_request config_file session_policy
 
-## netpilotd against ConnMan (../shared/bench/connman_baseline.sh) on the same testbed, in
-## the same run: medians and ratios. Needs root; takes about 6 minutes.
+## netpilotd against ConnMan in the same run, medians and ratios: wired on the veth testbed
+## (bench/carrier.sh, ../shared/bench/connman_baseline.sh; about 6 minutes), Wi-Fi on
+## mac80211_hwsim (bench/wifi.sh, ../shared/bench/wifi/connman-wifi-baseline.sh; about 12
+## minutes). Needs root. `make bench BENCH_FLAGS=--no-connman` measures netpilotd alone.
+## The baselines come from ../shared beside the checkout, or from $NETPILOT_SHARED.
 bench: deps
 	cargo build --release --bins
-	bench/carrier.sh
+	cargo test --release --test wifi --no-run
+	bench/carrier.sh $(BENCH_FLAGS)
+	bench/wifi.sh $(BENCH_FLAGS)
 
 clean:
 	cargo clean
