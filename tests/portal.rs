@@ -143,12 +143,50 @@ impl Driver<'_> {
         path
     }
 
-    /// Waits until the text of `css` contains `needle`; returns every text seen.
+    /// The text of `css` now; an error while the page changes under it (the element was
+    /// replaced by the live progress script, or a navigation is under way).
+    fn try_text(&self, css: &str) -> Result<String, String> {
+        let session = format!("/session/{}", self.session);
+        let found = webdriver(
+            self.ns,
+            "POST",
+            &format!("{session}/element"),
+            &json!({"using": "css selector", "value": css}),
+        );
+        let id = found["value"][ELEMENT]
+            .as_str()
+            .ok_or_else(|| found.to_string())?;
+        let text = webdriver(
+            self.ns,
+            "GET",
+            &format!("{session}/element/{id}/text"),
+            &json!({}),
+        );
+        text["value"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| text.to_string())
+    }
+
+    /// Waits until the text of `css` contains `needle`; returns every text seen. The page
+    /// replaces `css` while it waits, so a stale or missing element is looked up again.
     fn wait_text(&self, css: &str, needle: &str) -> Vec<String> {
         let start = Instant::now();
         let mut seen: Vec<String> = Vec::new();
+        let mut last_error = String::new();
         loop {
-            let t = self.text(css);
+            let t = match self.try_text(css) {
+                Ok(t) => t,
+                Err(e) => {
+                    last_error = e;
+                    assert!(
+                        start.elapsed() < SLOW,
+                        "{css} never said {needle:?}: {seen:?}; last error {last_error}"
+                    );
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+            };
             if seen.last() != Some(&t) {
                 seen.push(t.clone());
             }
@@ -157,7 +195,7 @@ impl Driver<'_> {
             }
             assert!(
                 start.elapsed() < SLOW,
-                "{css} never said {needle:?}: {seen:?}"
+                "{css} never said {needle:?}: {seen:?}; last error {last_error}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -540,7 +578,7 @@ fn setup_page_in_chromium() {
         progress.display(),
         error.display()
     );
-    let status = driver.text("#status");
+    let status = seen_after.last().cloned().unwrap_or_default();
     assert!(
         status.contains("The password is wrong.") && status.contains("Try again"),
         "{status}"
