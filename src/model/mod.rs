@@ -6,6 +6,7 @@ mod interface;
 mod lease;
 mod service;
 mod session;
+mod setup;
 mod technology;
 mod wifi;
 
@@ -23,6 +24,9 @@ pub use service::{
 };
 pub use session::{
     Bearer, ConnectionType, SessionId, SessionInfo, SessionSettings, SessionState, SessionView,
+};
+pub use setup::{
+    ApRole, ApState, Attempt, AttemptPhase, SetupMode, SetupReason, SetupStatus, TetheringSettings,
 };
 pub use technology::{Technology, TechnologyKind};
 pub use wifi::{

@@ -243,6 +243,69 @@ pub fn services_table(services: &[pb::Service]) -> String {
 }
 
 /// The technologies table.
+fn ap_state(v: i32) -> String {
+    pb::AccessPointState::try_from(v)
+        .map(|s| word(s.as_str_name()))
+        .unwrap_or_default()
+}
+
+fn ap_role(v: i32) -> String {
+    pb::AccessPointRole::try_from(v)
+        .map(|s| word(s.as_str_name()))
+        .unwrap_or_default()
+}
+
+/// `netpilot setup status`: one `key: value` line each.
+pub fn setup_detail(s: &pb::Setup) -> String {
+    let mut lines = vec![
+        ("State", ap_state(s.state)),
+        ("Role", ap_role(s.role)),
+        ("Reason", s.reason.clone()),
+        ("Mode", s.mode.clone()),
+    ];
+    let mut opt = |k: &'static str, v: &str| {
+        if !v.is_empty() {
+            lines.push((k, printable(v).into_owned()));
+        }
+    };
+    opt("SSID", &s.ssid);
+    opt("Interface", &s.interface);
+    opt("Address", &s.address);
+    opt("Page", &s.portal_url);
+    if s.frequency > 0 {
+        lines.push(("Frequency", format!("{} MHz", s.frequency)));
+    }
+    if let Some(c) = s.concurrent {
+        lines.push((
+            "AP+STA",
+            if c {
+                "yes (own interface)"
+            } else {
+                "no (takes the radio)"
+            }
+            .to_string(),
+        ));
+    }
+    if !s.clients.is_empty() {
+        lines.push(("Clients", s.clients.join(" ")));
+    }
+    if !s.error.is_empty() {
+        lines.push(("Error", printable(&s.error).into_owned()));
+    }
+    if let Some(a) = &s.attempt {
+        let how = if a.error.is_empty() {
+            a.phase.clone()
+        } else {
+            format!("{} ({})", a.phase, a.error)
+        };
+        lines.push(("Last connect", format!("{} {how}", printable(&a.name))));
+    }
+    lines
+        .into_iter()
+        .map(|(k, v)| format!("{k:<13}{v}\n"))
+        .collect()
+}
+
 pub fn technologies_table(technologies: &[pb::Technology]) -> String {
     let rows: Vec<Row> = technologies
         .iter()
@@ -545,6 +608,14 @@ impl Printer {
         Ok(())
     }
 
+    pub fn setup(&self, s: &pb::Setup) -> Result<(), Failure> {
+        if self.json {
+            return self.print_json(s);
+        }
+        print!("{}", setup_detail(s));
+        Ok(())
+    }
+
     pub fn technology(&self, t: &pb::Technology) -> Result<(), Failure> {
         if self.json {
             return self.print_json(t);
@@ -779,6 +850,24 @@ impl Printer {
                     i.service_id,
                     i.fields.join(", ")
                 )
+            }
+            Some(Event::SetupChanged(c)) => {
+                let s = c.setup.clone().unwrap_or_default();
+                println!(
+                    "access point: {} {} ({}){}",
+                    ap_role(s.role),
+                    ap_state(s.state),
+                    s.reason,
+                    if s.ssid.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ssid={}", printable(&s.ssid))
+                    }
+                );
+            }
+            Some(Event::SetupClientJoined(j)) => println!("access point: {} joined", j.mac),
+            Some(Event::SetupCredentialsSubmitted(c)) => {
+                println!("setup page: credentials submitted for {}", c.service_id)
             }
             None => {}
         }
