@@ -102,26 +102,28 @@ until [ -S "$out/netpilot.sock" ] && "$cli" --socket "$out/netpilot.sock" state 
 done
 serving=$EPOCHREALTIME
 
-# "RSS_kB SCHED_ns VOLUNTARY_CTXSW" of netpilotd, every thread counted (as the baseline does).
+# "RSS_kB ANON_kB FILE_kB CPU_ms" of netpilotd. CPU is utime + stime of the whole process,
+# threads that have exited included (tokio's blocking pool comes and goes), in clock ticks
+# as the baseline's cpu_ms column.
+hz=$(getconf CLK_TCK)
 sample() {
-  local rss sched=0 vcs=0 t
-  rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
-  for t in /proc/"$daemon_pid"/task/*; do
-    sched=$((sched + $(cut -d' ' -f1 "$t/schedstat")))
-    vcs=$((vcs + $(awk '/^voluntary_ctxt_switches/ { print $2 }' "$t/status")))
-  done
-  echo "$rss $sched $vcs"
+  local stat
+  stat=$(cut -d')' -f2- "/proc/$daemon_pid/stat")
+  awk -v hz="$hz" -v stat="$stat" '
+    /^VmRSS/ { rss = $2 } /^RssAnon/ { anon = $2 } /^RssFile/ { file = $2 }
+    END { split(stat, f, " "); printf "%d %d %d %.0f\n", rss, anon, file, (f[12] + f[13]) * 1000 / hz }
+  ' "/proc/$daemon_pid/status"
 }
-cpu_window() { # NAME: appends "NAME sched_ms wake-ups" over idle_secs to $out/cpu
+cpu_window() { # NAME: appends "NAME cpu_ms" over idle_secs to $out/cpu
   local a b
   read -ra a <<<"$(sample)"
   sleep "$idle_secs"
   read -ra b <<<"$(sample)"
-  awk -v n="$1" -v ns="$((b[1] - a[1]))" -v w="$((b[2] - a[2]))" 'BEGIN { printf "%s %.3f %d\n", n, ns / 1e6, w }' >>"$out/cpu"
+  echo "$1 $((b[3] - a[3]))" >>"$out/cpu"
 }
 : >"$out/cpu"
 sleep 5 # as the baseline's start-up settle
-read -r rss_start _ <<<"$(sample)"
+read -r rss_start anon_start file_start _ <<<"$(sample)"
 cpu_window idle_no_carrier
 
 stamp() { # REGEX: one "epoch-seconds MATCH" line per stdin line that matches
@@ -164,7 +166,7 @@ for rep in $(seq 0 "$reps"); do
   echo "$rep $(ms "$up" "$ready") $(ms "$up" "$online") $(ms "$down" "$idle") $(ms "$down" "$told")" >>"$out/cycles"
   sleep 1.5
 done
-read -r rss_cycles _ <<<"$(sample)"
+read -r rss_cycles anon_cycles file_cycles _ <<<"$(sample)"
 
 ip -n "$peer" link set peer0 up
 wait_line "$out/states" MANAGER_STATE_ONLINE "$EPOCHREALTIME" >/dev/null
@@ -200,10 +202,10 @@ row() { # NAME OURS THEIRS
   row "carrier down (cmd) -> session told (ConnMan: idle)" "$(ours 5)" "$(theirs 'B6 cmd->Manager State idle')"
   row "RSS after start-up" "$rss_start" "$(their_rss startup_idle)"
   row "RSS after $reps cycles" "$rss_cycles" "$(their_rss "after_${reps}_cycles")"
-  row "CPU over ${idle_secs} s idle, no carrier (ms)" "$(our_cpu idle_no_carrier 2)" "$(their_cpu idle_no_carrier 5)"
-  row "CPU over ${idle_secs} s idle, connected (ms)" "$(our_cpu idle_connected 2)" "$(their_cpu idle_connected 5)"
-  row "wake-ups over ${idle_secs} s idle, connected" "$(our_cpu idle_connected 3)" "$(their_cpu idle_connected 6)"
+  row "CPU over ${idle_secs} s idle, no carrier (ms)" "$(our_cpu idle_no_carrier 2)" "$(their_cpu idle_no_carrier 4)"
+  row "CPU over ${idle_secs} s idle, connected (ms)" "$(our_cpu idle_connected 2)" "$(their_cpu idle_connected 4)"
   echo
+  echo "netpilotd RSS anon + file (kB): $anon_start + $file_start after start-up, $anon_cycles + $file_cycles after the cycles"
   awk -v s="$start" -v e="$serving" 'BEGIN { printf "netpilotd start -> serving: %.1f ms\n", (e-s)*1000 }'
   echo "load average (1 min) as each side started: ConnMan $load_connman, netpilot $load_netpilot"
   echo "raw data: $out"
