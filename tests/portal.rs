@@ -345,6 +345,9 @@ fn setup_page_in_chromium() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let ctrl = dir.path().join("wpa");
+    // The fake holds the wrong passphrase's failure until this file exists, so the
+    // progress text stays on the page until the test has seen it.
+    let gate = dir.path().join("release-failure");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wpa");
     let _wpa = Peer::start(
         &portal_ns,
@@ -357,6 +360,7 @@ fn setup_page_in_chromium() {
             &fixtures.display().to_string(),
             "8",
             "1.5",
+            &gate.display().to_string(),
         ],
         &dir.path().join("fake_wpa.log"),
     );
@@ -571,6 +575,7 @@ fn setup_page_in_chromium() {
     driver.call("POST", &format!("/element/{button}/click"), json!({}));
     let seen = driver.wait_text("#status", "Connecting to");
     let progress = driver.screenshot("portal-connecting.png");
+    std::fs::write(&gate, b"").expect("release the failure");
     let seen_after = driver.wait_text("#status", "invalid-key");
     let error = driver.screenshot("portal-invalid-key.png");
     eprintln!(
