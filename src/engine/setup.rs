@@ -806,6 +806,7 @@ impl Manager {
             address: plan.map(|p| (p.address, p.prefix)),
             frequency: plan.and(s.ap.frequency),
             portal_url: plan
+                .filter(|p| p.role == ApRole::Setup)
                 .map(|p| crate::portal::page_url(p.address, self.config.setup.portal_port)),
             clients: s.clients.iter().cloned().collect(),
             concurrent: s

@@ -675,6 +675,20 @@ impl Backend {
                 message,
             });
         }
+        match plan.role {
+            // Only the setup AP has the page: tethering clients get no way to change the
+            // device's networks.
+            ApRole::Setup => self.start_portal(plan, r).await?,
+            ApRole::Tethering => {
+                r.nat = Some(
+                    nat::Nat::apply(&self.nft(), &r.interface, plan.address, plan.prefix).await?,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_portal(&self, plan: &ApPlan, r: &mut Running) -> Result<(), OpenError> {
         let listen = std::net::SocketAddr::from((plan.address, self.config.portal_port));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -687,7 +701,6 @@ impl Backend {
             reports: self.events.clone(),
             address: plan.address,
             port: self.config.portal_port,
-            captive: plan.role == ApRole::Setup,
             hostname: self.config.hostname.clone(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -695,10 +708,6 @@ impl Backend {
             let _ = stopped.await;
         }));
         r.portal = Some((stop, task));
-        if plan.role == ApRole::Tethering {
-            r.nat =
-                Some(nat::Nat::apply(&self.nft(), &r.interface, plan.address, plan.prefix).await?);
-        }
         Ok(())
     }
 

@@ -689,6 +689,17 @@ pub fn tethering_shares_the_uplink() {
         lease.address.to_string().starts_with("198.18.31."),
         "{lease:?}"
     );
+    // No setup page on tethering: its clients cannot change the robot's networks.
+    let page: SocketAddr = "198.18.31.1:80".parse().expect("address");
+    let refused = in_netns(&phone.ns, || {
+        TcpStream::connect_timeout(&page, Duration::from_secs(10))
+    });
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused),
+        "the tethering AP serves no page: {refused:?}"
+    );
     let hello = in_netns(&phone.ns, || {
         let mut c = TcpStream::connect_timeout(&server, Duration::from_secs(10))
             .expect("reach the host behind the uplink");
