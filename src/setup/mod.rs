@@ -402,7 +402,8 @@ impl Backend {
         let _ = self.events.send(event).await;
     }
 
-    /// What a crashed earlier run left: AP interfaces and the tethering table.
+    /// What a crashed earlier run left: AP interfaces, the tethering table and IPv4
+    /// forwarding switched on.
     async fn remove_leftovers(&self) {
         // The ruleset file outlives a run that crashed while tethering (it is removed with
         // the table), so nft runs at start only when a table may be left.
@@ -414,6 +415,7 @@ impl Backend {
             );
             nat::remove_table(&nft).await;
         }
+        nat::restore_forwarding(&nft);
         let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
             return;
         };

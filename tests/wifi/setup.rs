@@ -716,6 +716,22 @@ pub fn tethering_shares_the_uplink() {
         "the host sees the robot's uplink address (NAT)"
     );
     let _ = listener.join();
+    // Nothing behind the uplink opens a connection to a client: a listener on the phone
+    // is not reached from the uplink side, even with a route to the clients' subnet.
+    wire.ns
+        .ip(&["route", "add", "198.18.31.0/24", "via", &uplink]);
+    let phone_listener = in_netns(&phone.ns, || {
+        std::net::TcpListener::bind((lease.address, 8081)).expect("listen on the phone")
+    });
+    let phone_port = SocketAddr::from((lease.address, 8081));
+    let inbound = in_netns(&wire.ns, || {
+        TcpStream::connect_timeout(&phone_port, Duration::from_secs(3))
+    });
+    assert!(
+        inbound.is_err(),
+        "a connection from the uplink reached the phone: {inbound:?}"
+    );
+    drop(phone_listener);
     let ruleset = robot
         .ns
         .exec("nft", &["list", "table", "ip", "netpilot_tether"]);
