@@ -38,8 +38,6 @@ use crate::tech::wifi::supplicant::{
     Event as WpaEvent, NetworkId, NetworkSettings, Psk, Security, Supplicant,
 };
 
-/// Requests the backend's queue may hold; beyond that, senders wait on a task.
-const QUEUE: usize = 16;
 /// How long wpa_supplicant gets to answer and to start beaconing.
 const AP_DEADLINE: Duration = Duration::from_secs(15);
 /// How long dnsmasq gets to start serving.
@@ -171,32 +169,25 @@ pub enum Event {
     },
 }
 
-/// The engine's end of the backend. Sending never waits.
+/// The engine's end of the backend. Sending never waits, and requests arrive in the order
+/// they were sent. The queue is unbounded: only the engine writes to it, one request per
+/// decision it makes, and the backend reads it as it goes.
 #[derive(Debug, Clone)]
 pub struct SetupHandle {
-    tx: mpsc::Sender<Request>,
+    tx: mpsc::UnboundedSender<Request>,
 }
 
 impl SetupHandle {
     /// A handle and the queue the backend reads.
-    pub fn channel() -> (Self, mpsc::Receiver<Request>) {
-        let (tx, rx) = mpsc::channel(QUEUE);
+    pub fn channel() -> (Self, mpsc::UnboundedReceiver<Request>) {
+        let (tx, rx) = mpsc::unbounded_channel();
         (Self { tx }, rx)
     }
 
-    /// Queues a request without waiting (a task sends it when the queue is full).
+    /// Queues a request without waiting, after those sent before it.
     pub fn send(&self, request: Request) {
-        match self.tx.try_send(request) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(request)) => {
-                let tx = self.tx.clone();
-                tokio::spawn(async move {
-                    let _ = tx.send(request).await;
-                });
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                tracing::error!("the access point backend has stopped; request dropped");
-            }
+        if self.tx.send(request).is_err() {
+            tracing::error!("the access point backend has stopped; request dropped");
         }
     }
 }
@@ -298,7 +289,7 @@ struct Backend {
 /// `requests`.
 pub fn spawn(
     config: BackendConfig,
-    requests: mpsc::Receiver<Request>,
+    requests: mpsc::UnboundedReceiver<Request>,
     events: EventSender<Event>,
     engine: EngineHandle,
 ) -> tokio::task::JoinHandle<()> {
@@ -363,7 +354,7 @@ async fn next_report(ap: &mut Option<Running>) -> ApReport {
 }
 
 impl Backend {
-    async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
+    async fn run(mut self, mut requests: mpsc::UnboundedReceiver<Request>) {
         for dir in [self.dir("wpa"), self.dir("client")] {
             if let Err(e) = std::fs::create_dir_all(&dir) {
                 tracing::error!(dir = %dir.display(), error = %e, "create the access point's directory");
@@ -896,5 +887,26 @@ impl Backend {
             })
             .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many requests with nobody reading arrive all, in the order sent (a Close never
+    /// overtakes the Retune before it).
+    #[test]
+    fn requests_keep_their_order() {
+        let (handle, mut rx) = SetupHandle::channel();
+        for f in 0..100u32 {
+            handle.send(Request::Retune(f));
+            handle.send(Request::Close);
+        }
+        for f in 0..100u32 {
+            assert!(matches!(rx.try_recv(), Ok(Request::Retune(g)) if g == f));
+            assert!(matches!(rx.try_recv(), Ok(Request::Close)));
+        }
+        assert!(rx.try_recv().is_err(), "nothing more");
     }
 }
