@@ -371,8 +371,9 @@ async fn scan(State(p): State<Shared>, headers: HeaderMap) -> Response {
     Redirect::to("/").into_response()
 }
 
-/// The connect form. Fields the network does not need are empty.
-#[derive(Debug, Deserialize)]
+/// The connect form. Fields the network does not need are empty. Its `Debug` shows only
+/// which secrets are filled in, never their values.
+#[derive(Deserialize)]
 pub struct ConnectForm {
     /// The service id.
     pub service: String,
@@ -388,6 +389,19 @@ pub struct ConnectForm {
     /// A hidden network's name.
     #[serde(default)]
     pub name: String,
+}
+
+impl std::fmt::Debug for ConnectForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: &String| if v.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("ConnectForm")
+            .field("service", &self.service)
+            .field("passphrase", &set(&self.passphrase))
+            .field("identity", &set(&self.identity))
+            .field("password", &set(&self.password))
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Portal {
@@ -458,5 +472,29 @@ async fn connect(
             refused("That network is gone; scan again.".to_string())
         }
         Err(e) => refused(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_does_not_show_its_secrets() {
+        let form = ConnectForm {
+            service: "wifi_x".into(),
+            passphrase: "hunter2-passphrase".into(),
+            identity: "alice-identity".into(),
+            password: "hunter3-password".into(),
+            name: String::new(),
+        };
+        let shown = format!("{form:?}");
+        for secret in ["hunter2", "alice-identity", "hunter3"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("wifi_x") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 }
