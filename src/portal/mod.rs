@@ -115,7 +115,10 @@ pub fn router(portal: Portal) -> Router {
     router
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(FORM_MAX))
-        .with_state(Arc::new(portal))
+        .with_state(Arc::new(Page {
+            portal,
+            seen: Every::new(SEEN_EVERY),
+        }))
 }
 
 /// What one client may hold of the page server.
@@ -228,14 +231,74 @@ async fn answer(
     }
 }
 
-type Shared = Arc<Portal>;
+/// Page views are reported to the engine at most this often: it keeps only the latest
+/// (to hold off background retries while a phone is on the page), and a phone polls
+/// `/status.json` every second or so.
+const SEEN_EVERY: Duration = Duration::from_secs(1);
 
-impl Portal {
-    fn seen(&self) {
-        // A full queue drops the report: the next request makes it again.
-        let _ = self.reports.try_send(Event::PageSeen);
+/// A rate limit shared by the request handlers: yes at most once per period.
+#[derive(Debug)]
+struct Every {
+    epoch: std::time::Instant,
+    period_ms: u64,
+    /// `period_ms` + milliseconds since `epoch` at the last yes; 0: never.
+    last: std::sync::atomic::AtomicU64,
+}
+
+impl Every {
+    fn new(period: Duration) -> Self {
+        Self {
+            epoch: std::time::Instant::now(),
+            period_ms: u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
+            last: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
+    fn due(&self) -> bool {
+        let elapsed = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.due_at(elapsed.saturating_add(self.period_ms))
+    }
+
+    /// Whether `now` (`period_ms` + ms since the epoch) is a period after the last yes;
+    /// one caller wins when several ask at once.
+    fn due_at(&self, now: u64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let last = self.last.load(Relaxed);
+        now.saturating_sub(last) >= self.period_ms
+            && self
+                .last
+                .compare_exchange(last, now, Relaxed, Relaxed)
+                .is_ok()
+    }
+}
+
+/// What the handlers share.
+struct Page {
+    portal: Portal,
+    /// When a page view is reported next.
+    seen: Every,
+}
+
+impl std::ops::Deref for Page {
+    type Target = Portal;
+    fn deref(&self) -> &Portal {
+        &self.portal
+    }
+}
+
+type Shared = Arc<Page>;
+
+impl Page {
+    /// Reports a page view (a phone is on the page), at most once per [`SEEN_EVERY`].
+    fn seen(&self) {
+        if self.seen.due() {
+            // A full queue drops the report: a later request makes it again.
+            let _ = self.portal.reports.try_send(Event::PageSeen);
+        }
+    }
+}
+
+impl Portal {
     fn redirect(&self) -> Response {
         (
             StatusCode::FOUND,
@@ -478,6 +541,17 @@ async fn connect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_views_are_reported_once_a_period() {
+        let every = Every::new(Duration::from_secs(1));
+        assert!(every.due_at(1000), "the first");
+        assert!(!every.due_at(1000), "the same moment");
+        assert!(!every.due_at(1999), "within the period");
+        assert!(every.due_at(2000), "a period later");
+        assert!(!every.due_at(2500));
+        assert!(every.due_at(5000));
+    }
 
     #[test]
     fn the_form_does_not_show_its_secrets() {
