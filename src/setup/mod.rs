@@ -192,6 +192,20 @@ impl SetupHandle {
     }
 }
 
+/// The page's listening socket: on the AP's address and bound to its interface
+/// (SO_BINDTODEVICE, socket(7)), so that a host on another link cannot reach the page by
+/// routing to the AP's address (in mode "always" the device may be on another network).
+fn portal_listener(
+    address: std::net::SocketAddr,
+    interface: &str,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind_device(Some(interface.as_bytes()))?;
+    socket.bind(address)?;
+    socket.listen(128)
+}
+
 /// Why an access point could not open.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -683,10 +697,9 @@ impl Backend {
 
     async fn start_portal(&self, plan: &ApPlan, r: &mut Running) -> Result<(), OpenError> {
         let listen = std::net::SocketAddr::from((plan.address, self.config.portal_port));
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| OpenError::Portal {
-                address: listen.to_string(),
+        let listener =
+            portal_listener(listen, &r.interface).map_err(|source| OpenError::Portal {
+                address: format!("{listen}%{}", r.interface),
                 source,
             })?;
         let portal = crate::portal::Portal {

@@ -354,6 +354,12 @@ pub fn phone_connects_the_robot() {
     );
     assert!(setup.interface.starts_with("np-ap"), "{setup:?}");
     assert_eq!(setup.reason, "nothing-ready");
+    // The page listens on the AP's address and only on its interface (SO_BINDTODEVICE).
+    let listening = robot.ns.exec("ss", &["-Htln"]);
+    assert!(
+        listening.contains(&format!("{SETUP_IP}%{}:80", setup.interface)),
+        "{listening}"
+    );
 
     let phone = Phone::start(air.radio(1));
     phone.join(SETUP_SSID, None);
