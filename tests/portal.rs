@@ -281,13 +281,27 @@ fn get(ns: &Netns, host: &str, path: &str) -> (u16, String) {
 
 /// A plain form POST from the client namespace; returns the status and the whole reply.
 fn post(ns: &Netns, path: &str, body: &str) -> (u16, String) {
+    post_with(ns, path, PORTAL_IP, None, body)
+}
+
+/// [`post`] with this `Host` and, if given, this `Origin`.
+fn post_with(
+    ns: &Netns,
+    path: &str,
+    host: &str,
+    origin: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let origin = origin
+        .map(|o| format!("Origin: {o}\r\n"))
+        .unwrap_or_default();
     in_netns(ns, || {
         let addr: SocketAddr = format!("{PORTAL_IP}:80").parse().expect("addr");
         let mut c = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
         c.set_read_timeout(Some(SLOW)).expect("timeout");
         write!(
             c,
-            "POST {path} HTTP/1.1\r\nHost: {PORTAL_IP}\r\nConnection: close\r\n\
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\n{origin}Connection: close\r\n\
              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )
@@ -302,6 +316,31 @@ fn post(ns: &Netns, path: &str, body: &str) -> (u16, String) {
             .unwrap_or(0);
         (status, reply)
     })
+}
+
+/// A veth between `portal` (198.18.40.1/24 on pt0) and `client` (198.18.40.2/24 on ct0).
+fn link(portal: &Netns, client: &Netns) {
+    run(
+        "ip",
+        &[
+            "link",
+            "add",
+            "pt0",
+            "netns",
+            &portal.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "ct0",
+            "netns",
+            &client.name,
+        ],
+    );
+    portal.ip(&["addr", "add", &format!("{PORTAL_IP}/24"), "dev", "pt0"]);
+    portal.ip(&["link", "set", "pt0", "up"]);
+    client.ip(&["addr", "add", &format!("{CLIENT_IP}/24"), "dev", "ct0"]);
+    client.ip(&["link", "set", "ct0", "up"]);
 }
 
 /// The page in Chromium: it lists the networks the (replayed) radio sees with their
@@ -321,30 +360,13 @@ fn setup_page_in_chromium() {
     let portal_ns = Netns::new("portal");
     let client = Netns::new("client");
     let _sweep = Sweep(&client);
-    run(
-        "ip",
-        &[
-            "link",
-            "add",
-            "pt0",
-            "netns",
-            &portal_ns.name,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "ct0",
-            "netns",
-            &client.name,
-        ],
-    );
-    portal_ns.ip(&["addr", "add", &format!("{PORTAL_IP}/24"), "dev", "pt0"]);
-    portal_ns.ip(&["link", "set", "pt0", "up"]);
-    client.ip(&["addr", "add", &format!("{CLIENT_IP}/24"), "dev", "ct0"]);
-    client.ip(&["link", "set", "ct0", "up"]);
+    link(&portal_ns, &client);
 
     let dir = tempfile::tempdir().expect("temp dir");
     let ctrl = dir.path().join("wpa");
+    // The fake holds the wrong passphrase's failure until this file exists, so the
+    // progress text stays on the page until the test has seen it.
+    let gate = dir.path().join("release-failure");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wpa");
     let _wpa = Peer::start(
         &portal_ns,
@@ -357,6 +379,7 @@ fn setup_page_in_chromium() {
             &fixtures.display().to_string(),
             "8",
             "1.5",
+            &gate.display().to_string(),
         ],
         &dir.path().join("fake_wpa.log"),
     );
@@ -414,7 +437,6 @@ fn setup_page_in_chromium() {
             reports: engine.setup_events.clone(),
             address: PORTAL_IP.parse().expect("ip"),
             port: 80,
-            captive: true,
             hostname: "robot-7".into(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -480,6 +502,38 @@ fn setup_page_in_chromium() {
     let huge = format!("service={}", "a".repeat(netpilot::portal::FORM_MAX + 1));
     let (status, reply) = post(&client, "/connect", &huge);
     assert_eq!(status, 413, "{reply}");
+
+    // Cross-site posts (a page on another site, a DNS-rebound name) are refused; the page's
+    // own origin is not.
+    let own = format!("http://{PORTAL_IP}");
+    for (path, host, origin) in [
+        ("/connect", "evil.example", None),
+        ("/connect", PORTAL_IP, Some("http://evil.example")),
+        ("/connect", PORTAL_IP, Some("null")),
+        ("/scan", "evil.example", None),
+        ("/scan", PORTAL_IP, Some("http://evil.example")),
+    ] {
+        let (status, reply) = post_with(&client, path, host, origin, "service=x&passphrase=short");
+        assert_eq!(status, 403, "{path} Host {host} Origin {origin:?}: {reply}");
+        assert!(
+            reply
+                .to_ascii_lowercase()
+                .contains("content-type: text/html")
+                && reply.contains("This form must be sent"),
+            "{reply}"
+        );
+    }
+    let (status, reply) = post_with(
+        &client,
+        "/connect",
+        PORTAL_IP,
+        Some(&own),
+        "service=x&passphrase=short",
+    );
+    assert_eq!(
+        status, 400,
+        "the page's own origin gets to the form check: {reply}"
+    );
 
     // In Chromium.
     let profile = tempfile::tempdir().expect("profile dir");
@@ -571,6 +625,7 @@ fn setup_page_in_chromium() {
     driver.call("POST", &format!("/element/{button}/click"), json!({}));
     let seen = driver.wait_text("#status", "Connecting to");
     let progress = driver.screenshot("portal-connecting.png");
+    std::fs::write(&gate, b"").expect("release the failure");
     let seen_after = driver.wait_text("#status", "invalid-key");
     let error = driver.screenshot("portal-invalid-key.png");
     eprintln!(
@@ -596,5 +651,160 @@ fn setup_page_in_chromium() {
         "the fake does not print secrets"
     );
     let _ = stop.send(());
+    rt.shutdown_timeout(Duration::from_secs(2));
+}
+
+/// A page server on 198.18.40.1:80 in `ns`, with `limits`, on an engine with no radio:
+/// what stops it and its task.
+fn limited_page(
+    rt: &tokio::runtime::Runtime,
+    ns: &Netns,
+    dir: &Path,
+    limits: netpilot::portal::Limits,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let config: netpilot::config::Config = toml::from_str(&format!(
+        "managed_interfaces = []\nstate_dir = {:?}\nrun_dir = {:?}\n",
+        dir.join("state").display().to_string(),
+        dir.join("run").display().to_string(),
+    ))
+    .expect("config");
+    let listener = in_netns(ns, || {
+        std::net::TcpListener::bind(format!("{PORTAL_IP}:80")).expect("bind the page")
+    });
+    listener.set_nonblocking(true).expect("nonblocking");
+    rt.block_on(async {
+        let (store, loaded) = netpilot::store::Store::open(&config.state_dir).expect("store");
+        let engine = netpilot::engine::spawn(&config, store, loaded);
+        let portal = netpilot::portal::Portal {
+            engine: engine.handle.clone(),
+            reports: engine.setup_events.clone(),
+            address: PORTAL_IP.parse().expect("ip"),
+            port: 80,
+            hostname: "robot-7".into(),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+        let served = tokio::spawn(netpilot::portal::serve_limited(
+            listener,
+            portal,
+            limits,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        (stop, served)
+    })
+}
+
+/// A TCP connection from `ns` to the page, with a read deadline.
+fn connect_page(ns: &Netns) -> TcpStream {
+    in_netns(ns, || {
+        let addr: SocketAddr = format!("{PORTAL_IP}:80").parse().expect("addr");
+        let c = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+        c.set_read_timeout(Some(SLOW)).expect("timeout");
+        c
+    })
+}
+
+/// Sends a keep-alive `GET /` on `c` and returns the first bytes of the answer.
+fn get_on(c: &mut TcpStream) -> std::io::Result<String> {
+    write!(c, "GET / HTTP/1.1\r\nHost: {PORTAL_IP}\r\n\r\n")?;
+    let mut reply = [0u8; 4096];
+    let n = c.read(&mut reply)?;
+    Ok(String::from_utf8_lossy(&reply[..n]).into_owned())
+}
+
+/// The page server bounds what a client in radio range can hold. With every connection
+/// slot taken by idle connections, another connection is not served until one of them
+/// ends; idle connections are dropped after the head timeout, so a page load gets through;
+/// when the page stops, its connections close.
+#[test]
+fn page_server_limits() {
+    require_root();
+    let portal_ns = Netns::new("portal");
+    let client = Netns::new("client");
+    link(&portal_ns, &client);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    // The limit: heads may take longer than this test, so only the limit decides.
+    let limits = netpilot::portal::Limits {
+        connections: 4,
+        header_timeout: Duration::from_secs(600),
+        request_timeout: Duration::from_secs(600),
+    };
+    let (stop, served) = limited_page(&rt, &portal_ns, dir.path(), limits);
+    let mut held: Vec<TcpStream> = (0..limits.connections)
+        .map(|_| connect_page(&client))
+        .collect();
+    assert!(get_on(&mut held[0])
+        .expect("served")
+        .starts_with("HTTP/1.1 200"));
+    let mut waiting = connect_page(&client);
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    // Not answered while the slots are held. (Under load this could pass for a server
+    // without a limit that is merely slow, never fail for one with it.)
+    let early = get_on(&mut waiting);
+    assert!(
+        early.as_ref().is_err_and(|e| matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )),
+        "a fifth connection was served while four were held: {early:?}"
+    );
+    // One ends: the waiting request is read and answered.
+    drop(held.pop());
+    waiting.set_read_timeout(Some(SLOW)).expect("timeout");
+    let mut reply = [0u8; 4096];
+    let n = waiting
+        .read(&mut reply)
+        .expect("answered once a slot was free");
+    assert!(
+        String::from_utf8_lossy(&reply[..n]).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&reply[..n])
+    );
+    // The page stops: every connection it holds ends.
+    let _ = stop.send(());
+    rt.block_on(async { tokio::time::timeout(SLOW, served).await })
+        .expect("the page stopped")
+        .expect("the server task");
+    for c in held.iter_mut().chain([&mut waiting]) {
+        let mut rest = Vec::new();
+        let ended = c.read_to_end(&mut rest);
+        assert!(
+            ended.is_ok()
+                || ended
+                    .as_ref()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "a connection ended when the page stopped: {ended:?}"
+        );
+    }
+
+    // The head timeout: idle connections are dropped, and a page load gets through.
+    let limits = netpilot::portal::Limits {
+        connections: 4,
+        header_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+    };
+    let (stop, served) = limited_page(&rt, &portal_ns, dir.path(), limits);
+    let _idle: Vec<TcpStream> = (0..limits.connections)
+        .map(|_| connect_page(&client))
+        .collect();
+    let (status, page) = get(&client, PORTAL_IP, "/");
+    assert_eq!(status, 200, "a page load past idle connections: {page}");
+    let _ = stop.send(());
+    rt.block_on(async { tokio::time::timeout(SLOW, served).await })
+        .expect("the page stopped")
+        .expect("the server task");
     rt.shutdown_timeout(Duration::from_secs(2));
 }

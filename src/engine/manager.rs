@@ -46,7 +46,7 @@ pub struct Engine {
     /// What the engine asks of the Wi-Fi backend.
     pub wifi: mpsc::Receiver<wifi::Request>,
     /// What the engine asks of the access point backend.
-    pub setup: mpsc::Receiver<crate::setup::Request>,
+    pub setup: mpsc::UnboundedReceiver<crate::setup::Request>,
     /// Where the access point backend and the setup page report.
     pub setup_events: EventSender<crate::setup::Event>,
     /// The engine task.

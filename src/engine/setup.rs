@@ -79,8 +79,21 @@ struct ApView {
 /// A connect from the page that waits for the AP to move to its channel first.
 struct Pending {
     id: ServiceId,
+    /// The network's channel, MHz: what the AP was asked to move to.
     frequency: u32,
+    /// The [`ApView::generation`] of the AP that was asked to move.
+    generation: u64,
     args: ConnectArgs,
+}
+
+impl Pending {
+    /// Whether it still waits after the AP of `generation` reported a move to `retuned`
+    /// MHz. A move to another channel answers an earlier request (the one it asked for is
+    /// queued after it) and keeps it waiting; a report about another AP than the one it
+    /// waits for does not concern it.
+    fn still_waits(&self, generation: u64, retuned: u32) -> bool {
+        self.generation == generation && retuned != self.frequency
+    }
 }
 
 /// The engine's setup and tethering state.
@@ -299,6 +312,7 @@ impl Manager {
             self.setup.pending = Some(Pending {
                 id: sid,
                 frequency,
+                generation: self.setup.ap.generation,
                 args,
             });
         } else {
@@ -419,8 +433,18 @@ impl Manager {
                     current = self.setup.ap.generation,
                     "report about an earlier access point"
                 );
-                if let Some(p) = self.setup.pending.take() {
-                    self.start_attempt(p.id, p.args);
+                // A connect that waited for an AP since replaced by another (a new
+                // generation, which has no move pending) would wait for a Retuned that
+                // never comes: the old AP's last report is where it starts.
+                if self
+                    .setup
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.generation != self.setup.ap.generation)
+                {
+                    if let Some(p) = self.setup.pending.take() {
+                        self.start_attempt(p.id, p.args);
+                    }
                 }
             }
             SetupEvent::Opened {
@@ -435,7 +459,12 @@ impl Manager {
                 self.setup.failures = 0;
                 self.setup.blocked_until = None;
             }
-            SetupEvent::Closed { .. } => {}
+            SetupEvent::Closed { .. } => {
+                // The AP the connect waited for is gone: the station is free to go.
+                if let Some(p) = self.setup.pending.take() {
+                    self.start_attempt(p.id, p.args);
+                }
+            }
             SetupEvent::Lost { error, .. } => {
                 let was = self.setup.ap.state;
                 self.setup.ap = ApView {
@@ -457,18 +486,25 @@ impl Manager {
                     self.start_attempt(p.id, p.args);
                 }
             }
-            SetupEvent::Retuned { frequency, .. } => {
+            SetupEvent::Retuned {
+                generation,
+                frequency,
+            } => {
                 self.setup.ap.frequency = Some(frequency);
-                self.setup.ap.retuning = None;
-                if let Some(p) = self.setup.pending.take() {
-                    if p.frequency != frequency {
+                if self.setup.ap.retuning == Some(frequency) {
+                    self.setup.ap.retuning = None;
+                }
+                match self.setup.pending.take() {
+                    Some(p) if p.still_waits(generation, frequency) => {
                         tracing::debug!(
                             wanted = p.frequency,
                             frequency,
-                            "access point moved elsewhere"
+                            "access point moved elsewhere first; the connect waits on"
                         );
+                        self.setup.pending = Some(p);
                     }
-                    self.start_attempt(p.id, p.args);
+                    Some(p) => self.start_attempt(p.id, p.args),
+                    None => {}
                 }
             }
             SetupEvent::ClientJoined(mac) => {
@@ -806,6 +842,7 @@ impl Manager {
             address: plan.map(|p| (p.address, p.prefix)),
             frequency: plan.and(s.ap.frequency),
             portal_url: plan
+                .filter(|p| p.role == ApRole::Setup)
                 .map(|p| crate::portal::page_url(p.address, self.config.setup.portal_port)),
             clients: s.clients.iter().cloned().collect(),
             concurrent: s
@@ -880,6 +917,23 @@ impl EngineHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_waiting_connect_starts_on_its_own_channel_only() {
+        let p = Pending {
+            id: ServiceId("wifi_x".into()),
+            frequency: 2437,
+            generation: 3,
+            args: ConnectArgs {
+                timeout: None,
+                credentials: Default::default(),
+                name: None,
+            },
+        };
+        assert!(p.still_waits(3, 2412), "an earlier move answered");
+        assert!(!p.still_waits(3, 2437), "its own move");
+        assert!(!p.still_waits(4, 2412), "another AP's move");
+    }
 
     #[test]
     fn ssid_template() {

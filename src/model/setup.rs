@@ -190,7 +190,7 @@ pub struct SetupStatus {
     pub address: Option<(Ipv4Addr, u8)>,
     /// Its channel, in MHz.
     pub frequency: Option<u32>,
-    /// The page, e.g. `http://192.168.42.1/`.
+    /// The setup page, e.g. `http://192.168.42.1/`; `None` for tethering (it has no page).
     pub portal_url: Option<String>,
     /// MACs of the stations joined now.
     pub clients: Vec<String>,

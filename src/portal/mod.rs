@@ -13,9 +13,18 @@
 //!   a hidden network's name). Progress and the backend's error word (`invalid-key`,
 //!   `auth-failed`, …) show on the same page: with a meta refresh without JavaScript, or
 //!   live from `/status.json` with it.
+//! - Only the setup access point serves it (tethering has no page). A `POST` is refused
+//!   (403) unless its `Host`, and its `Origin` when present, name the portal's own address:
+//!   a page on another site the phone visits cannot submit the forms (cross-site request
+//!   forgery, DNS rebinding).
+//! - Anyone in radio range can connect: at most [`Limits::connections`] connections are
+//!   served at once, a request head must arrive within [`Limits::header_timeout`] (also the
+//!   limit of an idle keep-alive connection), and a request is answered within
+//!   [`Limits::request_timeout`].
 
 mod page;
 
+use std::convert::Infallible;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +34,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tower_service::Service;
 
 use crate::engine::{EngineError, EngineHandle, EventSender};
 use crate::model::{
@@ -60,8 +73,6 @@ pub struct Portal {
     pub address: Ipv4Addr,
     /// The page's port.
     pub port: u16,
-    /// Setup (captive answers) or tethering (the page only).
-    pub captive: bool,
     /// The device's name.
     pub hostname: String,
 }
@@ -104,33 +115,190 @@ pub fn router(portal: Portal) -> Router {
     router
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(FORM_MAX))
-        .with_state(Arc::new(portal))
+        .with_state(Arc::new(Page {
+            portal,
+            seen: Every::new(SEEN_EVERY),
+        }))
 }
 
-/// Serves the page on `listener` until `shutdown` resolves.
+/// What one client may hold of the page server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub connections: usize,
+    /// Time to send a request head, from the connection's start or the previous answer.
+    pub header_timeout: Duration,
+    /// Time to send the body and get the answer (a scan waits up to 20 s for results).
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    /// 32 connections, 10 s for a head, 30 s for a request.
+    fn default() -> Self {
+        Self {
+            connections: 32,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: SCAN_WAIT + Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves the page on `listener` with the default [`Limits`] until `shutdown` resolves;
+/// then every open connection is closed.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     portal: Portal,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
+    serve_limited(listener, portal, Limits::default(), shutdown).await
+}
+
+/// How long to wait after a failed accept (out of file descriptors) before the next one.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
+
+/// [`serve`] with other limits.
+pub async fn serve_limited(
+    listener: tokio::net::TcpListener,
+    portal: Portal,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
     let at = page_url(portal.address, portal.port);
     tracing::info!(url = %at, "setup page serving");
-    if let Err(e) = axum::serve(listener, router(portal))
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::warn!(url = %at, error = %e, "the setup page stopped");
+    let app = router(portal);
+    let permits = Arc::new(Semaphore::new(limits.connections));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        while connections.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(url = %at, error = %e, "setup page: accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |request| {
+            answer(app.clone(), request, limits.request_timeout)
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        connections.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "setup page connection ended");
+            }
+            drop(permit);
+        });
+    }
+    // The access point closes: so do its connections.
+    connections.shutdown().await;
+    tracing::info!(url = %at, "setup page stopped");
+}
+
+/// One request through the router, answered within `limit` (else 503).
+async fn answer(
+    mut app: Router,
+    request: http::Request<hyper::body::Incoming>,
+    limit: Duration,
+) -> Result<Response, Infallible> {
+    let request = request.map(axum::body::Body::new);
+    let routed = async {
+        std::future::poll_fn(|cx| {
+            <Router as Service<http::Request<axum::body::Body>>>::poll_ready(&mut app, cx)
+        })
+        .await?;
+        app.call(request).await
+    };
+    match tokio::time::timeout(limit, routed).await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(never)) => match never {},
+        Err(_) => Ok((StatusCode::SERVICE_UNAVAILABLE, "timed out\n").into_response()),
     }
 }
 
-type Shared = Arc<Portal>;
+/// Page views are reported to the engine at most this often: it keeps only the latest
+/// (to hold off background retries while a phone is on the page), and a phone polls
+/// `/status.json` every second or so.
+const SEEN_EVERY: Duration = Duration::from_secs(1);
 
-impl Portal {
-    fn seen(&self) {
-        // A full queue drops the report: the next request makes it again.
-        let _ = self.reports.try_send(Event::PageSeen);
+/// A rate limit shared by the request handlers: yes at most once per period.
+#[derive(Debug)]
+struct Every {
+    epoch: std::time::Instant,
+    period_ms: u64,
+    /// `period_ms` + milliseconds since `epoch` at the last yes; 0: never.
+    last: std::sync::atomic::AtomicU64,
+}
+
+impl Every {
+    fn new(period: Duration) -> Self {
+        Self {
+            epoch: std::time::Instant::now(),
+            period_ms: u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
+            last: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
+    fn due(&self) -> bool {
+        let elapsed = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.due_at(elapsed.saturating_add(self.period_ms))
+    }
+
+    /// Whether `now` (`period_ms` + ms since the epoch) is a period after the last yes;
+    /// one caller wins when several ask at once.
+    fn due_at(&self, now: u64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let last = self.last.load(Relaxed);
+        now.saturating_sub(last) >= self.period_ms
+            && self
+                .last
+                .compare_exchange(last, now, Relaxed, Relaxed)
+                .is_ok()
+    }
+}
+
+/// What the handlers share.
+struct Page {
+    portal: Portal,
+    /// When a page view is reported next.
+    seen: Every,
+}
+
+impl std::ops::Deref for Page {
+    type Target = Portal;
+    fn deref(&self) -> &Portal {
+        &self.portal
+    }
+}
+
+type Shared = Arc<Page>;
+
+impl Page {
+    /// Reports a page view (a phone is on the page), at most once per [`SEEN_EVERY`].
+    fn seen(&self) {
+        if self.seen.due() {
+            // A full queue drops the report: a later request makes it again.
+            let _ = self.portal.reports.try_send(Event::PageSeen);
+        }
+    }
+}
+
+impl Portal {
     fn redirect(&self) -> Response {
         (
             StatusCode::FOUND,
@@ -151,6 +319,47 @@ impl Portal {
         let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
         !name.is_empty() && name != self.address.to_string()
     }
+
+    /// Whether `authority` (`A` or `A:port`) is the page's own.
+    fn own_authority(&self, authority: &str) -> bool {
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().ok()),
+            None => (authority, Some(80)),
+        };
+        host == self.address.to_string() && port == Some(self.port)
+    }
+
+    /// Why a form post is refused: its `Host`, or its `Origin` when it has one, is not the
+    /// page's own (RFC 6454 §7 for `Origin`; `null` is not own).
+    fn cross_site(&self, headers: &HeaderMap) -> Option<&'static str> {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if !host.is_some_and(|h| self.own_authority(h)) {
+            return Some("This form must be sent to the setup page's own address.");
+        }
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let own = origin
+                .to_str()
+                .ok()
+                .and_then(|o| o.strip_prefix("http://"))
+                .is_some_and(|a| self.own_authority(a));
+            if !own {
+                return Some("This form must be sent from the setup page itself.");
+            }
+        }
+        None
+    }
+
+    /// The page with `message`, as a 403.
+    fn forbidden(&self, message: &str) -> Response {
+        let snapshot = self.engine.snapshot();
+        no_store(
+            (
+                StatusCode::FORBIDDEN,
+                Html(page::html(self, &snapshot, Some(message))),
+            )
+                .into_response(),
+        )
+    }
 }
 
 fn no_store(mut r: Response) -> Response {
@@ -162,7 +371,7 @@ fn no_store(mut r: Response) -> Response {
 }
 
 async fn index(State(p): State<Shared>, headers: HeaderMap) -> Response {
-    if p.captive && p.foreign(&headers) {
+    if p.foreign(&headers) {
         return p.redirect();
     }
     p.seen();
@@ -184,11 +393,7 @@ async fn status_json(State(p): State<Shared>) -> Response {
 
 /// RFC 8908 §5: `{"captive": true, "user-portal-url": …}` as `application/captive+json`.
 async fn captive_api(State(p): State<Shared>) -> Response {
-    let body = if p.captive {
-        serde_json::json!({"captive": true, "user-portal-url": page_url(p.address, p.port)})
-    } else {
-        serde_json::json!({"captive": false})
-    };
+    let body = serde_json::json!({"captive": true, "user-portal-url": page_url(p.address, p.port)});
     no_store(
         (
             [(header::CONTENT_TYPE, "application/captive+json")],
@@ -207,22 +412,17 @@ async fn js() -> Response {
 }
 
 async fn probe_redirect(State(p): State<Shared>) -> Response {
-    if p.captive {
-        p.redirect()
-    } else {
-        StatusCode::NOT_FOUND.into_response()
-    }
+    p.redirect()
 }
 
-async fn fallback(State(p): State<Shared>, headers: HeaderMap) -> Response {
-    if p.captive {
-        return p.redirect();
-    }
-    let _ = headers;
-    (StatusCode::NOT_FOUND, "not found\n").into_response()
+async fn fallback(State(p): State<Shared>) -> Response {
+    p.redirect()
 }
 
-async fn scan(State(p): State<Shared>) -> Response {
+async fn scan(State(p): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(why) = p.cross_site(&headers) {
+        return p.forbidden(why);
+    }
     p.seen();
     match tokio::time::timeout(SCAN_WAIT, p.engine.scan(TechnologyKind::Wifi)).await {
         Ok(Ok(())) => {}
@@ -234,8 +434,9 @@ async fn scan(State(p): State<Shared>) -> Response {
     Redirect::to("/").into_response()
 }
 
-/// The connect form. Fields the network does not need are empty.
-#[derive(Debug, Deserialize)]
+/// The connect form. Fields the network does not need are empty. Its `Debug` shows only
+/// which secrets are filled in, never their values.
+#[derive(Deserialize)]
 pub struct ConnectForm {
     /// The service id.
     pub service: String,
@@ -251,6 +452,19 @@ pub struct ConnectForm {
     /// A hidden network's name.
     #[serde(default)]
     pub name: String,
+}
+
+impl std::fmt::Debug for ConnectForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: &String| if v.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("ConnectForm")
+            .field("service", &self.service)
+            .field("passphrase", &set(&self.passphrase))
+            .field("identity", &set(&self.identity))
+            .field("password", &set(&self.password))
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Portal {
@@ -288,7 +502,14 @@ fn credentials(form: &ConnectForm) -> Result<(Credentials, Option<Vec<u8>>), Str
     Ok((c, name))
 }
 
-async fn connect(State(p): State<Shared>, Form(form): Form<ConnectForm>) -> Response {
+async fn connect(
+    State(p): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<ConnectForm>,
+) -> Response {
+    if let Some(why) = p.cross_site(&headers) {
+        return p.forbidden(why);
+    }
     p.seen();
     let refused = |message: String| {
         let snapshot = p.engine.snapshot();
@@ -314,5 +535,40 @@ async fn connect(State(p): State<Shared>, Form(form): Form<ConnectForm>) -> Resp
             refused("That network is gone; scan again.".to_string())
         }
         Err(e) => refused(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_views_are_reported_once_a_period() {
+        let every = Every::new(Duration::from_secs(1));
+        assert!(every.due_at(1000), "the first");
+        assert!(!every.due_at(1000), "the same moment");
+        assert!(!every.due_at(1999), "within the period");
+        assert!(every.due_at(2000), "a period later");
+        assert!(!every.due_at(2500));
+        assert!(every.due_at(5000));
+    }
+
+    #[test]
+    fn the_form_does_not_show_its_secrets() {
+        let form = ConnectForm {
+            service: "wifi_x".into(),
+            passphrase: "hunter2-passphrase".into(),
+            identity: "alice-identity".into(),
+            password: "hunter3-password".into(),
+            name: String::new(),
+        };
+        let shown = format!("{form:?}");
+        for secret in ["hunter2", "alice-identity", "hunter3"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("wifi_x") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 }

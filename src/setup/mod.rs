@@ -38,8 +38,6 @@ use crate::tech::wifi::supplicant::{
     Event as WpaEvent, NetworkId, NetworkSettings, Psk, Security, Supplicant,
 };
 
-/// Requests the backend's queue may hold; beyond that, senders wait on a task.
-const QUEUE: usize = 16;
 /// How long wpa_supplicant gets to answer and to start beaconing.
 const AP_DEADLINE: Duration = Duration::from_secs(15);
 /// How long dnsmasq gets to start serving.
@@ -171,34 +169,41 @@ pub enum Event {
     },
 }
 
-/// The engine's end of the backend. Sending never waits.
+/// The engine's end of the backend. Sending never waits, and requests arrive in the order
+/// they were sent. The queue is unbounded: only the engine writes to it, one request per
+/// decision it makes, and the backend reads it as it goes.
 #[derive(Debug, Clone)]
 pub struct SetupHandle {
-    tx: mpsc::Sender<Request>,
+    tx: mpsc::UnboundedSender<Request>,
 }
 
 impl SetupHandle {
     /// A handle and the queue the backend reads.
-    pub fn channel() -> (Self, mpsc::Receiver<Request>) {
-        let (tx, rx) = mpsc::channel(QUEUE);
+    pub fn channel() -> (Self, mpsc::UnboundedReceiver<Request>) {
+        let (tx, rx) = mpsc::unbounded_channel();
         (Self { tx }, rx)
     }
 
-    /// Queues a request without waiting (a task sends it when the queue is full).
+    /// Queues a request without waiting, after those sent before it.
     pub fn send(&self, request: Request) {
-        match self.tx.try_send(request) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(request)) => {
-                let tx = self.tx.clone();
-                tokio::spawn(async move {
-                    let _ = tx.send(request).await;
-                });
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                tracing::error!("the access point backend has stopped; request dropped");
-            }
+        if self.tx.send(request).is_err() {
+            tracing::error!("the access point backend has stopped; request dropped");
         }
     }
+}
+
+/// The page's listening socket: on the AP's address and bound to its interface
+/// (SO_BINDTODEVICE, socket(7)), so that a host on another link cannot reach the page by
+/// routing to the AP's address (in mode "always" the device may be on another network).
+fn portal_listener(
+    address: std::net::SocketAddr,
+    interface: &str,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind_device(Some(interface.as_bytes()))?;
+    socket.bind(address)?;
+    socket.listen(128)
 }
 
 /// Why an access point could not open.
@@ -298,7 +303,7 @@ struct Backend {
 /// `requests`.
 pub fn spawn(
     config: BackendConfig,
-    requests: mpsc::Receiver<Request>,
+    requests: mpsc::UnboundedReceiver<Request>,
     events: EventSender<Event>,
     engine: EngineHandle,
 ) -> tokio::task::JoinHandle<()> {
@@ -363,7 +368,7 @@ async fn next_report(ap: &mut Option<Running>) -> ApReport {
 }
 
 impl Backend {
-    async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
+    async fn run(mut self, mut requests: mpsc::UnboundedReceiver<Request>) {
         for dir in [self.dir("wpa"), self.dir("client")] {
             if let Err(e) = std::fs::create_dir_all(&dir) {
                 tracing::error!(dir = %dir.display(), error = %e, "create the access point's directory");
@@ -402,7 +407,8 @@ impl Backend {
         let _ = self.events.send(event).await;
     }
 
-    /// What a crashed earlier run left: AP interfaces and the tethering table.
+    /// What a crashed earlier run left: AP interfaces, the tethering table and IPv4
+    /// forwarding switched on.
     async fn remove_leftovers(&self) {
         // The ruleset file outlives a run that crashed while tethering (it is removed with
         // the table), so nft runs at start only when a table may be left.
@@ -414,6 +420,7 @@ impl Backend {
             );
             nat::remove_table(&nft).await;
         }
+        nat::restore_forwarding(&nft);
         let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
             return;
         };
@@ -675,11 +682,24 @@ impl Backend {
                 message,
             });
         }
+        match plan.role {
+            // Only the setup AP has the page: tethering clients get no way to change the
+            // device's networks.
+            ApRole::Setup => self.start_portal(plan, r).await?,
+            ApRole::Tethering => {
+                r.nat = Some(
+                    nat::Nat::apply(&self.nft(), &r.interface, plan.address, plan.prefix).await?,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_portal(&self, plan: &ApPlan, r: &mut Running) -> Result<(), OpenError> {
         let listen = std::net::SocketAddr::from((plan.address, self.config.portal_port));
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| OpenError::Portal {
-                address: listen.to_string(),
+        let listener =
+            portal_listener(listen, &r.interface).map_err(|source| OpenError::Portal {
+                address: format!("{listen}%{}", r.interface),
                 source,
             })?;
         let portal = crate::portal::Portal {
@@ -687,7 +707,6 @@ impl Backend {
             reports: self.events.clone(),
             address: plan.address,
             port: self.config.portal_port,
-            captive: plan.role == ApRole::Setup,
             hostname: self.config.hostname.clone(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -695,10 +714,6 @@ impl Backend {
             let _ = stopped.await;
         }));
         r.portal = Some((stop, task));
-        if plan.role == ApRole::Tethering {
-            r.nat =
-                Some(nat::Nat::apply(&self.nft(), &r.interface, plan.address, plan.prefix).await?);
-        }
         Ok(())
     }
 
@@ -885,5 +900,26 @@ impl Backend {
             })
             .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many requests with nobody reading arrive all, in the order sent (a Close never
+    /// overtakes the Retune before it).
+    #[test]
+    fn requests_keep_their_order() {
+        let (handle, mut rx) = SetupHandle::channel();
+        for f in 0..100u32 {
+            handle.send(Request::Retune(f));
+            handle.send(Request::Close);
+        }
+        for f in 0..100u32 {
+            assert!(matches!(rx.try_recv(), Ok(Request::Retune(g)) if g == f));
+            assert!(matches!(rx.try_recv(), Ok(Request::Close)));
+        }
+        assert!(rx.try_recv().is_err(), "nothing more");
     }
 }

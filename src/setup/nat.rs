@@ -5,6 +5,14 @@
 //! put back as it was after. The ruleset goes through a file in netpilot's run directory,
 //! not stdin: `nft -f -` opens `/dev/stdin`, which minimal systems lack.
 //!
+//! The forward chain lets the clients' traffic out and only what belongs to it back in:
+//! new connections towards the access point's interface (from the uplink or anywhere else)
+//! are dropped, so tethering does not expose its clients.
+//!
+//! The forwarding value from before is also kept in a file next to the ruleset file
+//! ([`Nft::saved_forwarding`]), so that a start after a crash puts it back
+//! ([`restore_forwarding`]).
+//!
 //! The table is replaced as a whole (add, delete, add), so a table an earlier run left is
 //! never merged into. Other tables are not touched: a `drop` policy in another table's
 //! forward chain still drops tethered traffic (nftables evaluates every base chain).
@@ -67,6 +75,7 @@ pub fn ruleset(interface: &str, address: Ipv4Addr, prefix: u8) -> Value {
         json!({"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": interface}});
     let established = json!({"match": {"op": "in",
         "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}});
+
     json!({"nftables": [
         {"add": table()},
         {"delete": table()},
@@ -75,7 +84,12 @@ pub fn ruleset(interface: &str, address: Ipv4Addr, prefix: u8) -> Value {
         rule("postrouting", json!([from_clients, not_oif, {"masquerade": null}])),
         chain("forward", "filter", "forward", 0),
         rule("forward", json!([iif, {"accept": null}])),
-        rule("forward", json!([oif, established, {"accept": null}])),
+        rule("forward", json!([oif.clone(), established, {"accept": null}])),
+        // Anything else towards the clients is a new connection from outside: dropped. (Not
+        // `ct state != established,related`: nft 1.0 compiles that to `state != 6`, true
+        // for every packet.) The chain's policy stays accept: other forwarding on the
+        // host is not ours to stop.
+        rule("forward", json!([oif.clone(), {"drop": null}])),
     ]})
 }
 
@@ -86,6 +100,53 @@ pub struct Nft {
     pub program: std::path::PathBuf,
     /// The ruleset file (in netpilot's run directory).
     pub file: std::path::PathBuf,
+}
+
+impl Nft {
+    /// Where IPv4 forwarding's value from before tethering is kept while it runs: beside
+    /// [`Nft::file`], `ip_forward.before`.
+    pub fn saved_forwarding(&self) -> std::path::PathBuf {
+        self.file.with_file_name("ip_forward.before")
+    }
+}
+
+/// Saves `switch`'s value in `saved` (unless a value is saved already: that one is from
+/// before netpilot changed it) and returns it.
+fn save_forwarding(
+    switch: &std::path::Path,
+    saved: &std::path::Path,
+) -> Result<Option<String>, NatError> {
+    if let Ok(before) = std::fs::read_to_string(saved) {
+        return Ok(Some(before));
+    }
+    let Ok(before) = std::fs::read_to_string(switch) else {
+        return Ok(None);
+    };
+    std::fs::write(saved, &before).map_err(NatError::Forwarding)?;
+    Ok(Some(before))
+}
+
+/// Writes the value saved in `saved` back to `switch` and removes `saved`; nothing when
+/// nothing is saved. Failures are logged.
+fn put_back_forwarding(switch: &std::path::Path, saved: &std::path::Path) {
+    let Ok(before) = std::fs::read_to_string(saved) else {
+        return;
+    };
+    match std::fs::write(switch, before) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(saved);
+        }
+        Err(e) => tracing::warn!(error = %e, "put IPv4 forwarding back"),
+    }
+}
+
+/// Puts IPv4 forwarding back to the value a run that crashed while tethering saved.
+pub fn restore_forwarding(program: &Nft) {
+    let saved = program.saved_forwarding();
+    if saved.exists() {
+        tracing::info!("putting IPv4 forwarding back as it was before an earlier run's tethering");
+        put_back_forwarding(std::path::Path::new(FORWARDING), &saved);
+    }
 }
 
 async fn nft(nft: &Nft, action: &'static str, ruleset: &Value) -> Result<(), NatError> {
@@ -118,10 +179,7 @@ async fn nft(nft: &Nft, action: &'static str, ruleset: &Value) -> Result<(), Nat
 
 /// NAT for one tethering access point; [`Nat::remove`] takes it away again.
 #[derive(Debug)]
-pub struct Nat {
-    /// IPv4 forwarding before netpilot turned it on.
-    forwarding_before: Option<String>,
-}
+pub struct Nat {}
 
 impl Nat {
     /// Turns IPv4 forwarding on and writes [`TABLE`].
@@ -131,9 +189,15 @@ impl Nat {
         address: Ipv4Addr,
         prefix: u8,
     ) -> Result<Nat, NatError> {
-        let forwarding_before = std::fs::read_to_string(FORWARDING).ok();
-        std::fs::write(FORWARDING, "1\n").map_err(NatError::Forwarding)?;
-        let nat = Nat { forwarding_before };
+        save_forwarding(
+            std::path::Path::new(FORWARDING),
+            &program.saved_forwarding(),
+        )?;
+        let nat = Nat {};
+        if let Err(e) = std::fs::write(FORWARDING, "1\n") {
+            nat.remove(program).await;
+            return Err(NatError::Forwarding(e));
+        }
         if let Err(e) = nft(program, "replace", &ruleset(interface, address, prefix)).await {
             nat.remove(program).await;
             return Err(e);
@@ -145,11 +209,10 @@ impl Nat {
     /// Deletes [`TABLE`] and puts IPv4 forwarding back; failures are logged.
     pub async fn remove(self, program: &Nft) {
         remove_table(program).await;
-        if let Some(before) = self.forwarding_before {
-            if let Err(e) = std::fs::write(FORWARDING, before) {
-                tracing::warn!(error = %e, "put IPv4 forwarding back");
-            }
-        }
+        put_back_forwarding(
+            std::path::Path::new(FORWARDING),
+            &program.saved_forwarding(),
+        );
     }
 }
 
@@ -171,6 +234,58 @@ pub async fn remove_table(program: &Nft) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarding_is_put_back_from_the_saved_value() {
+        let dir = tempfile::tempdir().expect("dir");
+        let switch = dir.path().join("ip_forward");
+        let saved = dir.path().join("ip_forward.before");
+        std::fs::write(&switch, "0\n").expect("write");
+        assert_eq!(
+            save_forwarding(&switch, &saved).expect("save").as_deref(),
+            Some("0\n")
+        );
+        std::fs::write(&switch, "1\n").expect("write");
+        // A second save (a start after a crash) keeps the first value.
+        assert_eq!(
+            save_forwarding(&switch, &saved).expect("save").as_deref(),
+            Some("0\n")
+        );
+        put_back_forwarding(&switch, &saved);
+        assert_eq!(std::fs::read_to_string(&switch).expect("read"), "0\n");
+        assert!(!saved.exists(), "the saved value is removed once put back");
+        std::fs::write(&switch, "1\n").expect("write");
+        put_back_forwarding(&switch, &saved);
+        assert_eq!(
+            std::fs::read_to_string(&switch).expect("read"),
+            "1\n",
+            "nothing saved, nothing changed"
+        );
+    }
+
+    #[test]
+    fn new_connections_towards_the_clients_are_dropped() {
+        let r = ruleset("np-ap3", "198.18.31.1".parse().expect("ip"), 24);
+        let rules: Vec<&Value> = r["nftables"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|i| i["add"].get("rule"))
+            .filter(|r| r["chain"] == "forward")
+            .collect();
+        let oif = json!({"match": {"op": "==",
+            "left": {"meta": {"key": "oifname"}}, "right": "np-ap3"}});
+        let expr: Vec<Value> = rules.iter().map(|r| r["expr"].clone()).collect();
+        assert_eq!(rules.len(), 3, "{expr:?}");
+        assert_eq!(expr[1][0], oif);
+        assert_eq!(expr[1][1]["match"]["left"]["ct"]["key"], "state");
+        assert_eq!(expr[1][2], json!({"accept": null}), "replies first");
+        assert_eq!(
+            expr[2],
+            json!([oif, {"drop": null}]),
+            "then the rest towards the clients"
+        );
+    }
 
     #[test]
     fn one_transaction_of_our_own_table() {

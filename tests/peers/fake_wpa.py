@@ -10,7 +10,10 @@ requests netpilot's Wi-Fi backend makes (PING, ATTACH, BSS FIRST/NEXT, SCAN, ADD
 SET_NETWORK, SELECT_NETWORK, ...) with what wpa_supplicant answers; anything else gets
 "UNKNOWN COMMAND".
 
-Usage: fake_wpa.py CTRL_DIR IFNAME FIXTURES_DIR BSS_COUNT EVENT_DELAY_SECONDS
+Usage: fake_wpa.py CTRL_DIR IFNAME FIXTURES_DIR BSS_COUNT EVENT_DELAY_SECONDS [GATE_FILE]
+
+With GATE_FILE, the events of a SELECT_NETWORK wait until that file exists (the test
+creates it once it has seen what it must see before the failure), not a fixed delay.
 """
 
 import os
@@ -22,6 +25,7 @@ import time
 
 ctrl_dir, ifname, fixtures, bss_count, delay = sys.argv[1:6]
 bss_count, delay = int(bss_count), float(delay)
+gate = sys.argv[6] if len(sys.argv) > 6 else None
 
 
 def read(name):
@@ -46,8 +50,13 @@ attached = set()
 next_network = [0]
 
 
-def send_events(lines, network):
-    time.sleep(delay)
+def send_events(lines, network, gated=False):
+    if gated and gate:
+        # The test's own deadline bounds this wait; the process is killed with the test.
+        while not os.path.exists(gate):
+            time.sleep(0.05)
+    else:
+        time.sleep(delay)
     for line in lines:
         line = re.sub(r"\bid=0\b", "id=%d" % network, line)
         with lock:
@@ -83,7 +92,7 @@ def answer(request):
         return "OK\n"
     if cmd == "SELECT_NETWORK":
         network = int(words[1])
-        threading.Thread(target=send_events, args=(wrong_psk, network), daemon=True).start()
+        threading.Thread(target=send_events, args=(wrong_psk, network, True), daemon=True).start()
         return "OK\n"
     if cmd == "BSS":
         which = words[1] if len(words) > 1 else ""
