@@ -7,7 +7,7 @@ grpcurl_version=v1.9.4
 
 say() { printf 'deps: %s\n' "$*"; }
 
-apt_packages=(iproute2 dnsmasq-base radvd ethtool dbus-daemon python3-dbusmock wpasupplicant hostapd openssl)
+apt_packages=(iproute2 dnsmasq-base radvd ethtool dbus-daemon python3-dbusmock wpasupplicant hostapd openssl nftables util-linux)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

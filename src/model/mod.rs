@@ -22,7 +22,8 @@ pub use service::{
     IpMethod, Ipv4Info, Ipv6Info, L2State, Service, ServiceError, ServiceId, ServiceState,
 };
 pub use session::{
-    Bearer, ConnectionType, SessionId, SessionInfo, SessionSettings, SessionState, SessionView,
+    Bearer, ConnectionType, Handover, HandoverReason, SessionChange, SessionId, SessionInfo,
+    SessionSettings, SessionState, SessionView, MAX_CONTEXT_IDENTIFIER,
 };
 pub use technology::{Technology, TechnologyKind};
 pub use wifi::{
