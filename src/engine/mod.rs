@@ -17,6 +17,7 @@ mod manager;
 mod plan;
 mod services;
 mod sessions;
+mod steering;
 mod technologies;
 mod view;
 

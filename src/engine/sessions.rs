@@ -1,19 +1,92 @@
-//! The session registry: settings, owners, and the view each session's stream follows.
+//! The session registry: settings, owners, connect requests, and the view each session's
+//! stream follows.
+//!
+//! Bookkeeping is incremental: a command recomputes only its own session's view, and the
+//! engine recomputes every view only when the published services changed. What routing
+//! per session needs (which services carry sessions, whose traffic goes where) is kept up
+//! to date as views change, so building the steering plan never walks every session.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use tokio::sync::watch;
 
 use super::{Caller, EngineError};
 use crate::model::{
-    Bearer, ConnectionType, Service, SessionId, SessionInfo, SessionSettings, SessionView,
+    Handover, Service, ServiceId, SessionChange, SessionId, SessionInfo, SessionSettings,
+    SessionView,
 };
-use crate::policy::session::session_view;
+use crate::policy::session::{handover_reason, session_view};
 
 struct Entry {
     owner: Caller,
     settings: SessionSettings,
+    connect_requested: bool,
     view: watch::Sender<SessionView>,
+}
+
+/// What routing per session needs from one session: its chosen service and address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Route {
+    service: ServiceId,
+    /// The session's IPv4 and IPv6 addresses, when it has a source-address rule.
+    sources: Vec<IpAddr>,
+    /// The owner's uid, when it is a local user (its traffic is steered).
+    uid: Option<u32>,
+}
+
+/// The sessions' part of routing per session, kept up to date as views change.
+#[derive(Debug, Default)]
+pub(super) struct Carried {
+    /// Sessions per service.
+    pub by_service: BTreeMap<ServiceId, usize>,
+    /// Source addresses with their service, per session.
+    pub sources: BTreeMap<SessionId, (ServiceId, Vec<IpAddr>)>,
+    /// Per uid, its sessions' services, oldest session first.
+    pub owners: BTreeMap<u32, BTreeMap<SessionId, ServiceId>>,
+    /// Each service's slot (1-based): its routing table and firewall mark. A service keeps
+    /// its slot while sessions use it, so its table and mark stay put.
+    pub slots: BTreeMap<ServiceId, u32>,
+}
+
+impl Carried {
+    fn remove(&mut self, id: SessionId, route: &Route) {
+        if let Some(n) = self.by_service.get_mut(&route.service) {
+            *n -= 1;
+            if *n == 0 {
+                self.by_service.remove(&route.service);
+                self.slots.remove(&route.service);
+            }
+        }
+        self.sources.remove(&id);
+        if let Some(uid) = route.uid {
+            if let Some(map) = self.owners.get_mut(&uid) {
+                map.remove(&id);
+                if map.is_empty() {
+                    self.owners.remove(&uid);
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, id: SessionId, route: &Route) {
+        *self.by_service.entry(route.service.clone()).or_default() += 1;
+        if !self.slots.contains_key(&route.service) {
+            let used: std::collections::BTreeSet<u32> = self.slots.values().copied().collect();
+            let slot = (1..).find(|n| !used.contains(n)).unwrap_or(1);
+            self.slots.insert(route.service.clone(), slot);
+        }
+        if !route.sources.is_empty() {
+            self.sources
+                .insert(id, (route.service.clone(), route.sources.clone()));
+        }
+        if let Some(uid) = route.uid {
+            self.owners
+                .entry(uid)
+                .or_default()
+                .insert(id, route.service.clone());
+        }
+    }
 }
 
 /// Open sessions by id.
@@ -21,6 +94,30 @@ struct Entry {
 pub(super) struct Sessions {
     next_id: u64,
     open: BTreeMap<SessionId, Entry>,
+    /// What routing per session needs.
+    pub carried: Carried,
+    /// Sessions with a standing connect request.
+    requesting: usize,
+    /// Something routing per session depends on changed since the last steering plan.
+    pub steer_dirty: bool,
+}
+
+fn route_of(owner: &Caller, view: &SessionView) -> Option<Route> {
+    let service = view.service_id.clone()?;
+    let mut sources = Vec::new();
+    if view.settings.source_ip_rule {
+        sources.extend(view.ipv4.as_ref().map(|a| IpAddr::V4(a.address)));
+        sources.extend(view.ipv6.as_ref().map(|a| IpAddr::V6(a.address)));
+    }
+    let uid = match owner {
+        Caller::Local { uid, .. } => Some(*uid),
+        _ => None,
+    };
+    Some(Route {
+        service,
+        sources,
+        uid,
+    })
 }
 
 impl Sessions {
@@ -32,13 +129,19 @@ impl Sessions {
     ) -> (SessionId, watch::Receiver<SessionView>) {
         self.next_id += 1;
         let id = SessionId(self.next_id);
-        let (view, rx) = watch::channel(session_view(&settings, services));
-        tracing::info!(session = %id, %owner, bearers = ?settings.allowed_bearers, connection_type = settings.connection_type.as_str(), "session opened");
+        let view = session_view(&settings, services);
+        if let Some(route) = route_of(&owner, &view) {
+            self.carried.add(id, &route);
+            self.steer_dirty = true;
+        }
+        let (view, rx) = watch::channel(view);
+        tracing::info!(session = %id, %owner, bearers = ?settings.allowed_bearers, connection_type = settings.connection_type.as_str(), interface = ?settings.allowed_interface, context = %settings.context_identifier, "session opened");
         self.open.insert(
             id,
             Entry {
                 owner,
                 settings,
+                connect_requested: false,
                 view,
             },
         );
@@ -63,41 +166,110 @@ impl Sessions {
         self.authorized(id, caller).map(|_| ())
     }
 
+    /// ChangeSession: the settings change and this session's view is recomputed.
     pub fn change(
         &mut self,
         id: SessionId,
         caller: &Caller,
-        allowed_bearers: Option<Vec<Bearer>>,
-        connection_type: Option<ConnectionType>,
+        change: &SessionChange,
+        services: &[Service],
     ) -> Result<(), EngineError> {
         let entry = self.authorized(id, caller)?;
-        if let Some(b) = allowed_bearers {
-            entry.settings.allowed_bearers = b;
+        change.apply_to(&mut entry.settings);
+        tracing::info!(session = %id, bearers = ?entry.settings.allowed_bearers, connection_type = entry.settings.connection_type.as_str(), interface = ?entry.settings.allowed_interface, "session changed");
+        self.refresh(id, services, &|_| false, true);
+        Ok(())
+    }
+
+    /// ConnectSession: `claim` says which service the session's connect wants now (`None`:
+    /// none can connect, and the request is refused with `no-service`).
+    pub fn connect(
+        &mut self,
+        id: SessionId,
+        caller: &Caller,
+        claim: impl FnOnce(&SessionSettings) -> Option<ServiceId>,
+    ) -> Result<ServiceId, EngineError> {
+        let entry = self.authorized(id, caller)?;
+        let Some(service) = claim(&entry.settings) else {
+            return Err(EngineError::FailedPrecondition {
+                reason: "no-service",
+                message: format!(
+                    "session {id}: no allowed service can connect (bearers {}, interface {}, metered {}); \
+                     check the session's settings and that a matching link is managed and present",
+                    entry
+                        .settings
+                        .allowed_bearers
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    entry.settings.allowed_interface.as_deref().unwrap_or("any"),
+                    if entry.settings.allow_metered { "allowed" } else { "refused" },
+                ),
+            });
+        };
+        if !entry.connect_requested {
+            entry.connect_requested = true;
+            entry.view.send_modify(|v| v.connect_requested = true);
+            self.requesting += 1;
         }
-        if let Some(c) = connection_type {
-            entry.settings.connection_type = c;
+        tracing::info!(session = %id, service = %service, "session asks to connect");
+        Ok(service)
+    }
+
+    /// DisconnectSession: the session's claim goes.
+    pub fn disconnect(&mut self, id: SessionId, caller: &Caller) -> Result<(), EngineError> {
+        let entry = self.authorized(id, caller)?;
+        if entry.connect_requested {
+            entry.connect_requested = false;
+            entry.view.send_modify(|v| v.connect_requested = false);
+            self.requesting -= 1;
+            tracing::info!(session = %id, "session withdrew its connect request");
         }
         Ok(())
     }
 
+    /// Settings of the sessions with a standing connect request.
+    pub fn requests(&self) -> impl Iterator<Item = &SessionSettings> {
+        let any = self.requesting > 0;
+        self.open
+            .values()
+            .filter(move |e| any && e.connect_requested)
+            .map(|e| &e.settings)
+    }
+
     pub fn destroy(&mut self, id: SessionId, caller: &Caller) -> Result<(), EngineError> {
         self.authorized(id, caller)?;
-        if let Some(entry) = self.open.remove(&id) {
+        if let Some(entry) = self.remove(id) {
             release(id, &entry, "destroyed");
         }
         Ok(())
     }
 
     pub fn close(&mut self, id: SessionId) {
-        if self.open.remove(&id).is_some() {
+        if self.remove(id).is_some() {
             tracing::info!(session = %id, "session closed by its client");
         }
+    }
+
+    fn remove(&mut self, id: SessionId) -> Option<Entry> {
+        let entry = self.open.remove(&id)?;
+        if entry.connect_requested {
+            self.requesting -= 1;
+        }
+        if let Some(route) = route_of(&entry.owner, &entry.view.borrow()) {
+            self.carried.remove(id, &route);
+            self.steer_dirty = true;
+        }
+        Some(entry)
     }
 
     pub fn release_all(&mut self, reason: &'static str) {
         for (id, entry) in std::mem::take(&mut self.open) {
             release(id, &entry, reason);
         }
+        self.carried = Carried::default();
+        self.requesting = 0;
     }
 
     pub fn list(&self) -> Vec<SessionInfo> {
@@ -111,22 +283,75 @@ impl Sessions {
                     settings: e.settings.clone(),
                     state: view.state,
                     service_id: view.service_id.clone(),
+                    connect_requested: e.connect_requested,
                 }
             })
             .collect()
     }
 
-    /// Recomputes every session's view; streams wake only where something changed.
-    pub fn update(&mut self, services: &[Service]) {
-        for entry in self.open.values() {
-            let view = session_view(&entry.settings, services);
-            entry.view.send_if_modified(|current| {
-                let changed = *current != view;
-                if changed {
-                    *current = view;
+    /// Recomputes every session's view after the services changed; streams wake only where
+    /// something changed. `link_lost` says whether a service's link is gone (for the
+    /// handover reason).
+    pub fn update(&mut self, services: &[Service], link_lost: &dyn Fn(&ServiceId) -> bool) {
+        let ids: Vec<SessionId> = self.open.keys().copied().collect();
+        for id in ids {
+            self.refresh(id, services, link_lost, false);
+        }
+    }
+
+    /// Recomputes one session's view, with the handover notice when its service changes
+    /// from one to another, and keeps `carried` in step.
+    fn refresh(
+        &mut self,
+        id: SessionId,
+        services: &[Service],
+        link_lost: &dyn Fn(&ServiceId) -> bool,
+        settings_changed: bool,
+    ) {
+        let Some(entry) = self.open.get(&id) else {
+            return;
+        };
+        let mut view = session_view(&entry.settings, services);
+        view.connect_requested = entry.connect_requested;
+        let (old_route, new_route) = {
+            let current = entry.view.borrow();
+            view.handover = current.handover.clone();
+            if let (Some(previous), Some(next)) = (&current.service_id, &view.service_id) {
+                if previous != next {
+                    let now = services.iter().find(|s| &s.id == previous);
+                    let reason = handover_reason(
+                        entry.settings.connection_type,
+                        now,
+                        link_lost(previous),
+                        settings_changed,
+                    );
+                    tracing::info!(session = %id, from = %previous, to = %next, reason = reason.as_str(), "session handover");
+                    view.handover = Some(Handover {
+                        previous: previous.clone(),
+                        next: next.clone(),
+                        reason,
+                    });
                 }
-                changed
-            });
+            }
+            if *current == view {
+                return;
+            }
+            (
+                route_of(&entry.owner, &current),
+                route_of(&entry.owner, &view),
+            )
+        };
+        if old_route != new_route {
+            if let Some(r) = &old_route {
+                self.carried.remove(id, r);
+            }
+            if let Some(r) = &new_route {
+                self.carried.add(id, r);
+            }
+            self.steer_dirty = true;
+        }
+        if let Some(entry) = self.open.get(&id) {
+            entry.view.send_replace(view);
         }
     }
 }
@@ -134,4 +359,112 @@ impl Sessions {
 fn release(id: SessionId, entry: &Entry, reason: &'static str) {
     tracing::info!(session = %id, reason, "session released");
     entry.view.send_modify(|v| v.released = Some(reason));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Bearer, ServiceState, TechnologyKind};
+    use crate::policy::fixtures::service;
+
+    fn local(uid: u32) -> Caller {
+        Caller::Local {
+            uid,
+            gid: uid,
+            pid: None,
+        }
+    }
+
+    fn ready(id: &str, ifname: &str, address: &str) -> Service {
+        let mut s = service(id, TechnologyKind::Ethernet, ServiceState::Ready);
+        s.interface = ifname.into();
+        s.ipv4 = Some(crate::model::Ipv4Info {
+            method: crate::model::IpMethod::Dhcp,
+            address: address.parse().expect("ip"),
+            prefix_len: 24,
+            gateway: None,
+        });
+        s
+    }
+
+    #[test]
+    fn carried_follows_views_and_handover_is_noted() {
+        let mut s = Sessions::default();
+        let a = ready("a", "eth0", "198.18.1.2");
+        let b = ready("b", "eth1", "198.18.2.2");
+        let services = vec![a.clone(), b.clone()];
+        let pinned = SessionSettings {
+            allowed_interface: Some("eth1".into()),
+            source_ip_rule: true,
+            ..SessionSettings::default()
+        };
+        let (one, rx1) = s.open(local(1000), SessionSettings::default(), &services);
+        let (two, _rx2) = s.open(local(1001), pinned, &services);
+        assert_eq!(s.carried.by_service.len(), 2);
+        assert_eq!(
+            s.carried
+                .sources
+                .get(&two)
+                .map(|(svc, a)| (svc.0.as_str(), a.len())),
+            Some(("b", 1))
+        );
+        assert_eq!(s.carried.owners[&1000][&one].0, "a");
+
+        // a loses its link: session one moves to b, with the reason.
+        let mut gone = a.clone();
+        gone.state = ServiceState::Idle;
+        s.update(&[b.clone(), gone], &|id| id.0 == "a");
+        let view = rx1.borrow().clone();
+        assert_eq!(view.service_id.as_ref().map(|i| i.0.as_str()), Some("b"));
+        let h = view.handover.expect("handover");
+        assert_eq!((h.previous.0.as_str(), h.next.0.as_str()), ("a", "b"));
+        assert_eq!(h.reason, crate::model::HandoverReason::LostCarrier);
+        assert_eq!(s.carried.by_service.len(), 1);
+
+        // ChangeSession to a bearer with nothing: no service, nothing carried for it.
+        s.change(
+            one,
+            &local(1000),
+            &SessionChange {
+                allowed_bearers: Some(vec![Bearer::Technology(TechnologyKind::Wifi)]),
+                ..SessionChange::default()
+            },
+            &[b.clone()],
+        )
+        .expect("change");
+        assert!(!s.carried.owners.contains_key(&1000));
+        s.close(two);
+        assert!(s.carried.by_service.is_empty() && s.carried.sources.is_empty());
+    }
+
+    #[test]
+    fn connect_requests_need_a_service_and_an_owner() {
+        let mut s = Sessions::default();
+        let (id, rx) = s.open(local(1000), SessionSettings::default(), &[]);
+        let e = s
+            .connect(id, &local(1000), |_| None)
+            .expect_err("nothing can connect");
+        assert!(
+            matches!(
+                e,
+                EngineError::FailedPrecondition {
+                    reason: "no-service",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(!rx.borrow().connect_requested);
+        assert!(matches!(
+            s.connect(id, &local(1001), |_| Some(ServiceId("x".into()))),
+            Err(EngineError::PermissionDenied(_))
+        ));
+        s.connect(id, &local(1000), |_| Some(ServiceId("x".into())))
+            .expect("connect");
+        assert!(rx.borrow().connect_requested);
+        assert_eq!(s.requests().count(), 1);
+        s.disconnect(id, &local(1000)).expect("disconnect");
+        assert_eq!(s.requests().count(), 0);
+        assert!(!rx.borrow().connect_requested);
+    }
 }
