@@ -31,6 +31,7 @@ const UPDATABLE_SERVICE_FIELDS: &[&str] = &[
     "connect_timeout",
     "idle_timeout",
     "admin_down_on_timeout",
+    "metered",
 ];
 
 /// The ManagerService implementation.
@@ -350,6 +351,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         for (i, path) in paths.iter().enumerate() {
             match path.as_str() {
                 "autoconnect" => update.autoconnect = Some(wanted.autoconnect),
+                "metered" => update.metered = Some(wanted.metered),
                 "ipv4_config" => {
                     update.ipv4 = Some(convert::ipv4_config_from(wanted.ipv4_config.as_ref())?)
                 }

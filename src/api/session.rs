@@ -11,7 +11,6 @@ use tonic::{Request, Response, Status};
 
 use super::caller::caller;
 use super::convert::{self, full_session_update};
-use super::status::not_supported;
 use crate::engine::{parse_session_id, EngineHandle};
 use crate::model::{SessionId, SessionView};
 use crate::pb;
@@ -52,9 +51,31 @@ pub fn diff(last: &pb::SessionUpdate, new: &pb::SessionUpdate) -> pb::SessionUpd
         ipv4,
         ipv6,
         allowed_bearers,
-        connection_type
+        connection_type,
+        allowed_interface,
+        context_identifier,
+        source_ip_rule,
+        allow_metered,
+        connect_requested
     );
     out
+}
+
+/// The handover notice to send before an update that moves the session from the service
+/// the client was last told about to another one: the engine's reason for the move to
+/// that service, with the previous service as the client knew it.
+pub fn handover_notice(
+    last: Option<&pb::SessionUpdate>,
+    view: &SessionView,
+) -> Option<pb::SessionHandover> {
+    let previous = last?.service_id.as_deref().filter(|s| !s.is_empty())?;
+    let next = view.service_id.as_ref()?;
+    let handover = view.handover.as_ref().filter(|h| &h.next == next)?;
+    (previous != next.0).then(|| pb::SessionHandover {
+        previous_service_id: previous.to_string(),
+        next_service_id: next.0.clone(),
+        reason: handover.reason.as_str().to_string(),
+    })
 }
 
 fn message(id: SessionId, event: pb::open_session_response::Event) -> pb::OpenSessionResponse {
@@ -87,6 +108,16 @@ async fn follow(
             return;
         }
         let full = full_session_update(&view);
+        if let Some(notice) = handover_notice(last.as_ref(), &view) {
+            if tx
+                .send(Ok(message(id, Event::Handover(notice))))
+                .await
+                .is_err()
+            {
+                engine.close_session(id);
+                return;
+            }
+        }
         let update = match &last {
             None => full.clone(),
             Some(last) => diff(last, &full),
@@ -139,10 +170,8 @@ impl pb::session_service_server::SessionService for SessionApi {
         req: Request<pb::ConnectSessionRequest>,
     ) -> Result<Response<pb::ConnectSessionResponse>, Status> {
         let id = parse_session_id("session_id", &req.get_ref().session_id)?;
-        self.engine.check_session(id, caller(&req)).await?;
-        Err(not_supported(
-            "netpilot observes links but does not connect services yet; the session follows whatever is connected",
-        ))
+        self.engine.connect_session(id, caller(&req)).await?;
+        Ok(Response::new(pb::ConnectSessionResponse {}))
     }
 
     async fn disconnect_session(
@@ -150,10 +179,8 @@ impl pb::session_service_server::SessionService for SessionApi {
         req: Request<pb::DisconnectSessionRequest>,
     ) -> Result<Response<pb::DisconnectSessionResponse>, Status> {
         let id = parse_session_id("session_id", &req.get_ref().session_id)?;
-        self.engine.check_session(id, caller(&req)).await?;
-        Err(not_supported(
-            "netpilot observes links but does not disconnect services yet",
-        ))
+        self.engine.disconnect_session(id, caller(&req)).await?;
+        Ok(Response::new(pb::DisconnectSessionResponse {}))
     }
 
     async fn change_session(
@@ -163,16 +190,8 @@ impl pb::session_service_server::SessionService for SessionApi {
         let who = caller(&req);
         let req = req.into_inner();
         let id = parse_session_id("session_id", &req.session_id)?;
-        let settings = req.settings.unwrap_or_default();
-        let bearers = match &settings.allowed_bearers {
-            Some(list) => Some(convert::bearers("settings.allowed_bearers", list)?),
-            None => None,
-        };
-        let connection_type =
-            convert::connection_type("settings.connection_type", settings.connection_type)?;
-        self.engine
-            .change_session(id, who, bearers, connection_type)
-            .await?;
+        let change = convert::session_change(&req.settings.unwrap_or_default())?;
+        self.engine.change_session(id, who, change).await?;
         Ok(Response::new(pb::ChangeSessionResponse {}))
     }
 
@@ -225,7 +244,10 @@ mod tests {
             settings: SessionSettings {
                 allowed_bearers: vec![],
                 connection_type: ConnectionType::Local,
+                ..SessionSettings::default()
             },
+            connect_requested: false,
+            handover: None,
             released: None,
         }
     }
@@ -275,6 +297,17 @@ mod tests {
             if u.connection_type.is_some() {
                 v.push("connection_type")
             }
+            for (set, name) in [
+                (u.allowed_interface.is_some(), "allowed_interface"),
+                (u.context_identifier.is_some(), "context_identifier"),
+                (u.source_ip_rule.is_some(), "source_ip_rule"),
+                (u.allow_metered.is_some(), "allow_metered"),
+                (u.connect_requested.is_some(), "connect_requested"),
+            ] {
+                if set {
+                    v.push(name)
+                }
+            }
             v
         };
         let cases = [
@@ -309,6 +342,55 @@ mod tests {
             "a value that went away is sent empty"
         );
         assert_eq!(gone.ipv4, Some(pb::Ipv4Settings::default()));
-        assert_eq!(set(&full(&none)).len(), 9, "a full update sets every field");
+        assert_eq!(
+            set(&full(&none)).len(),
+            14,
+            "a full update sets every field"
+        );
+    }
+
+    #[test]
+    fn handover_notice_only_between_two_services() {
+        use crate::model::{Handover, HandoverReason};
+        let a = view(
+            SessionState::Connected,
+            Some(("eth_a", "veth0", "198.18.0.2")),
+        );
+        let mut b = view(
+            SessionState::Connected,
+            Some(("eth_b", "veth1", "198.18.1.2")),
+        );
+        b.handover = Some(Handover {
+            previous: ServiceId("eth_a".into()),
+            next: ServiceId("eth_b".into()),
+            reason: HandoverReason::LostCarrier,
+        });
+        let none = view(SessionState::Disconnected, None);
+        let full = |v: &SessionView| full_session_update(v);
+        let notice = handover_notice(Some(&full(&a)), &b).expect("a to b");
+        assert_eq!(
+            (
+                notice.previous_service_id.as_str(),
+                notice.next_service_id.as_str(),
+                notice.reason.as_str()
+            ),
+            ("eth_a", "eth_b", "lost-carrier")
+        );
+        assert_eq!(
+            handover_notice(None, &b),
+            None,
+            "the first update is no move"
+        );
+        assert_eq!(
+            handover_notice(Some(&full(&none)), &b),
+            None,
+            "a connect is no move"
+        );
+        assert_eq!(handover_notice(Some(&full(&b)), &b), None, "no change");
+        assert_eq!(
+            handover_notice(Some(&full(&b)), &none),
+            None,
+            "a loss is no move"
+        );
     }
 }
