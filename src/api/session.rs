@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::caller::caller;
@@ -15,8 +15,13 @@ use crate::engine::{parse_session_id, EngineHandle};
 use crate::model::{SessionId, SessionView};
 use crate::pb;
 
-/// Messages a session stream may queue before the client must read.
+/// Messages a session stream may queue before the client must read. They are boxed: a
+/// tokio channel allocates its slots 32 at a time, and an unboxed message with its status
+/// would make that about 16 KB per idle session.
 const SESSION_BUFFER: usize = 4;
+
+/// One queued message of a session stream.
+type Queued = Box<Result<pb::OpenSessionResponse, Status>>;
 
 /// The SessionService implementation.
 pub struct SessionApi {
@@ -90,7 +95,7 @@ async fn follow(
     engine: EngineHandle,
     id: SessionId,
     mut views: watch::Receiver<SessionView>,
-    tx: mpsc::Sender<Result<pb::OpenSessionResponse, Status>>,
+    tx: mpsc::Sender<Queued>,
 ) {
     use pb::open_session_response::Event;
     let mut last: Option<pb::SessionUpdate> = None;
@@ -98,19 +103,19 @@ async fn follow(
         let view = views.borrow_and_update().clone();
         if let Some(reason) = view.released {
             let _ = tx
-                .send(Ok(message(
+                .send(Box::new(Ok(message(
                     id,
                     Event::Release(pb::SessionRelease {
                         reason: reason.into(),
                     }),
-                )))
+                ))))
                 .await;
             return;
         }
         let full = full_session_update(&view);
         if let Some(notice) = handover_notice(last.as_ref(), &view) {
             if tx
-                .send(Ok(message(id, Event::Handover(notice))))
+                .send(Box::new(Ok(message(id, Event::Handover(notice)))))
                 .await
                 .is_err()
             {
@@ -124,7 +129,7 @@ async fn follow(
         };
         if update != pb::SessionUpdate::default()
             && tx
-                .send(Ok(message(id, Event::Update(update))))
+                .send(Box::new(Ok(message(id, Event::Update(update)))))
                 .await
                 .is_err()
         {
@@ -136,7 +141,7 @@ async fn follow(
             changed = views.changed() => if changed.is_err() {
                 // The engine dropped the session without a release: it has stopped.
                 let release = pb::SessionRelease { reason: "shutdown".into() };
-                let _ = tx.send(Ok(message(id, Event::Release(release)))).await;
+                let _ = tx.send(Box::new(Ok(message(id, Event::Release(release))))).await;
                 return;
             },
             _ = tx.closed() => {
@@ -162,7 +167,7 @@ impl pb::session_service_server::SessionService for SessionApi {
         let (id, views) = self.engine.open_session(owner, settings).await?;
         let (tx, rx) = mpsc::channel(SESSION_BUFFER);
         tokio::spawn(follow(self.engine.clone(), id, views, tx));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(|m| *m))))
     }
 
     async fn connect_session(

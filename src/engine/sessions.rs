@@ -429,7 +429,7 @@ mod tests {
                 allowed_bearers: Some(vec![Bearer::Technology(TechnologyKind::Wifi)]),
                 ..SessionChange::default()
             },
-            &[b.clone()],
+            std::slice::from_ref(&b),
         )
         .expect("change");
         assert!(!s.carried.owners.contains_key(&1000));
