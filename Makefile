@@ -36,10 +36,14 @@ test: lint hwsim
 	scripts/fuzz-dhcp.sh 30
 
 ## netpilotd against ConnMan (../shared/bench/connman_baseline.sh) on the same testbed, in
-## the same run: medians and ratios. Needs root; takes about 6 minutes.
+## the same run: medians and ratios; then the session and API figures (bench/sessions.sh:
+## fan-out to 1/100/1000 sessions, ListServices with 10/500 links from ghz against ConnMan's
+## GetServices, start-up with 2/200 links). Needs root; takes about 10 minutes.
 bench: deps
 	cargo build --release --bins
 	bench/carrier.sh
+	cargo build --release --example session_bench
+	TOOLS=$(TOOLS) bench/sessions.sh
 
 clean:
 	cargo clean

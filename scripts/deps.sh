@@ -4,6 +4,7 @@
 set -euo pipefail
 tools=${1:?usage: deps.sh TOOLS_DIR}
 grpcurl_version=v1.9.4
+ghz_version=v0.120.0
 
 say() { printf 'deps: %s\n' "$*"; }
 
@@ -29,4 +30,9 @@ if [ ! -x "$tools/bin/grpcurl" ]; then
   command -v go >/dev/null || { say "go not found: needed to build grpcurl"; exit 1; }
   say "building grpcurl $grpcurl_version"
   GOBIN="$(cd "$tools/bin" && pwd)" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$grpcurl_version"
+fi
+if [ ! -x "$tools/bin/ghz" ]; then
+  command -v go >/dev/null || { say "go not found: needed to build ghz (make bench)"; exit 1; }
+  say "building ghz $ghz_version"
+  GOBIN="$(cd "$tools/bin" && pwd)" go install "github.com/bojand/ghz/cmd/ghz@$ghz_version"
 fi
