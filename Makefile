@@ -3,8 +3,10 @@ SHELL := /bin/bash
 TOOLS := $(CURDIR)/target/tools
 export PATH := $(TOOLS)/bin:$(PATH)
 export GRPCURL := $(TOOLS)/bin/grpcurl
+# The hwsim VM's kernel and initramfs (tests/hwsim/README.md); tests/common/hwsim.rs reads it.
+export HWSIM_CACHE ?= $(CURDIR)/target/hwsim
 
-.PHONY: deps build run test lint hwsim bench clean
+.PHONY: deps build run test test-rust test-fuzz lint hwsim bench clean
 
 deps:
 	@scripts/deps.sh $(TOOLS)
@@ -25,15 +27,28 @@ lint: deps
 ## target/hwsim, not installed), the busybox initramfs (tests/hwsim/README.md). Only the
 ## tests need it, so `make run` stays light.
 hwsim:
-	@tests/hwsim/setup.sh $(CURDIR)/target/hwsim
+	@tests/hwsim/setup.sh $(HWSIM_CACHE)
 
-## Every test: formatting, lints, unit and policy tests, the integration tests that run
-## netpilotd in network namespaces they create, the Wi-Fi tests on mac80211_hwsim radios in a
-## QEMU guest (needs root, as in CI), and 30 s of fuzzing the DHCP client
-## (scripts/fuzz-dhcp.sh).
-test: lint hwsim
+## Every test, as stages (TEST_STAGES, make targets): formatting and lints; unit and policy
+## tests, the integration tests that run netpilotd in network namespaces they create and the
+## Wi-Fi tests on mac80211_hwsim radios in a QEMU guest (needs root, as in CI); 30 s of
+## fuzzing the DHCP client (scripts/fuzz-dhcp.sh) and 10 s each for the API requests, the
+## config file and session policy files (scripts/fuzz.sh); the clients' stages
+## (clients/clients.mk).
+## Every stage runs even when an earlier one failed; scripts/test-stages.sh then prints each
+## stage's result, time and counts, and `tests: N passed, M failed` over all runners, and
+## fails when any stage did. One stage alone: `make test-rust`, `make clients-test-go`, ...
+TEST_STAGES := lint test-rust test-fuzz
+
+test:
+	@MAKE="$(MAKE)" scripts/test-stages.sh $(TEST_STAGES)
+
+test-rust: deps hwsim
 	cargo test --no-fail-fast
+
+test-fuzz: deps
 	scripts/fuzz-dhcp.sh 30
+	scripts/fuzz.sh 10 api_request config_file session_policy
 
 ## netpilotd against ConnMan (../shared/bench/connman_baseline.sh) on the same testbed, in
 ## the same run: medians and ratios; then the session and API figures (bench/sessions.sh:

@@ -21,6 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .compile_well_known_types(true)
         .extern_path(".google.protobuf", "::pbjson_types")
+        // Malformed requests are INVALID_ARGUMENT, not prost's INTERNAL (src/api/codec.rs).
+        .codec_path("crate::api::codec::Codec")
         .compile_fds(compiler.file_descriptor_set())?;
     pbjson_build::Builder::new()
         .register_descriptors(&descriptor)?

@@ -14,7 +14,9 @@ CLIENTS_TESTBED := $(CURDIR)/clients/testbed.sh
 .PHONY: clients clients-deps clients-check contract-check contract-baseline clients-test \
 	clients-test-python clients-test-go clients-test-cpp clients-test-tools
 
-test: contract-check clients-check clients-test
+# Stages of `make test` (Makefile), run even when an earlier one failed.
+TEST_STAGES += contract-check clients-check clients-test-python clients-test-go \
+	clients-test-cpp clients-test-tools
 
 clients-deps:
 	@clients/deps.sh $(TOOLS)
@@ -48,7 +50,7 @@ clients-test-python: build clients-deps
 clients-test-go: build clients-deps
 	cd clients/go && out=$$(gofmt -l .) && [ -z "$$out" ] || { echo "gofmt: not formatted: $$out" >&2; exit 1; }
 	cd clients/go && go vet ./...
-	cd clients/go && $(CLIENTS_TESTBED) go test -count=1 ./...
+	cd clients/go && $(CLIENTS_TESTBED) go test -count=1 -v -timeout 5m ./...
 
 clients-test-cpp: build clients-deps
 	cmake -S clients/cpp -B $(CLIENTS_CPP_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -17,9 +17,12 @@ buf_version=1.75.0             # @bufbuild/buf from the npm registry
 say() { printf 'clients/deps: %s\n' "$*"; }
 need() { command -v "$1" >/dev/null || { say "$1 not found: $2"; exit 1; }; }
 
-# Debian: C++ toolchain, system gRPC/protobuf (the C++ client builds against them), GoogleTest.
+# Debian: C++ toolchain, system gRPC/protobuf (the C++ client builds against them), GoogleTest;
+# python3-venv for the venv below; iproute2 for clients/testbed.sh.
 apt_packages=(cmake ninja-build g++ pkg-config libgrpc++-dev libprotobuf-dev protobuf-compiler
-  protobuf-compiler-grpc libgtest-dev iproute2)
+  protobuf-compiler-grpc libgtest-dev iproute2 python3 python3-venv ca-certificates)
+# Node.js and npm for buf, unless the machine has them from elsewhere.
+command -v npm >/dev/null || apt_packages+=(npm)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -47,8 +50,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "${python_packages[*]}" ]; then
   printf '%s' "${python_packages[*]}" >"$stamp"
 fi
 
-# Go: protoc plugins and grpc_health_probe, built from the Go module proxy.
-need go "install Go 1.26 or newer (https://go.dev/doc/install); clients/go/go.mod needs it"
+# Go: protoc plugins and grpc_health_probe, built from the Go module proxy, with the Go
+# that clients/go/go.mod needs (scripts/go.sh installs it when the machine's is older).
+"$(dirname "$0")/../scripts/go.sh" "$tools"
+export PATH="$tools/bin:$PATH"
 go_install() { # NAME MODULE_PATH@VERSION
   local name=$1 pkg=$2 want=${2##*@} have=""
   [ -x "$tools/bin/$name" ] && have=$(go version -m "$tools/bin/$name" 2>/dev/null | awk '$1 == "mod" { print $3 }')

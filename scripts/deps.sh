@@ -8,7 +8,13 @@ ghz_version=v0.120.0
 
 say() { printf 'deps: %s\n' "$*"; }
 
-apt_packages=(iproute2 dnsmasq-base radvd ethtool dbus-daemon python3-dbusmock wpasupplicant hostapd openssl nftables util-linux)
+# The tests' peers and tools: ip/ss, DHCP and RA servers, ethtool, a D-Bus bus with the
+# systemd-resolved mock, wpa_supplicant and hostapd (also -Dwired, with its internal EAP
+# server), openssl for test certificates, python3 for tests/peers/, sysctl (procps),
+# modprobe (kmod), nft (nftables) and setpriv (util-linux) for
+# routing per session, and the CA certificates the package registries' HTTPS needs.
+apt_packages=(iproute2 dnsmasq-base radvd ethtool dbus-daemon python3-dbusmock wpasupplicant hostapd
+  openssl python3 procps kmod nftables util-linux ca-certificates)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -26,8 +32,10 @@ for component in rustfmt clippy; do
 done
 
 mkdir -p "$tools/bin"
+# Go for grpcurl and the Go client: the version clients/go/go.mod needs (scripts/go.sh).
+"$(dirname "$0")/go.sh" "$tools"
+export PATH="$(cd "$tools/bin" && pwd):$PATH"
 if [ ! -x "$tools/bin/grpcurl" ]; then
-  command -v go >/dev/null || { say "go not found: needed to build grpcurl"; exit 1; }
   say "building grpcurl $grpcurl_version"
   GOBIN="$(cd "$tools/bin" && pwd)" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$grpcurl_version"
 fi

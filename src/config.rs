@@ -111,6 +111,12 @@ pub struct Config {
     /// Routing per session: the tables, rule priorities and firewall mark bits netpilot
     /// uses.
     pub sessions: Sessions,
+    /// The API's socket, plain-TCP switch and limits.
+    pub api: Api,
+    /// The mutual-TLS listener for remote controllers.
+    pub tls: Tls,
+    /// Who has which role, and session policies.
+    pub access: Access,
 }
 
 /// `[sessions]`: where routing per session lives (`src/net/steer.rs`). netpilot owns routing
@@ -142,6 +148,68 @@ impl Default for Sessions {
     }
 }
 
+/// `[api]`: the Unix socket's owner group and mode, the development-only plain-TCP switch,
+/// and the limits every caller is held to (DESIGN §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Api {
+    /// Group owning the Unix socket (a name or a number), so that unprivileged subsystems
+    /// in it can connect. Empty (default): the daemon's own group.
+    pub socket_group: String,
+    /// Mode of the Unix socket. Default 0o660 (owner and group).
+    pub socket_mode: u32,
+    /// Allow the plain-TCP `listen` address (loopback only, no identity: development).
+    /// Default false: `listen` without it is a configuration error.
+    pub insecure_loopback: bool,
+    /// Largest request message, bytes. Default 1 MiB.
+    pub max_message_bytes: usize,
+    /// Calls (HTTP/2 streams) open at once per connection. Default 100.
+    pub max_streams_per_connection: u32,
+    /// Calls open at once per identity, over all its connections. Default 256.
+    pub max_streams_per_identity: u32,
+    /// Sessions one identity may hold (a session policy may say otherwise). Default 64.
+    pub max_sessions_per_identity: u32,
+    /// Expensive calls (ScanTechnology, ConnectService, ConnectSession) per minute per
+    /// identity; more get RESOURCE_EXHAUSTED. Default 30.
+    pub expensive_calls_per_minute: u32,
+    /// Expensive calls one identity may make back to back. Default 10.
+    pub expensive_calls_burst: u32,
+    /// Seconds between HTTP/2 PINGs. Default 30.
+    pub keepalive_interval: u64,
+    /// Seconds a PING may go unanswered before the connection is closed. Default 20.
+    pub keepalive_timeout: u64,
+    /// Seconds a connection may stay without any call before it is closed; 0: never.
+    /// Default 600.
+    pub idle_timeout: u64,
+    /// Bytes the HTTP/2 layer may queue per stream for a client that does not read.
+    /// Default 16384.
+    pub stream_queue_bytes: usize,
+    /// Seconds a stream may hold an update its client does not take before the stream's
+    /// connection is closed. Default 60.
+    pub stuck_stream_timeout: u64,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Self {
+            socket_group: String::new(),
+            socket_mode: 0o660,
+            insecure_loopback: false,
+            max_message_bytes: 1 << 20,
+            max_streams_per_connection: 100,
+            max_streams_per_identity: 256,
+            max_sessions_per_identity: 64,
+            expensive_calls_per_minute: 30,
+            expensive_calls_burst: 10,
+            keepalive_interval: 30,
+            keepalive_timeout: 20,
+            idle_timeout: 600,
+            stream_queue_bytes: 16 * 1024,
+            stuck_stream_timeout: 60,
+        }
+    }
+}
+
 impl Sessions {
     /// As the applier takes it.
     pub fn steer_config(&self) -> crate::net::steer::SteerConfig {
@@ -151,6 +219,121 @@ impl Sessions {
             mark_mask: self.mark_mask,
             ..crate::net::steer::SteerConfig::default()
         }
+    }
+}
+
+/// `[tls]`: the mutual-TLS listener. A client certificate chaining to `client_ca` is
+/// required; TLS 1.2 or later. SIGHUP reloads the three files.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// Address to listen on, e.g. `0.0.0.0:50443`. Unset (default): no TLS listener.
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain of the daemon, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key of the daemon.
+    pub key: PathBuf,
+    /// PEM CA certificates client certificates must chain to.
+    pub client_ca: PathBuf,
+}
+
+/// A role as the configuration spells it, or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleSetting {
+    /// No access (health checks only).
+    #[default]
+    None,
+    /// viewer.
+    Viewer,
+    /// user.
+    User,
+    /// admin.
+    Admin,
+}
+
+impl From<RoleSetting> for Option<crate::access::Role> {
+    fn from(r: RoleSetting) -> Self {
+        use crate::access::Role;
+        match r {
+            RoleSetting::None => None,
+            RoleSetting::Viewer => Some(Role::Viewer),
+            RoleSetting::User => Some(Role::User),
+            RoleSetting::Admin => Some(Role::Admin),
+        }
+    }
+}
+
+/// `[access]`: identities per role (`uid:N|NAME`, `gid:N|NAME`, `cn:NAME`, `dns:NAME`,
+/// `uri:URI`, `loopback`). Root and the daemon's own user over the Unix socket are always
+/// admin; anyone else no list names gets `unmapped_local` or `unmapped_tls`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Access {
+    /// Identities with role admin.
+    pub admin: Vec<String>,
+    /// Identities with role user.
+    pub user: Vec<String>,
+    /// Identities with role viewer.
+    pub viewer: Vec<String>,
+    /// Role of a Unix-socket caller no list names: none (default), viewer, user, admin.
+    pub unmapped_local: RoleSetting,
+    /// Role of a TLS client no list names: none (default), viewer, user, admin.
+    pub unmapped_tls: RoleSetting,
+    /// Directory of session policy files (`*.toml`), watched. Unset (default): none.
+    pub session_policies: Option<PathBuf>,
+}
+
+impl Access {
+    /// The map of roles, with user and group names resolved by `resolve` (see
+    /// [`crate::access::Selector::parse`]). Errors name the key and the entry.
+    pub fn map(
+        &self,
+        resolve: &dyn Fn(&'static str, &str) -> Option<u32>,
+        daemon_uid: u32,
+    ) -> Result<crate::access::AccessMap, ConfigError> {
+        let list = |key: &'static str, entries: &[String]| {
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    crate::access::Selector::parse(e, resolve).map_err(|err| ConfigError::Invalid {
+                        key,
+                        message: format!("entry {i}: {err}"),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(crate::access::AccessMap {
+            admin: list("access.admin", &self.admin)?,
+            user: list("access.user", &self.user)?,
+            viewer: list("access.viewer", &self.viewer)?,
+            unmapped_local: self.unmapped_local.into(),
+            unmapped_tls: self.unmapped_tls.into(),
+            daemon_uid,
+        })
+    }
+}
+
+impl Api {
+    /// The socket's group id: `socket_group` resolved, `None` when empty.
+    pub fn socket_gid(
+        &self,
+        resolve: &dyn Fn(&'static str, &str) -> Option<u32>,
+    ) -> Result<Option<u32>, ConfigError> {
+        let g = self.socket_group.as_str();
+        if g.is_empty() {
+            return Ok(None);
+        }
+        let gid = if g.bytes().all(|b| b.is_ascii_digit()) {
+            g.parse().ok()
+        } else {
+            resolve("group", g)
+        };
+        gid.map(Some).ok_or_else(|| ConfigError::Invalid {
+            key: "api.socket_group",
+            message: format!("group {g:?} does not exist on this system"),
+        })
     }
 }
 
@@ -380,6 +563,9 @@ impl Default for Config {
             wifi: Wifi::default(),
             ieee8021x: Ieee8021x::default(),
             sessions: Sessions::default(),
+            api: Api::default(),
+            tls: Tls::default(),
+            access: Access::default(),
         }
     }
 }
@@ -487,6 +673,17 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Config
     Ok(config)
 }
 
+/// A configuration file's text, checked as [`load`] checks a file (no environment, no
+/// flags). Used by the fuzz target for the config parser.
+pub fn parse_text(text: &str) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| ConfigError::File {
+        path: PathBuf::from("<text>"),
+        message: e.to_string().trim_end().to_string(),
+    })?;
+    validate(&config)?;
+    Ok(config)
+}
+
 fn validate(config: &Config) -> Result<(), ConfigError> {
     let sessions = &config.sessions;
     let mask = sessions.mark_mask;
@@ -532,7 +729,16 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
                 ),
             });
         }
+        if !config.api.insecure_loopback {
+            return Err(ConfigError::Invalid {
+                key: "listen",
+                message: format!(
+                    "plain TCP on {addr} has no caller identity; set [api] insecure_loopback = true to allow it (development), or use [tls]"
+                ),
+            });
+        }
     }
+    validate_api(config)?;
     let mut seen = Vec::new();
     for t in &config.preferred_technologies {
         if seen.contains(t) {
@@ -638,8 +844,10 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
 }
 
 /// Keys (and tables) a SIGHUP applies while running. Every other key (`socket`, `listen`,
-/// `state_dir`, `run_dir`, `[dns]`, and `[wifi]` except `keep_secret_on_invalid_key`)
-/// needs a restart: a reload that changes one logs that and keeps the running value.
+/// `state_dir`, `run_dir`, `[dns]`, `[api]`, `[tls]`, `[access]`, and `[wifi]` except
+/// `keep_secret_on_invalid_key`) needs a restart: a reload that changes one logs that and
+/// keeps the running value. (SIGHUP also re-reads the files `[tls]` names, and the session
+/// policy directory is watched.)
 pub const RELOADABLE: &[&str] = &[
     "log_level",
     "preferred_technologies",
@@ -736,6 +944,76 @@ fn leaves(config: &Config) -> std::collections::BTreeMap<String, String> {
         walk("", &value, &mut out);
     }
     out
+}
+
+fn validate_api(config: &Config) -> Result<(), ConfigError> {
+    let api = &config.api;
+    if api.socket_mode & !0o777 != 0 || api.socket_mode & 0o600 != 0o600 {
+        return Err(ConfigError::Invalid {
+            key: "api.socket_mode",
+            message: format!(
+                "{:#o}: permission bits only (at most 0o777), with read and write for the owner",
+                api.socket_mode
+            ),
+        });
+    }
+    for (key, value, min) in [
+        ("api.max_message_bytes", api.max_message_bytes as u64, 4096),
+        (
+            "api.max_streams_per_connection",
+            api.max_streams_per_connection.into(),
+            1,
+        ),
+        (
+            "api.max_streams_per_identity",
+            api.max_streams_per_identity.into(),
+            1,
+        ),
+        (
+            "api.expensive_calls_per_minute",
+            api.expensive_calls_per_minute.into(),
+            1,
+        ),
+        (
+            "api.expensive_calls_burst",
+            api.expensive_calls_burst.into(),
+            1,
+        ),
+        ("api.keepalive_interval", api.keepalive_interval, 1),
+        ("api.keepalive_timeout", api.keepalive_timeout, 1),
+        (
+            "api.stream_queue_bytes",
+            api.stream_queue_bytes as u64,
+            1024,
+        ),
+        ("api.stuck_stream_timeout", api.stuck_stream_timeout, 1),
+    ] {
+        if value < min {
+            return Err(ConfigError::Invalid {
+                key,
+                message: format!("{value} is below the minimum {min}"),
+            });
+        }
+    }
+    let resolve = crate::access::resolve_system_name;
+    config.access.map(&resolve, 0)?;
+    config.api.socket_gid(&resolve)?;
+    let tls = &config.tls;
+    if tls.listen.is_some() {
+        for (key, path) in [
+            ("tls.cert", &tls.cert),
+            ("tls.key", &tls.key),
+            ("tls.client_ca", &tls.client_ca),
+        ] {
+            if path.as_os_str().is_empty() {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "required when tls.listen is set".into(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 mod technology_list {
@@ -937,5 +1215,20 @@ mod tests {
             c.online_check.expect_status, 204,
             "defaults fill the rest of the section"
         );
+    }
+}
+
+#[cfg(test)]
+mod deploy_tests {
+    #[test]
+    fn the_deploy_configs_and_the_policy_example_load() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for file in ["deploy/netpilot.toml", "deploy/dev.toml"] {
+            let text = std::fs::read_to_string(root.join(file)).expect(file);
+            super::parse_text(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+        let file = root.join("deploy/session-policies/navigation.toml");
+        let text = std::fs::read_to_string(&file).expect("policy");
+        crate::access::policy::parse(file, &text, &|_, _| None).expect("the policy example");
     }
 }

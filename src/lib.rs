@@ -5,7 +5,9 @@
 //! functions over [`model`] types) what the world should look like; the [`api`] serves the
 //! engine's snapshots and commands over gRPC.
 
+pub mod access;
 pub mod api;
+pub mod certs;
 pub mod config;
 pub mod daemon;
 pub mod engine;

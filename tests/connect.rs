@@ -185,8 +185,7 @@ async fn dhcp_to_online_with_checksum_offload_on_and_off() {
                 ..Default::default()
             }),
         };
-        let mut session = sessions
-            .open_session(request)
+        let mut session = common::within("OpenSession", sessions.open_session(request))
             .await
             .expect("open")
             .into_inner();
@@ -265,12 +264,14 @@ async fn failover_to_the_other_link_and_back() {
     .await;
 
     let mut sessions = daemon.sessions().await;
-    let mut session = sessions
-        .open_session(pb::OpenSessionRequest::default())
-        .await
-        .expect("open")
-        .into_inner();
-    let first = session.message().await.expect("first").expect("message");
+    let mut session = common::within(
+        "OpenSession",
+        sessions.open_session(pb::OpenSessionRequest::default()),
+    )
+    .await
+    .expect("open")
+    .into_inner();
+    let first = common::next(&mut session, "first session update").await;
     let update = |m: &pb::OpenSessionResponse| match &m.event {
         Some(pb::open_session_response::Event::Update(u)) => u.clone(),
         other => panic!("expected an update, got {other:?}"),
@@ -280,14 +281,14 @@ async fn failover_to_the_other_link_and_back() {
     // Carrier loss on the preferred link: a handover notice, then one update moves the
     // session to veth1.
     bed.carrier("peer0", false);
-    let notice = session.message().await.expect("handover").expect("message");
+    let notice = common::next(&mut session, "handover").await;
     assert!(
         matches!(&notice.event, Some(pb::open_session_response::Event::Handover(h))
             if (h.previous_service_id.as_str(), h.next_service_id.as_str(), h.reason.as_str())
                 == (svc0.as_str(), svc1.as_str(), "lost-carrier")),
         "{notice:?}"
     );
-    let moved = update(&session.message().await.expect("update").expect("message"));
+    let moved = update(&common::next(&mut session, "session update").await);
     assert_eq!(
         (moved.interface(), moved.service_id()),
         ("veth1", svc1.as_str()),
@@ -301,13 +302,13 @@ async fn failover_to_the_other_link_and_back() {
 
     // Carrier back: the preferred link reconnects by itself and takes over again.
     bed.carrier("peer0", true);
-    let notice = session.message().await.expect("handover").expect("message");
+    let notice = common::next_within(&mut session, "handover", SLOW).await;
     assert!(
         matches!(&notice.event, Some(pb::open_session_response::Event::Handover(h))
             if h.reason == "better-service"),
         "{notice:?}"
     );
-    let back = update(&session.message().await.expect("update").expect("message"));
+    let back = update(&common::next_within(&mut session, "session update", SLOW).await);
     assert_eq!(
         (back.interface(), back.service_id()),
         ("veth0", svc0.as_str()),
@@ -349,12 +350,14 @@ async fn lease_expiry_leaves_ready_and_the_service_reconnects_by_itself() {
     .await;
     assert_eq!(ipv4_address(&ready), "198.18.4.20");
     let mut sessions = daemon.sessions().await;
-    let mut session = sessions
-        .open_session(pb::OpenSessionRequest::default())
-        .await
-        .expect("open")
-        .into_inner();
-    session.message().await.expect("first").expect("message");
+    let mut session = common::within(
+        "OpenSession",
+        sessions.open_session(pb::OpenSessionRequest::default()),
+    )
+    .await
+    .expect("open")
+    .into_inner();
+    common::next(&mut session, "first session update").await;
 
     // The server stops answering: renew (T1 4 s) and rebind (T2 7 s) fail, the lease
     // expires at 8 s and the service leaves ready; the session sees it.

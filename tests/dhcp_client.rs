@@ -450,7 +450,12 @@ fn a_renewal_succeeds_over_udp_unicast() {
         ),
         (ip("198.18.6.30"), 8, 4, 7)
     );
-    let renewed = client.bound("renewed lease at T1");
+    // Nothing but the renewed lease: no Expired (the address stays), no Failed.
+    let events = client.until("renewed lease at T1", |e| matches!(e, DhcpEvent::Bound(_)));
+    let renewed = match &events[..] {
+        [DhcpEvent::Bound(l)] => l.clone(),
+        other => panic!("a renewal keeps the lease: {other:?}"),
+    };
     assert_eq!(renewed.address, first.address);
     assert!(
         renewed.acquired > first.acquired,
@@ -466,7 +471,15 @@ fn a_renewal_succeeds_over_udp_unicast() {
         "the renewal is a unicast REQUEST from our address (UDP socket):\n{server}"
     );
     let log = client.stop(false);
-    assert!(log.contains("time to renew"), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("time to renew") && l.contains("state=Renewing")),
+        "{log}"
+    );
+    assert!(
+        !log.contains("state=Rebinding"),
+        "renewed at T1, before T2:\n{log}"
+    );
 }
 
 #[test]
@@ -491,8 +504,11 @@ fn a_nak_during_renewal_expires_the_lease_and_a_new_one_follows() {
     );
     let log = client.stop(false);
     assert!(
-        log.contains("DHCPNAK: dropping the address and starting over"),
-        "{log}"
+        log.lines().any(
+            |l| l.contains("DHCPNAK: dropping the address and starting over")
+                && l.contains("state=Renewing")
+        ),
+        "the NAK that answered the renewal (before T2) took the address:\n{log}"
     );
     assert!(
         log.contains("netpilot test NAK"),

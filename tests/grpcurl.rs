@@ -22,7 +22,12 @@ async fn grpcurl_lists_describes_and_calls_through_reflection() {
     bed.veth("veth0", "peer0");
     bed.host
         .ip(&["addr", "add", "198.18.1.2/24", "dev", "veth0"]);
-    let daemon = Daemon::start(&bed.host, "", &["--listen", "127.0.0.1:50051"]).await;
+    let daemon = Daemon::start(
+        &bed.host,
+        "[api]\ninsecure_loopback = true\n[access]\nviewer = [\"loopback\"]\n",
+        &["--listen", "127.0.0.1:50051"],
+    )
+    .await;
     // grpcurl [FLAGS] ADDRESS [METHOD], run inside the daemon's namespace.
     let tcp = |flags: &[&str], method: &[&str]| {
         let mut args = vec!["-plaintext", "-max-time", "10"];

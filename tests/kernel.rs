@@ -363,6 +363,7 @@ async fn a_carrier_flap_leaves_a_disconnected_service_disconnected() {
     let dhcp_log = dir.path().join("dnsmasq.log");
     let before = read(&dhcp_log).len();
 
+    let (_, mut events) = common::watch(&mut manager).await;
     let oper_up = |up: bool| {
         let mut manager = manager.clone();
         async move {
@@ -380,6 +381,28 @@ async fn a_carrier_flap_leaves_a_disconnected_service_disconnected() {
     eventually("carrier gone", || oper_up(false)).await;
     bed.carrier("peer0", true);
     eventually("carrier back", || oper_up(true)).await;
+    // A marker after the flap: a new link comes after the carrier changes on the one netlink
+    // socket and the engine's one queue, so its InterfaceChanged follows every state the
+    // engine published for the flap. None may be a state change of the service.
+    bed.host.ip(&[
+        "link", "add", "marker0", "type", "veth", "peer", "name", "marker1",
+    ]);
+    let seen = common::read_until(&mut events, "the marker link", |e| {
+        matches!(&e.event, Some(pb::watch_manager_response::Event::InterfaceChanged(c))
+            if c.interface.as_ref().is_some_and(|i| i.name == "marker0"))
+    })
+    .await;
+    let moved: Vec<_> = seen
+        .iter()
+        .filter(|e| {
+            matches!(&e.event, Some(pb::watch_manager_response::Event::ServiceStateChanged(c))
+                if c.service_id == service.id)
+        })
+        .collect();
+    assert!(
+        moved.is_empty(),
+        "the flap changed the service's state: {moved:?}"
+    );
     // A call through the engine's queue: everything it decided on the carrier is published.
     manager
         .report_connectivity(pb::ReportConnectivityRequest {
@@ -485,7 +508,7 @@ async fn sighup_reloads_the_configuration_and_logs_what_changed() {
     std::fs::write(
         &path,
         format!(
-            "listen = \"127.0.0.1:1\"\n{}",
+            "listen = \"127.0.0.1:1\"\n{}\n[api]\ninsecure_loopback = true\n",
             text.replace("[\"veth0\"]", "[\"veth*\"]")
                 .replace("timeout = 5", "timeout = 7")
         ),

@@ -12,7 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    eventually, peer_script, read_until, wait_service, watch, Daemon, Netns, Peer, Testbed,
+    eventually, next, peer_script, read_until, wait_service, watch, within, Daemon,
+    Netns, Peer, Testbed,
 };
 use netpilot::pb;
 use pb::open_session_response::Event as SessionEvent;
@@ -82,13 +83,12 @@ async fn local_ethernet_session_follows_the_link() {
     let (svc0, svc1) = (bed.service_id("veth0"), bed.service_id("veth1"));
     let daemon = Daemon::start(&bed.host, "", &[]).await;
     let mut sessions = daemon.sessions().await;
-    let mut stream = sessions
-        .open_session(local_ethernet())
+    let mut stream = within("OpenSession", sessions.open_session(local_ethernet()))
         .await
         .expect("open")
         .into_inner();
 
-    let first = stream.message().await.expect("first").expect("a message");
+    let first = next(&mut stream, "first update").await;
     assert!(!first.session_id.is_empty());
     let u = update(&first);
     assert_eq!(
@@ -106,7 +106,7 @@ async fn local_ethernet_session_follows_the_link() {
     // The link gets an address: only the changed fields.
     bed.host
         .ip(&["addr", "add", "198.18.1.2/24", "dev", "veth0"]);
-    let m = stream.message().await.expect("update").expect("a message");
+    let m = next(&mut stream, "update").await;
     let u = update(&m);
     assert_eq!(
         fields(u),
@@ -124,12 +124,12 @@ async fn local_ethernet_session_follows_the_link() {
 
     // Carrier loss: disconnected.
     bed.carrier("peer0", false);
-    let m = stream.message().await.expect("update").expect("a message");
+    let m = next(&mut stream, "update").await;
     let u = update(&m);
     assert_eq!(u.state(), pb::SessionState::Disconnected);
     assert_eq!(u.interface(), "", "the interface went away");
     bed.carrier("peer0", true);
-    let m = stream.message().await.expect("update").expect("a message");
+    let m = next(&mut stream, "update").await;
     assert_eq!(update(&m).state(), pb::SessionState::Connected);
 
     // A second link becoming ready does not move the session…
@@ -151,17 +151,13 @@ async fn local_ethernet_session_follows_the_link() {
         })
         .await
         .expect("move");
-    let m = stream
-        .message()
-        .await
-        .expect("handover")
-        .expect("a message");
+    let m = next(&mut stream, "handover").await;
     assert_eq!(
         handover(&m),
         (svc0.as_str(), svc1.as_str(), "better-service"),
         "{m:?}"
     );
-    let m = stream.message().await.expect("update").expect("a message");
+    let m = next(&mut stream, "update").await;
     let u = update(&m);
     assert_eq!(
         fields(u),
@@ -184,7 +180,7 @@ async fn local_ethernet_session_follows_the_link() {
         })
         .await
         .expect("change");
-    let m = stream.message().await.expect("update").expect("a message");
+    let m = next(&mut stream, "update").await;
     let u = update(&m);
     assert_eq!(u.state(), pb::SessionState::Disconnected);
     assert!(
@@ -226,12 +222,14 @@ async fn invalid_settings_are_rejected_naming_the_field() {
         ),
     ];
     for (settings, field) in cases {
-        let err = sessions
-            .open_session(pb::OpenSessionRequest {
+        let err = within(
+            "OpenSession",
+            sessions.open_session(pb::OpenSessionRequest {
                 settings: Some(settings),
-            })
-            .await
-            .expect_err("invalid settings must fail");
+            }),
+        )
+        .await
+        .expect_err("invalid settings must fail");
         assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
         let violations = err
             .get_details_bad_request()
@@ -270,28 +268,19 @@ async fn a_dropped_stream_ends_its_session_and_destroy_releases() {
     let bed = Testbed::new();
     let daemon = Daemon::start(&bed.host, "", &[]).await;
     let mut sessions = daemon.sessions().await;
-    let mut kept = sessions
-        .open_session(local_ethernet())
+    let mut kept = within("OpenSession", sessions.open_session(local_ethernet()))
         .await
         .expect("open")
         .into_inner();
-    let kept_id = kept
-        .message()
-        .await
-        .expect("first")
-        .expect("message")
-        .session_id;
-    let mut dropped = sessions
-        .open_session(pb::OpenSessionRequest::default())
-        .await
-        .expect("open")
-        .into_inner();
-    let dropped_id = dropped
-        .message()
-        .await
-        .expect("first")
-        .expect("message")
-        .session_id;
+    let kept_id = next(&mut kept, "first update").await.session_id;
+    let mut dropped = within(
+        "OpenSession",
+        sessions.open_session(pb::OpenSessionRequest::default()),
+    )
+    .await
+    .expect("open")
+    .into_inner();
+    let dropped_id = next(&mut dropped, "first update").await.session_id;
     let ids = |list: pb::ListSessionsResponse| {
         list.sessions
             .into_iter()
@@ -326,13 +315,16 @@ async fn a_dropped_stream_ends_its_session_and_destroy_releases() {
         })
         .await
         .expect("destroy");
-    let m = kept.message().await.expect("release").expect("a message");
+    let m = next(&mut kept, "release").await;
     assert!(
         matches!(&m.event, Some(SessionEvent::Release(r)) if r.reason == "destroyed"),
         "{m:?}"
     );
     assert!(
-        kept.message().await.expect("end").is_none(),
+        within("end of stream", kept.message())
+            .await
+            .expect("end")
+            .is_none(),
         "nothing after release"
     );
 }
@@ -344,12 +336,11 @@ async fn sigterm_releases_every_session_and_exits_zero() {
     let mut sessions = daemon.sessions().await;
     let mut streams = Vec::new();
     for _ in 0..3 {
-        let mut s = sessions
-            .open_session(local_ethernet())
+        let mut s = within("OpenSession", sessions.open_session(local_ethernet()))
             .await
             .expect("open")
             .into_inner();
-        s.message().await.expect("first").expect("message");
+        next(&mut s, "first update").await;
         streams.push(s);
     }
     let mut manager = daemon.manager().await;
@@ -357,18 +348,20 @@ async fn sigterm_releases_every_session_and_exits_zero() {
 
     daemon.sigterm();
     for mut s in streams {
-        let m = s.message().await.expect("release").expect("a message");
+        let m = next(&mut s, "release").await;
         assert!(
             matches!(&m.event, Some(SessionEvent::Release(r)) if r.reason == "shutdown"),
             "{m:?}"
         );
         assert!(
-            s.message().await.expect("clean end").is_none(),
+            within("end of stream", s.message())
+                .await
+                .expect("clean end")
+                .is_none(),
             "nothing after release"
         );
     }
-    assert!(events
-        .message()
+    assert!(within("end of WatchManager", events.message())
         .await
         .expect("clean end of WatchManager")
         .is_none());
@@ -437,14 +430,16 @@ async fn open(
     tonic::Streaming<pb::OpenSessionResponse>,
     pb::SessionUpdate,
 ) {
-    let mut stream = sessions
-        .open_session(pb::OpenSessionRequest {
+    let mut stream = within(
+        "OpenSession",
+        sessions.open_session(pb::OpenSessionRequest {
             settings: Some(settings),
-        })
-        .await
-        .expect("open")
-        .into_inner();
-    let first = stream.message().await.expect("first").expect("a message");
+        }),
+    )
+    .await
+    .expect("open")
+    .into_inner();
+    let first = next(&mut stream, "first update").await;
     let u = update(&first).clone();
     (first.session_id, stream, u)
 }
@@ -663,7 +658,7 @@ async fn metered_links_are_refused_and_a_pinned_session_follows_its_link_alone()
     // The pinned session heard nothing of veth0; its own link going is its next message,
     // and it does not move to veth0.
     bed.carrier("peer1", false);
-    let m = pinned.message().await.expect("update").expect("a message");
+    let m = next(&mut pinned, "update").await;
     let u = update(&m);
     assert_eq!(
         (u.state(), u.service_id()),

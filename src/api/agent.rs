@@ -8,7 +8,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::caller::caller;
+use super::auth::caller;
 use super::status::invalid;
 use crate::engine::{EngineHandle, InputAnswer, ToAgent};
 use crate::model::Secret;
@@ -72,6 +72,15 @@ impl From<ToAgent> for Outgoing {
     }
 }
 
+/// An answer has at most a few fields, each name a short word and each value bounded.
+fn reply_in_bounds(reply: &pb::InputReply) -> bool {
+    reply.values.len() <= 8
+        && reply
+            .values
+            .iter()
+            .all(|(k, v)| k.len() <= 64 && v.len() <= super::bounds::TEXT_MAX)
+}
+
 #[tonic::async_trait]
 impl pb::agent_service_server::AgentService for AgentApi {
     type RegisterAgentStream = AgentStream;
@@ -80,12 +89,15 @@ impl pb::agent_service_server::AgentService for AgentApi {
         &self,
         req: Request<Streaming<pb::RegisterAgentRequest>>,
     ) -> Result<Response<AgentStream>, Status> {
-        let who = caller(&req);
+        let who = caller(&req)?;
         let mut incoming = req.into_inner();
         let name = match incoming.message().await? {
             Some(pb::RegisterAgentRequest {
                 message: Some(FromAgent::Registration(r)),
-            }) => r.name,
+            }) => {
+                super::bounds::text("registration.name", &r.name, super::bounds::ID_MAX)?;
+                r.name
+            }
             _ => {
                 return Err(invalid(
                     "message",
@@ -115,6 +127,9 @@ impl pb::agent_service_server::AgentService for AgentApi {
                             None => break,
                         },
                         message = incoming.next() => match message {
+                            Some(Ok(pb::RegisterAgentRequest { message: Some(FromAgent::Reply(reply)) })) if !reply_in_bounds(&reply) => {
+                                tracing::warn!(agent = %name, request = reply.request_id, "agent answer with too many or too long values; ignored");
+                            }
                             Some(Ok(pb::RegisterAgentRequest { message: Some(FromAgent::Reply(reply)) })) => {
                                 // Values may be secrets: they go to the engine, never to a log.
                                 let answer = InputAnswer {

@@ -409,6 +409,7 @@ fn ipv6_config(c: &Ipv6Config) -> pb::Ipv6Settings {
 }
 
 fn parse<T: std::str::FromStr>(field: &str, what: &str, text: &str) -> Result<T, tonic::Status> {
+    super::bounds::word(field, text)?;
     text.parse()
         .map_err(|_| status::invalid(field, format!("{text:?} is not {what}")))
 }
@@ -759,12 +760,14 @@ impl From<&SessionInfo> for pb::SessionInfo {
 
 /// Allowed bearers from the wire; `field` is the path of the list.
 pub fn bearers(field: &str, list: &pb::BearerList) -> Result<Vec<Bearer>, tonic::Status> {
+    super::bounds::list(&format!("{field}.bearers"), list.bearers.len())?;
     list.bearers
         .iter()
         .enumerate()
         .map(|(i, b)| {
-            b.parse()
-                .map_err(|e: String| status::invalid(format!("{field}.bearers[{i}]"), e))
+            let f = format!("{field}.bearers[{i}]");
+            super::bounds::word(&f, b)?;
+            b.parse().map_err(|e: String| status::invalid(f, e))
         })
         .collect()
 }
@@ -789,7 +792,7 @@ fn allowed_interface(field: &str, name: &str) -> Result<Option<String>, tonic::S
     if name.is_empty() || name == "*" {
         return Ok(None);
     }
-    let valid = name.len() <= 15
+    let valid = name.len() <= super::bounds::IFNAME_MAX
         && name != "."
         && name != ".."
         && !name
@@ -818,12 +821,7 @@ pub fn session_change(s: &pb::SessionSettings) -> Result<SessionChange, tonic::S
         None => None,
     };
     if let Some(c) = &s.context_identifier {
-        if c.len() > MAX_CONTEXT_IDENTIFIER {
-            return Err(status::invalid(
-                "settings.context_identifier",
-                format!("{} bytes; at most {MAX_CONTEXT_IDENTIFIER}", c.len()),
-            ));
-        }
+        super::bounds::text("settings.context_identifier", c, MAX_CONTEXT_IDENTIFIER)?;
     }
     Ok(SessionChange {
         allowed_bearers,

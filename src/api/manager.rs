@@ -9,7 +9,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use super::auth::caller;
+use super::bounds;
 use super::convert::{self, technology_kind};
+use super::server::ConnHandle;
+use super::session::Outlet;
 use super::status::{invalid, not_supported};
 use crate::engine::{EngineError, EngineHandle, Snapshot};
 use crate::model::{ServiceUpdate, TechnologyKind};
@@ -37,15 +41,18 @@ const UPDATABLE_SERVICE_FIELDS: &[&str] = &[
 /// The ManagerService implementation.
 pub struct ManagerApi {
     engine: EngineHandle,
+    stuck: Duration,
 }
 
 impl ManagerApi {
-    /// Serves the engine behind `engine`.
-    pub fn new(engine: EngineHandle) -> Self {
-        Self { engine }
+    /// Serves the engine behind `engine`; a WatchManager stream whose client takes no
+    /// message for `stuck` is closed with its connection.
+    pub fn new(engine: EngineHandle, stuck: Duration) -> Self {
+        Self { engine, stuck }
     }
 
     fn service(&self, field: &str, id: &str) -> Result<pb::Service, Status> {
+        bounds::service_id(field, id)?;
         if id.is_empty() {
             return Err(invalid(
                 field,
@@ -99,19 +106,33 @@ fn snapshot_message(s: &Snapshot) -> pb::WatchManagerResponse {
     }
 }
 
-/// Streams a snapshot, then events; a client that falls behind gets a fresh snapshot.
-fn watch(engine: EngineHandle) -> ReceiverStream<Result<pb::WatchManagerResponse, Status>> {
+/// Streams a snapshot, then events; a client that falls behind gets a fresh snapshot, and
+/// one that takes nothing for `stuck` loses its connection.
+fn watch(
+    engine: EngineHandle,
+    stuck: Duration,
+    conn: Option<ConnHandle>,
+    client: String,
+) -> ReceiverStream<Result<pb::WatchManagerResponse, Status>> {
     let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+    let out = Outlet {
+        tx,
+        stuck,
+        conn,
+        client,
+    };
     tokio::spawn(async move {
+        let what = "WatchManager";
         let mut sub = engine.subscribe();
         'resync: loop {
             let mut seq = sub.snapshot.seq;
-            if tx.send(Ok(snapshot_message(&sub.snapshot))).await.is_err() {
-                return;
+            match out.reserve(what).await {
+                Ok(permit) => permit.send(Ok(snapshot_message(&sub.snapshot))),
+                Err(_) => return,
             }
             loop {
                 let batch = tokio::select! {
-                    _ = tx.closed() => return,
+                    _ = out.tx.closed() => return,
                     _ = engine.stopping() => return,
                     batch = sub.events.recv() => batch,
                 };
@@ -120,8 +141,9 @@ fn watch(engine: EngineHandle) -> ReceiverStream<Result<pb::WatchManagerResponse
                     Ok(batch) => {
                         seq = batch.seq;
                         for message in convert::watch_responses(&batch) {
-                            if tx.send(Ok(message)).await.is_err() {
-                                return;
+                            match out.reserve(what).await {
+                                Ok(permit) => permit.send(Ok(message)),
+                                Err(_) => return,
                             }
                         }
                     }
@@ -136,6 +158,122 @@ fn watch(engine: EngineHandle) -> ReceiverStream<Result<pb::WatchManagerResponse
         }
     });
     ReceiverStream::new(rx)
+}
+
+/// UpdateService's service and mask paths, bounded and present.
+pub fn update_request(req: pb::UpdateServiceRequest) -> Result<(pb::Service, Vec<String>), Status> {
+    let wanted = req
+        .service
+        .ok_or_else(|| invalid("service", "the service with its new values is required"))?;
+    let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
+    bounds::list("update_mask.paths", paths.len())?;
+    for (i, p) in paths.iter().enumerate() {
+        bounds::word(&format!("update_mask.paths[{i}]"), p)?;
+    }
+    bounds::service_id("service.id", &wanted.id)?;
+    let proxy = wanted.proxy_config.clone().unwrap_or_default();
+    bounds::text("service.proxy_config.url", &proxy.url, 2048)?;
+    for (field, list) in [
+        ("service.nameservers_config", &wanted.nameservers_config),
+        ("service.timeservers_config", &wanted.timeservers_config),
+        ("service.domains_config", &wanted.domains_config),
+        ("service.proxy_config.servers", &proxy.servers),
+        ("service.proxy_config.excludes", &proxy.excludes),
+    ] {
+        bounds::list(field, list.len())?;
+        for (i, v) in list.iter().enumerate() {
+            bounds::word(&format!("{field}[{i}]"), v)?;
+        }
+    }
+    if paths.is_empty() {
+        return Err(invalid(
+            "update_mask",
+            format!(
+                "name the fields to change: {}",
+                UPDATABLE_SERVICE_FIELDS.join(", ")
+            ),
+        ));
+    }
+    if wanted.id.is_empty() {
+        return Err(invalid(
+            "service.id",
+            "a service id is required (see ListServices)",
+        ));
+    }
+    Ok((wanted, paths))
+}
+
+/// The change UpdateService asks for: the fields `paths` name, taken from `wanted` and
+/// converted. The engine merges it into the configuration it holds and checks the result
+/// ([`crate::model::ServiceConfig::validate`]), so two updates of different fields never
+/// undo each other and nothing is applied unless everything is valid.
+pub fn service_update(wanted: &pb::Service, paths: &[String]) -> Result<ServiceUpdate, Status> {
+    let mut update = ServiceUpdate::default();
+    for (i, path) in paths.iter().enumerate() {
+        match path.as_str() {
+            "autoconnect" => update.autoconnect = Some(wanted.autoconnect),
+            "metered" => update.metered = Some(wanted.metered),
+            "ipv4_config" => {
+                update.ipv4 = Some(convert::ipv4_config_from(wanted.ipv4_config.as_ref())?)
+            }
+            "ipv6_config" => {
+                update.ipv6 = Some(convert::ipv6_config_from(wanted.ipv6_config.as_ref())?)
+            }
+            "nameservers_config" => {
+                update.nameservers = Some(convert::nameservers_from(&wanted.nameservers_config)?)
+            }
+            "timeservers_config" => update.timeservers = Some(wanted.timeservers_config.clone()),
+            "domains_config" => update.domains = Some(wanted.domains_config.clone()),
+            "proxy_config" => {
+                update.proxy = Some(convert::proxy_config_from(wanted.proxy_config.as_ref())?)
+            }
+            "eap_config" => {
+                update.eap = Some(convert::eap_config_from(wanted.eap_config.as_ref())?)
+            }
+            "connect_timeout" => {
+                update.connect_timeout = Some(convert::seconds_from(
+                    "service.connect_timeout",
+                    wanted.connect_timeout.as_ref(),
+                )?)
+            }
+            "idle_timeout" => {
+                update.idle_timeout = Some(convert::seconds_from(
+                    "service.idle_timeout",
+                    wanted.idle_timeout.as_ref(),
+                )?)
+            }
+            "admin_down_on_timeout" => {
+                update.admin_down_on_timeout = Some(wanted.admin_down_on_timeout)
+            }
+            other => {
+                return Err(invalid(
+                    format!("update_mask.paths[{i}]"),
+                    format!(
+                        "{other:?} cannot be changed; allowed: {}",
+                        UPDATABLE_SERVICE_FIELDS.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(update)
+}
+
+/// ConnectService's timeout: positive and below a day.
+pub fn connect_timeout(t: Option<pbjson_types::Duration>) -> Result<Option<Duration>, Status> {
+    match t {
+        None => Ok(None),
+        Some(d) if d.seconds < 0 || d.nanos < 0 || (d.seconds == 0 && d.nanos == 0) => {
+            Err(invalid("timeout", "must be positive"))
+        }
+        Some(d) if d.seconds >= bounds::TIMEOUT_MAX_SECS || d.nanos >= 1_000_000_000 => {
+            Err(invalid(
+                "timeout",
+                format!("must be below {} s", bounds::TIMEOUT_MAX_SECS),
+            ))
+        }
+        Some(d) => Ok(Some(Duration::new(d.seconds as u64, d.nanos as u32))),
+    }
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchManagerResponse, Status>> + Send>>;
@@ -167,9 +305,15 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
 
     async fn watch_manager(
         &self,
-        _: Request<pb::WatchManagerRequest>,
+        req: Request<pb::WatchManagerRequest>,
     ) -> Result<Response<WatchStream>, Status> {
-        Ok(Response::new(Box::pin(watch(self.engine.clone()))))
+        let conn = req.extensions().get::<ConnHandle>().cloned();
+        let client = match &conn {
+            Some(c) => c.peer().to_string(),
+            None => caller(&req)?.to_string(),
+        };
+        let stream = watch(self.engine.clone(), self.stuck, conn, client);
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn list_technologies(
@@ -202,6 +346,9 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
     ) -> Result<Response<pb::UpdateTechnologyResponse>, Status> {
         let req = req.into_inner();
         let (kind, technology) = self.technology("type", req.r#type)?;
+        if let Some(c) = &req.country {
+            bounds::word("country", c)?;
+        }
         if req.tethering.is_some()
             || req.tethering_identifier.is_some()
             || req.tethering_passphrase.is_some()
@@ -264,13 +411,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         let req = req.into_inner();
         self.service("service_id", &req.service_id)?;
         let (credentials, name) = convert::credentials_from(req.credentials.as_ref())?;
-        let timeout = match req.timeout {
-            None => None,
-            Some(d) if d.seconds < 0 || d.nanos < 0 || (d.seconds == 0 && d.nanos == 0) => {
-                return Err(invalid("timeout", "must be positive"));
-            }
-            Some(d) => Some(Duration::new(d.seconds as u64, d.nanos as u32)),
-        };
+        let timeout = connect_timeout(req.timeout)?;
         let service = self
             .engine
             .connect(req.service_id, timeout, credentials, name)
@@ -306,6 +447,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
     ) -> Result<Response<pb::MoveServiceResponse>, Status> {
         use pb::move_service_request::Target;
         let req = req.into_inner();
+        bounds::service_id("service_id", &req.service_id)?;
         if req.service_id.is_empty() {
             return Err(invalid("service_id", "a service id is required"));
         }
@@ -314,6 +456,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
             Some(Target::After(id)) => (id, true),
             None => return Err(invalid("target", "set before or after to a service id")),
         };
+        bounds::service_id(if after { "after" } else { "before" }, &anchor)?;
         let services = self
             .engine
             .move_service(req.service_id, anchor, after)
@@ -328,77 +471,8 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         req: Request<pb::UpdateServiceRequest>,
     ) -> Result<Response<pb::UpdateServiceResponse>, Status> {
         let req = req.into_inner();
-        let wanted = req
-            .service
-            .ok_or_else(|| invalid("service", "the service with its new values is required"))?;
-        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
-        if paths.is_empty() {
-            return Err(invalid(
-                "update_mask",
-                format!(
-                    "name the fields to change: {}",
-                    UPDATABLE_SERVICE_FIELDS.join(", ")
-                ),
-            ));
-        }
-        if wanted.id.is_empty() {
-            return Err(invalid(
-                "service.id",
-                "a service id is required (see ListServices)",
-            ));
-        }
-        let mut update = ServiceUpdate::default();
-        for (i, path) in paths.iter().enumerate() {
-            match path.as_str() {
-                "autoconnect" => update.autoconnect = Some(wanted.autoconnect),
-                "metered" => update.metered = Some(wanted.metered),
-                "ipv4_config" => {
-                    update.ipv4 = Some(convert::ipv4_config_from(wanted.ipv4_config.as_ref())?)
-                }
-                "ipv6_config" => {
-                    update.ipv6 = Some(convert::ipv6_config_from(wanted.ipv6_config.as_ref())?)
-                }
-                "nameservers_config" => {
-                    update.nameservers =
-                        Some(convert::nameservers_from(&wanted.nameservers_config)?)
-                }
-                "timeservers_config" => {
-                    update.timeservers = Some(wanted.timeservers_config.clone())
-                }
-                "domains_config" => update.domains = Some(wanted.domains_config.clone()),
-                "eap_config" => {
-                    update.eap = Some(convert::eap_config_from(wanted.eap_config.as_ref())?)
-                }
-                "connect_timeout" => {
-                    update.connect_timeout = Some(convert::seconds_from(
-                        "service.connect_timeout",
-                        wanted.connect_timeout.as_ref(),
-                    )?)
-                }
-                "idle_timeout" => {
-                    update.idle_timeout = Some(convert::seconds_from(
-                        "service.idle_timeout",
-                        wanted.idle_timeout.as_ref(),
-                    )?)
-                }
-                "admin_down_on_timeout" => {
-                    update.admin_down_on_timeout = Some(wanted.admin_down_on_timeout)
-                }
-                "proxy_config" => {
-                    update.proxy = Some(convert::proxy_config_from(wanted.proxy_config.as_ref())?)
-                }
-                other => {
-                    return Err(invalid(
-                        format!("update_mask.paths[{i}]"),
-                        format!(
-                            "{other:?} cannot be changed; allowed: {}",
-                            UPDATABLE_SERVICE_FIELDS.join(", ")
-                        ),
-                    ))
-                }
-            }
-        }
-        // The engine merges the change into the configuration it holds and checks the result.
+        let (wanted, paths) = update_request(req)?;
+        let update = service_update(&wanted, &paths)?;
         let service = self.engine.update_service(wanted.id, update).await?;
         Ok(Response::new(pb::UpdateServiceResponse {
             service: Some((&service).into()),
@@ -456,6 +530,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         req: Request<pb::GetInterfaceRequest>,
     ) -> Result<Response<pb::GetInterfaceResponse>, Status> {
         let name = req.into_inner().name;
+        bounds::ifname("name", &name)?;
         let interface = self
             .engine
             .snapshot()
@@ -475,6 +550,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         req: Request<pb::UpdateInterfaceRequest>,
     ) -> Result<Response<pb::UpdateInterfaceResponse>, Status> {
         let req = req.into_inner();
+        bounds::ifname("name", &req.name)?;
         let view = match req.ignored {
             Some(ignored) => self.engine.set_interface_ignored(req.name, ignored).await?,
             None => self.engine.snapshot().interface(&req.name).cloned().ok_or(

@@ -3,26 +3,32 @@
 //! loopback TCP.
 
 mod agent;
-mod caller;
+pub mod auth;
+pub mod bounds;
+pub mod codec;
 pub mod convert;
+pub mod fuzz;
 mod manager;
+pub mod server;
 mod session;
 pub mod status;
+pub mod tls;
 
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use tokio::net::{TcpListener, UnixListener};
-use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::service::Routes;
-use tonic::transport::Server;
 
+use crate::access::AccessMap;
 use crate::engine::EngineHandle;
 use crate::pb;
 use pb::agent_service_server::AgentServiceServer;
 use pb::manager_service_server::ManagerServiceServer;
 use pb::session_service_server::SessionServiceServer;
+pub use server::ServeLimits;
 
 /// Why the API could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -45,21 +51,13 @@ pub enum ServeError {
     /// Reflection could not load the descriptors.
     #[error("build server reflection")]
     Reflection(#[source] tonic_reflection::server::Error),
-    /// The server failed.
-    #[error("serve gRPC on {what}")]
-    Serve {
-        /// The socket path or address.
-        what: String,
-        /// The cause.
-        #[source]
-        source: tonic::transport::Error,
-    },
 }
 
 /// Binds the Unix socket: creates the directory, removes a stale socket file (one nobody
-/// answers on: connecting is refused), and sets mode 0660 (DESIGN §4). A socket that still
-/// answers is never removed: [`ServeError::InUse`].
-pub fn bind_unix(path: &Path) -> Result<UnixListener, ServeError> {
+/// answers on: connecting is refused), and sets the mode and the group (`[api]
+/// socket_mode`, `socket_group`; DESIGN §4). A socket that still answers is never removed:
+/// [`ServeError::InUse`].
+pub fn bind_unix(path: &Path, mode: u32, group: Option<u32>) -> Result<UnixListener, ServeError> {
     let err = |source| ServeError::Listen {
         what: path.display().to_string(),
         source,
@@ -81,11 +79,14 @@ pub fn bind_unix(path: &Path) -> Result<UnixListener, ServeError> {
         Err(e) => return Err(err(e)),
     }
     let listener = UnixListener::bind(path).map_err(err)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(err)?;
+    if group.is_some() {
+        std::os::unix::fs::chown(path, None, group).map_err(err)?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(err)?;
     Ok(listener)
 }
 
-async fn routes(engine: &EngineHandle) -> Result<Routes, ServeError> {
+async fn routes(engine: &EngineHandle, limits: &ServeLimits) -> Result<Routes, ServeError> {
     // Both reflection versions list both, so `grpcurl list` shows everything served.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -112,70 +113,79 @@ async fn routes(engine: &EngineHandle) -> Result<Routes, ServeError> {
         .set_serving::<AgentServiceServer<agent::AgentApi>>()
         .await;
 
+    let max = limits.max_message_bytes;
     let mut builder = Routes::builder();
     builder
-        .add_service(ManagerServiceServer::new(manager::ManagerApi::new(
-            engine.clone(),
-        )))
-        .add_service(SessionServiceServer::new(session::SessionApi::new(
-            engine.clone(),
-        )))
-        .add_service(AgentServiceServer::new(agent::AgentApi::new(
-            engine.clone(),
-        )))
+        .add_service(
+            ManagerServiceServer::new(manager::ManagerApi::new(
+                engine.clone(),
+                limits.stuck_timeout,
+            ))
+            .max_decoding_message_size(max),
+        )
+        .add_service(
+            SessionServiceServer::new(session::SessionApi::new(
+                engine.clone(),
+                limits.stuck_timeout,
+            ))
+            .max_decoding_message_size(max),
+        )
+        .add_service(
+            AgentServiceServer::new(agent::AgentApi::new(engine.clone()))
+                .max_decoding_message_size(max),
+        )
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
     Ok(builder.routes())
 }
 
-/// Serves the API on `unix` and, if given, `tcp` until `shutdown` resolves; then lets
-/// in-flight calls finish.
+/// The listeners to serve.
+pub struct Listeners {
+    /// The Unix socket.
+    pub unix: UnixListener,
+    /// Plain TCP on loopback (development, `[api] insecure_loopback`).
+    pub loopback: Option<TcpListener>,
+    /// The mutual-TLS listener and its certificates.
+    pub tls: Option<(TcpListener, Arc<tls::TlsState>)>,
+}
+
+/// Serves the API on every listener until `shutdown` resolves; then sends every
+/// connection a GOAWAY and returns once they have closed (the caller bounds the wait).
+/// Every call passes [`auth::Auth`]: the caller's role from `access`, and `limits`.
 pub async fn serve(
     engine: EngineHandle,
-    unix: UnixListener,
-    tcp: Option<TcpListener>,
+    listeners: Listeners,
+    access: AccessMap,
+    limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let routes = routes(&engine).await?;
+    let routes = routes(&engine, &limits).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let unix_what = unix
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
-        .unwrap_or_else(|| "unix socket".into());
-    let unix_server = Server::builder()
-        .add_routes(routes.clone())
-        .serve_with_incoming_shutdown(UnixListenerStream::new(unix), stopped(stop_rx.clone()));
-    let tcp_server = tcp.map(|l| {
-        let what = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let server = Server::builder()
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(l), stopped(stop_rx));
-        (what, server)
+    let shared = Arc::new(server::Shared {
+        routes,
+        access,
+        counters: Arc::new(auth::Counters::new(limits.auth)),
+        limits,
+        stop: stop_rx,
     });
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    match tcp_server {
-        Some((tcp_what, tcp_server)) => {
-            let (u, t) = tokio::join!(unix_server, tcp_server);
-            u.map_err(|source| ServeError::Serve {
-                what: unix_what,
-                source,
-            })?;
-            t.map_err(|source| ServeError::Serve {
-                what: tcp_what,
-                source,
-            })
-        }
-        None => unix_server.await.map_err(|source| ServeError::Serve {
-            what: unix_what,
-            source,
-        }),
+    let mut accepts = vec![tokio::spawn(server::accept_unix(
+        listeners.unix,
+        shared.clone(),
+    ))];
+    if let Some(l) = listeners.loopback {
+        accepts.push(tokio::spawn(server::accept_loopback(l, shared.clone())));
     }
+    if let Some((l, tls)) = listeners.tls {
+        accepts.push(tokio::spawn(server::accept_tls(l, tls, shared.clone())));
+    }
+    drop(shared);
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    for a in accepts {
+        let _ = a.await;
+    }
+    // Every connection holds a receiver; they close after their GOAWAY.
+    stop_tx.closed().await;
+    Ok(())
 }

@@ -3,35 +3,41 @@
 //! updates, never a growing queue.
 
 use std::pin::Pin;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-use super::caller::caller;
+use super::auth::caller;
 use super::convert::{self, full_session_update};
+use super::server::ConnHandle;
 use crate::engine::{parse_session_id, EngineHandle};
 use crate::model::{SessionId, SessionView};
 use crate::pb;
 
-/// Messages a session stream may queue before the client must read. They are boxed: a
-/// tokio channel allocates its slots 32 at a time, and an unboxed message with its status
-/// would make that about 16 KB per idle session.
-const SESSION_BUFFER: usize = 4;
+/// Messages a session stream holds for its client: one. Everything newer is coalesced into
+/// the next message (the session view is a state, not a log), so a client that does not
+/// read costs one message here plus the HTTP/2 send buffer (`[api] stream_queue_bytes`).
+const SESSION_BUFFER: usize = 1;
 
-/// One queued message of a session stream.
+/// One queued message of a session stream, boxed: a tokio channel allocates its slots 32 at
+/// a time whatever its bound, and unboxed slots of a message with its status made about
+/// 16 KB per idle session.
 type Queued = Box<Result<pb::OpenSessionResponse, Status>>;
 
 /// The SessionService implementation.
 pub struct SessionApi {
     engine: EngineHandle,
+    stuck: Duration,
 }
 
 impl SessionApi {
-    /// Serves the engine behind `engine`.
-    pub fn new(engine: EngineHandle) -> Self {
-        Self { engine }
+    /// Serves the engine behind `engine`; a stream whose client takes no update for `stuck`
+    /// is closed with its connection.
+    pub fn new(engine: EngineHandle, stuck: Duration) -> Self {
+        Self { engine, stuck }
     }
 }
 
@@ -90,61 +96,106 @@ fn message(id: SessionId, event: pb::open_session_response::Event) -> pb::OpenSe
     }
 }
 
-/// Sends the session's updates until the daemon releases it or the client goes away.
+/// Where a stream's messages go, and what to do with a client that does not take them.
+pub(super) struct Outlet<M> {
+    pub tx: mpsc::Sender<M>,
+    /// How long a message may wait for the client.
+    pub stuck: Duration,
+    /// The stream's connection, closed when the client is stuck.
+    pub conn: Option<ConnHandle>,
+    /// The client, for the log line.
+    pub client: String,
+}
+
+/// Why a stream stopped sending.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Gone {
+    /// The client went away.
+    Closed,
+    /// The client took nothing for `stuck`: its connection was closed.
+    Stuck,
+}
+
+impl<M> Outlet<M> {
+    /// Waits for room for one message, at most `stuck`; a client that stays stuck loses its
+    /// connection (logged, naming it). Everything that changes meanwhile is coalesced by
+    /// the caller, which builds the message only once it has room.
+    pub async fn reserve(&self, what: &str) -> Result<mpsc::Permit<'_, M>, Gone> {
+        match tokio::time::timeout(self.stuck, self.tx.reserve()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(Gone::Closed),
+            Err(_) => {
+                tracing::warn!(
+                    client = %self.client,
+                    stream = what,
+                    "stream stuck: the client took no message for {:?}; closing its connection",
+                    self.stuck
+                );
+                if let Some(conn) = &self.conn {
+                    conn.close();
+                }
+                Err(Gone::Stuck)
+            }
+        }
+    }
+}
+
+/// Sends the session's updates until the daemon releases it or the client goes away. A
+/// handover notice goes just before the update that moves the session.
 async fn follow(
     engine: EngineHandle,
     id: SessionId,
     mut views: watch::Receiver<SessionView>,
-    tx: mpsc::Sender<Queued>,
+    out: Outlet<Queued>,
 ) {
     use pb::open_session_response::Event;
+    let what = format!("session {id}");
     let mut last: Option<pb::SessionUpdate> = None;
     loop {
+        let Ok(permit) = out.reserve(&what).await else {
+            engine.close_session(id);
+            return;
+        };
         let view = views.borrow_and_update().clone();
         if let Some(reason) = view.released {
-            let _ = tx
-                .send(Box::new(Ok(message(
-                    id,
-                    Event::Release(pb::SessionRelease {
-                        reason: reason.into(),
-                    }),
-                ))))
-                .await;
+            permit.send(Box::new(Ok(message(
+                id,
+                Event::Release(pb::SessionRelease {
+                    reason: reason.into(),
+                }),
+            ))));
             return;
         }
         let full = full_session_update(&view);
-        if let Some(notice) = handover_notice(last.as_ref(), &view) {
-            if tx
-                .send(Box::new(Ok(message(id, Event::Handover(notice)))))
-                .await
-                .is_err()
-            {
-                engine.close_session(id);
-                return;
+        let permit = match handover_notice(last.as_ref(), &view) {
+            Some(notice) => {
+                permit.send(Box::new(Ok(message(id, Event::Handover(notice)))));
+                let Ok(permit) = out.reserve(&what).await else {
+                    engine.close_session(id);
+                    return;
+                };
+                permit
             }
-        }
+            None => permit,
+        };
         let update = match &last {
             None => full.clone(),
             Some(last) => diff(last, &full),
         };
-        if update != pb::SessionUpdate::default()
-            && tx
-                .send(Box::new(Ok(message(id, Event::Update(update)))))
-                .await
-                .is_err()
-        {
-            engine.close_session(id);
-            return;
+        if update != pb::SessionUpdate::default() {
+            permit.send(Box::new(Ok(message(id, Event::Update(update)))));
         }
         last = Some(full);
         tokio::select! {
             changed = views.changed() => if changed.is_err() {
                 // The engine dropped the session without a release: it has stopped.
-                let release = pb::SessionRelease { reason: "shutdown".into() };
-                let _ = tx.send(Box::new(Ok(message(id, Event::Release(release))))).await;
+                if let Ok(permit) = out.reserve(&what).await {
+                    let release = pb::SessionRelease { reason: "shutdown".into() };
+                    permit.send(Box::new(Ok(message(id, Event::Release(release)))));
+                }
                 return;
             },
-            _ = tx.closed() => {
+            _ = out.tx.closed() => {
                 engine.close_session(id);
                 return;
             }
@@ -162,11 +213,21 @@ impl pb::session_service_server::SessionService for SessionApi {
         &self,
         req: Request<pb::OpenSessionRequest>,
     ) -> Result<Response<SessionStream>, Status> {
-        let owner = caller(&req);
+        let owner = caller(&req)?;
+        let conn = req.extensions().get::<ConnHandle>().cloned();
         let settings = convert::new_session_settings(req.get_ref().settings.as_ref())?;
+        let client = conn
+            .as_ref()
+            .map_or_else(|| owner.to_string(), |c| c.peer().to_string());
         let (id, views) = self.engine.open_session(owner, settings).await?;
         let (tx, rx) = mpsc::channel(SESSION_BUFFER);
-        tokio::spawn(follow(self.engine.clone(), id, views, tx));
+        let out = Outlet {
+            tx,
+            stuck: self.stuck,
+            conn,
+            client,
+        };
+        tokio::spawn(follow(self.engine.clone(), id, views, out));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(|m| *m))))
     }
 
@@ -175,7 +236,7 @@ impl pb::session_service_server::SessionService for SessionApi {
         req: Request<pb::ConnectSessionRequest>,
     ) -> Result<Response<pb::ConnectSessionResponse>, Status> {
         let id = parse_session_id("session_id", &req.get_ref().session_id)?;
-        self.engine.connect_session(id, caller(&req)).await?;
+        self.engine.connect_session(id, caller(&req)?).await?;
         Ok(Response::new(pb::ConnectSessionResponse {}))
     }
 
@@ -184,7 +245,7 @@ impl pb::session_service_server::SessionService for SessionApi {
         req: Request<pb::DisconnectSessionRequest>,
     ) -> Result<Response<pb::DisconnectSessionResponse>, Status> {
         let id = parse_session_id("session_id", &req.get_ref().session_id)?;
-        self.engine.disconnect_session(id, caller(&req)).await?;
+        self.engine.disconnect_session(id, caller(&req)?).await?;
         Ok(Response::new(pb::DisconnectSessionResponse {}))
     }
 
@@ -192,7 +253,7 @@ impl pb::session_service_server::SessionService for SessionApi {
         &self,
         req: Request<pb::ChangeSessionRequest>,
     ) -> Result<Response<pb::ChangeSessionResponse>, Status> {
-        let who = caller(&req);
+        let who = caller(&req)?;
         let req = req.into_inner();
         let id = parse_session_id("session_id", &req.session_id)?;
         let change = convert::session_change(&req.settings.unwrap_or_default())?;
@@ -205,17 +266,17 @@ impl pb::session_service_server::SessionService for SessionApi {
         req: Request<pb::DestroySessionRequest>,
     ) -> Result<Response<pb::DestroySessionResponse>, Status> {
         let id = parse_session_id("session_id", &req.get_ref().session_id)?;
-        self.engine.destroy_session(id, caller(&req)).await?;
+        self.engine.destroy_session(id, caller(&req)?).await?;
         Ok(Response::new(pb::DestroySessionResponse {}))
     }
 
     async fn list_sessions(
         &self,
-        _: Request<pb::ListSessionsRequest>,
+        req: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
         let sessions = self
             .engine
-            .list_sessions()
+            .list_sessions(caller(&req)?)
             .await?
             .iter()
             .map(Into::into)

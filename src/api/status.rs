@@ -34,6 +34,9 @@ pub fn from_engine(error: EngineError) -> Status {
         EngineError::PermissionDenied(_) => {
             with_reason(Code::PermissionDenied, message, "PermissionDenied")
         }
+        EngineError::ResourceExhausted(_) => {
+            with_reason(Code::ResourceExhausted, message, "TooManySessions")
+        }
         EngineError::AlreadyExists(_) => with_reason(Code::AlreadyExists, message, "AlreadyExists"),
         EngineError::FailedPrecondition { reason, .. } => {
             with_reason(Code::FailedPrecondition, message, reason)
@@ -97,6 +100,11 @@ mod tests {
                 EngineError::PermissionDenied("no".into()),
                 Code::PermissionDenied,
                 "PermissionDenied",
+            ),
+            (
+                EngineError::ResourceExhausted("many".into()),
+                Code::ResourceExhausted,
+                "TooManySessions",
             ),
             (
                 EngineError::AlreadyExists("one".into()),

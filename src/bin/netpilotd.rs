@@ -1,12 +1,12 @@
 //! netpilotd: the netpilot daemon. Startup order: configuration, logging, the instance lock
 //! in the run directory, store, engine, Wi-Fi backend (wpa_supplicant), kernel applier, DNS
 //! and monitor (rtnetlink), then, once the engine has published the first full kernel dump,
-//! the API listeners.
+//! the session policies and the API listeners (Unix socket, loopback TCP, mutual TLS).
 //!
-//! Signals: SIGTERM and SIGINT stop cleanly; SIGHUP reloads the configuration and applies
-//! the keys that may change at run time ([`config::RELOADABLE`]). If the engine, the kernel
-//! monitor, the applier, the DNS task or the Wi-Fi backend ends, netpilotd logs why and
-//! exits non-zero, so that its service manager restarts it.
+//! Signals: SIGTERM and SIGINT stop cleanly; SIGHUP reloads the configuration, applies the
+//! keys that may change at run time ([`config::RELOADABLE`]), and reloads the TLS files. If
+//! the engine, the kernel monitor, the applier, the DNS task or the Wi-Fi backend ends,
+//! netpilotd logs why and exits non-zero, so that its service manager restarts it.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -160,6 +160,26 @@ fn create_dir(key: &str, dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("create {key} {}: {e}", dir.display()))
 }
 
+/// The API limits of `[api]`.
+fn limits(config: &Config) -> api::ServeLimits {
+    let api = &config.api;
+    let secs = Duration::from_secs;
+    api::ServeLimits {
+        max_message_bytes: api.max_message_bytes,
+        streams_per_connection: api.max_streams_per_connection,
+        send_buffer_bytes: api.stream_queue_bytes,
+        keepalive_interval: secs(api.keepalive_interval),
+        keepalive_timeout: secs(api.keepalive_timeout),
+        idle_timeout: (api.idle_timeout > 0).then(|| secs(api.idle_timeout)),
+        stuck_timeout: secs(api.stuck_stream_timeout),
+        auth: api::auth::AuthLimits {
+            streams_per_identity: api.max_streams_per_identity as usize,
+            expensive_per_minute: api.expensive_calls_per_minute,
+            expensive_burst: api.expensive_calls_burst,
+        },
+    }
+}
+
 /// Why the daemon exits when a task it needs ends.
 fn task_ended(ended: daemon::TaskEnded) -> String {
     format!("{ended}; exiting so that the service manager restarts netpilotd")
@@ -225,9 +245,30 @@ async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
         known = engine.kernel_known() => known.map_err(|e| e.to_string())?,
         ended = daemon::first_to_end(&mut tasks) => return Err(task_ended(ended)),
     }
-    let unix = api::bind_unix(&config.socket).map_err(|e| display_chain(&e))?;
+    let resolve = netpilot::access::resolve_system_name;
+    // SAFETY: geteuid has no preconditions.
+    let daemon_uid = unsafe { libc::geteuid() };
+    let access = config
+        .access
+        .map(&resolve, daemon_uid)
+        .map_err(|e| display_chain(&e))?;
+    if let Some(dir) = &config.access.session_policies {
+        let policies =
+            netpilot::access::watch::PolicyDir::load(dir).map_err(|e| display_chain(&e))?;
+        engine
+            .set_session_policies(policies.set())
+            .await
+            .map_err(|e| format!("session policies: {e}"))?;
+        netpilot::access::watch::spawn(policies, engine.clone()).map_err(|e| display_chain(&e))?;
+    }
+    let group = config
+        .api
+        .socket_gid(&resolve)
+        .map_err(|e| display_chain(&e))?;
+    let unix = api::bind_unix(&config.socket, config.api.socket_mode, group)
+        .map_err(|e| display_chain(&e))?;
     let socket_inode = std::fs::metadata(&config.socket).map(|m| m.ino()).ok();
-    let tcp = match config.listen {
+    let loopback = match config.listen {
         Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
                 .await
@@ -235,14 +276,36 @@ async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
         ),
         None => None,
     };
+    let tls = match config.tls.listen {
+        Some(addr) => {
+            let state = api::tls::TlsState::load(api::tls::TlsFiles {
+                cert: config.tls.cert.clone(),
+                key: config.tls.key.clone(),
+                client_ca: config.tls.client_ca.clone(),
+            })
+            .map_err(|e| display_chain(&e))?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("listen on {addr} (config key tls.listen): {e}"))?;
+            Some((listener, std::sync::Arc::new(state)))
+        }
+        None => None,
+    };
+    let tls_state = tls.as_ref().map(|(_, s)| s.clone());
     tracing::info!(
         socket = %config.socket.display(),
         tcp = %config.listen.map(|a| a.to_string()).unwrap_or_else(|| "off".into()),
+        tls = %config.tls.listen.map(|a| a.to_string()).unwrap_or_else(|| "off".into()),
         "netpilotd serving"
     );
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = api::serve(engine.clone(), unix, tcp, async {
+    let listeners = api::Listeners {
+        unix,
+        loopback,
+        tls,
+    };
+    let server = api::serve(engine.clone(), listeners, access, limits(&config), async {
         let _ = stop_rx.await;
     });
     tokio::pin!(server);
@@ -250,7 +313,15 @@ async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
     let result = loop {
         tokio::select! {
             result = &mut server => break result.map_err(|e| display_chain(&e)),
-            _ = sighup.recv() => reloading.reload(&mut config, &engine).await,
+            _ = sighup.recv() => {
+                reloading.reload(&mut config, &engine).await;
+                if let Some(tls) = &tls_state {
+                    match tls.reload() {
+                        Ok(()) => tracing::info!("SIGHUP: TLS certificates reloaded; new connections get them"),
+                        Err(e) => tracing::error!("SIGHUP: {}; the previous certificates stay in use", display_chain(&e)),
+                    }
+                }
+            }
             signal = async { tokio::select! { _ = sigterm.recv() => "SIGTERM", _ = sigint.recv() => "SIGINT" } } => {
                 tracing::info!("{signal}: releasing sessions and stopping");
                 engine.shutdown().await;

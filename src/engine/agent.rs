@@ -205,13 +205,22 @@ impl<P> Agents<P> {
 mod tests {
     use super::*;
 
+    fn test_caller() -> Caller {
+        let identity = crate::access::Identity::Local {
+            uid: 1000,
+            gid: 1000,
+            groups: vec![],
+        };
+        Caller::new(identity, Some(crate::access::Role::User))
+    }
+
     fn id(s: &str) -> ServiceId {
         ServiceId(s.into())
     }
 
     #[test]
     fn one_agent_at_a_time_and_a_gone_agent_frees_the_place() {
-        let caller = Caller::Unknown;
+        let caller = test_caller();
         let mut agents = Agents::<()>::default();
         let (first, rx) = agents.register("ui".into(), &caller).expect("first");
         assert!(matches!(
@@ -234,7 +243,7 @@ mod tests {
 
     #[test]
     fn requests_wait_for_their_agent() {
-        let caller = Caller::Unknown;
+        let caller = test_caller();
         let mut agents = Agents::<&'static str>::default();
         assert_eq!(
             agents.request(id("s"), vec![InputField::Passphrase], false, "connect"),
@@ -279,7 +288,7 @@ mod tests {
     fn an_agent_that_does_not_read_gets_no_more_requests() {
         let mut agents = Agents::<u32>::default();
         let (_agent, _rx) = agents
-            .register("stuck".into(), &Caller::Unknown)
+            .register("stuck".into(), &test_caller())
             .expect("agent");
         let sent = (0..AGENT_QUEUE as u32 + 3)
             .filter(|n| {

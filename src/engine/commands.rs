@@ -106,7 +106,7 @@ impl Manager {
                 let opened = self
                     .sessions
                     .open(owner, settings, &self.published.services);
-                let _ = reply.send(Ok(opened));
+                let _ = reply.send(opened);
             }
             Command::ChangeSession {
                 id,
@@ -134,8 +134,13 @@ impl Manager {
                 let _ = reply.send(self.sessions.destroy(id, &caller));
             }
             Command::CloseSession(id) => self.sessions.close(id),
-            Command::ListSessions(reply) => {
-                let _ = reply.send(Ok(self.sessions.list()));
+            Command::ListSessions { caller, reply } => {
+                let _ = reply.send(Ok(self.sessions.list(&caller)));
+            }
+            Command::SetSessionPolicies(policies, reply) => {
+                self.sessions.set_policies(policies);
+                self.sessions.update(&self.published.services, &|_| false);
+                let _ = reply.send(Ok(()));
             }
             Command::RegisterAgent {
                 name,

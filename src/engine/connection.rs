@@ -666,6 +666,8 @@ impl Connection {
             self.requested_timeout = timeout;
             self.running.deadline = None;
         }
+        // A caller that has gone (its ConnectService was cancelled) waits for nothing.
+        self.pending.retain(|r| !r.is_closed());
         self.pending.push(reply);
         self.handle(&policy::Event::Connect, rules);
     }
@@ -757,5 +759,31 @@ impl Connection {
             State::Ready { portal, .. } => portal.as_deref(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connect_whose_caller_has_gone_leaves_the_pending_list() {
+        let mut c = Connection::new(
+            ServiceId("ethernet_02_cable".into()),
+            ServiceConfig::default(),
+            Duration::from_secs(1),
+        );
+        let rules = Rules {
+            demotion: Demotion { after_misses: 0 },
+            admin_down: false,
+        };
+        for _ in 0..100 {
+            let (tx, rx) = oneshot::channel();
+            c.connect(None, tx, rules);
+            drop(rx);
+        }
+        let (tx, _waiting) = oneshot::channel();
+        c.connect(None, tx, rules);
+        assert_eq!(c.pending.len(), 1, "only the caller still waiting");
     }
 }

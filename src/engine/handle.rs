@@ -43,7 +43,7 @@ pub(crate) enum Command {
     /// Merge a change into a service's configuration; answered once it is stored.
     UpdateService {
         id: String,
-        update: crate::model::ServiceUpdate,
+        update: Box<crate::model::ServiceUpdate>,
         reply: Reply<Service>,
     },
     /// Re-run the online check now.
@@ -93,8 +93,13 @@ pub(crate) enum Command {
     },
     /// The session's stream went away: forget it, no release.
     CloseSession(SessionId),
-    /// List sessions.
-    ListSessions(Reply<Vec<SessionInfo>>),
+    /// List the sessions the caller may see.
+    ListSessions {
+        caller: Caller,
+        reply: Reply<Vec<SessionInfo>>,
+    },
+    /// Put new session policies in force; sessions no longer allowed are released.
+    SetSessionPolicies(crate::access::policy::PolicySet, Reply<()>),
     /// Register the caller as the agent; the receiver carries what the engine tells it.
     RegisterAgent {
         name: String,
@@ -153,7 +158,7 @@ impl Command {
                 | Command::CheckSession { .. }
                 | Command::DestroySession { .. }
                 | Command::CloseSession(_)
-                | Command::ListSessions(_)
+                | Command::ListSessions { .. }
         )
     }
 }
@@ -331,8 +336,12 @@ impl EngineHandle {
         id: String,
         update: crate::model::ServiceUpdate,
     ) -> Result<Service, EngineError> {
-        self.call(|reply| Command::UpdateService { id, update, reply })
-            .await
+        self.call(|reply| Command::UpdateService {
+            id,
+            update: Box::new(update),
+            reply,
+        })
+        .await
     }
 
     /// Re-runs a service's online check now.
@@ -355,7 +364,9 @@ impl EngineHandle {
         .await
     }
 
-    /// Opens a session; the receiver carries its views until one says `released`.
+    /// Opens a session; the receiver carries its views until one says `released`. Fails
+    /// with [`EngineError::ResourceExhausted`] past the owner's session limit and
+    /// [`EngineError::PermissionDenied`] when its session policy forbids the settings.
     pub async fn open_session(
         &self,
         owner: Caller,
@@ -466,9 +477,21 @@ impl EngineHandle {
         });
     }
 
-    /// Lists sessions, oldest first.
-    pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>, EngineError> {
-        self.call(Command::ListSessions).await
+    /// Lists the sessions `caller` may see (an administrator all, others their own), oldest
+    /// first.
+    pub async fn list_sessions(&self, caller: Caller) -> Result<Vec<SessionInfo>, EngineError> {
+        self.call(|reply| Command::ListSessions { caller, reply })
+            .await
+    }
+
+    /// Puts new session policies in force (`[access] session_policies`); sessions they no
+    /// longer allow are released with reason "policy".
+    pub async fn set_session_policies(
+        &self,
+        policies: crate::access::policy::PolicySet,
+    ) -> Result<(), EngineError> {
+        self.call(|reply| Command::SetSessionPolicies(policies, reply))
+            .await
     }
 
     /// Releases every session (their streams get `release` "shutdown") and stops the engine.

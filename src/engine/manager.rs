@@ -103,7 +103,7 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
         events_tx: events_tx.clone(),
         plan_tx,
         kernel_known_tx,
-        sessions: Sessions::default(),
+        sessions: Sessions::new(config.api.max_sessions_per_identity),
         agents: Agents::default(),
     };
     manager.publish();

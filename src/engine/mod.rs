@@ -23,6 +23,7 @@ mod view;
 
 use std::sync::Arc;
 
+pub use crate::access::Caller;
 pub use agent::{AgentId, InputAnswer, InputRequest, ToAgent};
 pub use handle::{EngineHandle, Subscription};
 pub use input::{Busy, DetachedReceiver, EngineStopped, EventSender, Permit};
@@ -170,63 +171,6 @@ pub struct EventBatch {
     pub events: Vec<Event>,
 }
 
-/// Who is calling, from the transport (DESIGN §4).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
-    /// A Unix-socket peer (SO_PEERCRED).
-    Local {
-        /// User id.
-        uid: u32,
-        /// Group id.
-        gid: u32,
-        /// Process id, when the kernel gave one.
-        pid: Option<i32>,
-    },
-    /// A plain-TCP peer on loopback (development only): never an administrator, and owns
-    /// only the sessions it opened on the same connection.
-    LoopbackTcp(std::net::SocketAddr),
-    /// Peer unknown.
-    Unknown,
-}
-
-impl Caller {
-    /// May act on anyone's sessions: root over the Unix socket.
-    pub fn is_admin(&self) -> bool {
-        matches!(self, Caller::Local { uid: 0, .. })
-    }
-
-    /// May act on a session owned by `owner`: the same user, or an administrator.
-    pub fn may_act_for(&self, owner: &Caller) -> bool {
-        if self.is_admin() {
-            return true;
-        }
-        match (self, owner) {
-            (Caller::Local { uid: a, .. }, Caller::Local { uid: b, .. }) => a == b,
-            (Caller::LoopbackTcp(a), Caller::LoopbackTcp(b)) => a == b,
-            _ => false,
-        }
-    }
-}
-
-impl std::fmt::Display for Caller {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Caller::Local {
-                uid,
-                gid,
-                pid: Some(pid),
-            } => write!(f, "uid={uid} gid={gid} pid={pid}"),
-            Caller::Local {
-                uid,
-                gid,
-                pid: None,
-            } => write!(f, "uid={uid} gid={gid}"),
-            Caller::LoopbackTcp(addr) => write!(f, "tcp {addr}"),
-            Caller::Unknown => f.write_str("unknown"),
-        }
-    }
-}
-
 /// Why the engine refused a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
@@ -249,6 +193,9 @@ pub enum EngineError {
     /// The caller may not do this.
     #[error("{0}")]
     PermissionDenied(String),
+    /// A per-caller limit is reached (sessions per identity).
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// Only one at a time (ConnMan "AlreadyExists").
     #[error("{0}")]
     AlreadyExists(String),
@@ -309,6 +256,12 @@ impl EngineError {
 
 /// A session's id as the API spells it.
 pub fn parse_session_id(field: &str, text: &str) -> Result<SessionId, EngineError> {
+    if text.len() > 20 {
+        return Err(EngineError::InvalidArgument {
+            field: field.to_string(),
+            message: format!("{} bytes is too long for a session id", text.len()),
+        });
+    }
     text.parse()
         .map(SessionId)
         .map_err(|_| EngineError::InvalidArgument {

@@ -316,7 +316,7 @@ impl Manager {
             .collect()
     }
 
-    /// The services sessions' connect requests claim now ([`policy::session::claim`]).
+    /// The services sessions' connect requests claim now ([`policy::session::claim_on`]).
     fn session_claims(&self, candidates: &[Candidate]) -> BTreeSet<ServiceId> {
         let mut claims = BTreeSet::new();
         let mut requests = self.sessions.requests().peekable();
@@ -324,10 +324,13 @@ impl Manager {
             return claims;
         }
         let connectable = self.connectable(candidates, false);
-        for settings in requests {
-            if let Some(s) = session_policy::claim(settings, &self.published.services, |s| {
-                connectable.contains(&s.id)
-            }) {
+        for effective in requests {
+            if let Some(s) = session_policy::claim_on(
+                &effective.settings,
+                effective.interface.as_deref(),
+                &self.published.services,
+                |s| connectable.contains(&s.id),
+            ) {
                 claims.insert(s.id.clone());
             }
         }
@@ -343,10 +346,13 @@ impl Manager {
     ) -> Result<(), EngineError> {
         let connectable = self.connectable(&self.candidates(), true);
         let published = self.published.clone();
-        let claimed = self.sessions.connect(id, caller, |settings| {
-            session_policy::claim(settings, &published.services, |s| {
-                connectable.contains(&s.id)
-            })
+        let claimed = self.sessions.connect(id, caller, |effective| {
+            session_policy::claim_on(
+                &effective.settings,
+                effective.interface.as_deref(),
+                &published.services,
+                |s| connectable.contains(&s.id),
+            )
             .map(|s| s.id.clone())
         })?;
         if let Some(c) = self

@@ -1,5 +1,12 @@
-//! The session registry: settings, owners, connect requests, and the view each session's
-//! stream follows.
+//! The session registry: settings, owners, session policies, connect requests, and the view
+//! each session's stream follows.
+//!
+//! Only a session's owner (the same identity) or an administrator may change, connect,
+//! disconnect or destroy it, and a non-administrator lists only its own. Each identity holds
+//! at most `max_sessions` (its policy's, else the daemon's default). A session keeps what
+//! its owner asked for; what is in effect is that, through the owner's policy. When the
+//! policies change every session is evaluated again, and those no longer allowed are
+//! released with reason "policy".
 //!
 //! Bookkeeping is incremental: a command recomputes only its own session's view, and the
 //! engine recomputes every view only when the published services changed. What routing
@@ -12,15 +19,23 @@ use std::net::IpAddr;
 use tokio::sync::watch;
 
 use super::{Caller, EngineError};
+use crate::access::policy::{Effective, PolicySet};
+use crate::access::Identity;
 use crate::model::{
     Handover, Service, ServiceId, SessionChange, SessionId, SessionInfo, SessionSettings,
     SessionView,
 };
-use crate::policy::session::{handover_reason, session_view};
+use crate::policy::session::{handover_reason, session_view_on};
+
+/// Sessions one identity may hold when no policy says otherwise.
+pub(super) const DEFAULT_MAX_SESSIONS: u32 = 64;
 
 struct Entry {
     owner: Caller,
-    settings: SessionSettings,
+    /// What the owner asked for.
+    requested: SessionSettings,
+    /// What is in effect (the request through the owner's policy).
+    effective: Effective,
     connect_requested: bool,
     view: watch::Sender<SessionView>,
 }
@@ -90,16 +105,23 @@ impl Carried {
 }
 
 /// Open sessions by id.
-#[derive(Default)]
 pub(super) struct Sessions {
     next_id: u64,
     open: BTreeMap<SessionId, Entry>,
+    policies: PolicySet,
+    max_per_identity: u32,
     /// What routing per session needs.
     pub carried: Carried,
     /// Sessions with a standing connect request.
     requesting: usize,
     /// Something routing per session depends on changed since the last steering plan.
     pub steer_dirty: bool,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_SESSIONS)
+    }
 }
 
 fn route_of(owner: &Caller, view: &SessionView) -> Option<Route> {
@@ -109,8 +131,8 @@ fn route_of(owner: &Caller, view: &SessionView) -> Option<Route> {
         sources.extend(view.ipv4.as_ref().map(|a| IpAddr::V4(a.address)));
         sources.extend(view.ipv6.as_ref().map(|a| IpAddr::V6(a.address)));
     }
-    let uid = match owner {
-        Caller::Local { uid, .. } => Some(*uid),
+    let uid = match &owner.identity {
+        Identity::Local { uid, .. } => Some(*uid),
         _ => None,
     };
     Some(Route {
@@ -121,31 +143,84 @@ fn route_of(owner: &Caller, view: &SessionView) -> Option<Route> {
 }
 
 impl Sessions {
+    /// A registry allowing `max_per_identity` sessions per identity without a policy.
+    pub fn new(max_per_identity: u32) -> Self {
+        Self {
+            next_id: 0,
+            open: BTreeMap::new(),
+            policies: PolicySet::default(),
+            max_per_identity,
+            carried: Carried::default(),
+            requesting: 0,
+            steer_dirty: false,
+        }
+    }
+
+    /// What `owner` gets when asking for `requested`, under its policy.
+    fn effective(
+        &self,
+        owner: &Identity,
+        requested: &SessionSettings,
+    ) -> Result<Effective, String> {
+        match self.policies.for_identity(owner) {
+            Some(p) => p.apply(requested),
+            None => Ok(Effective {
+                settings: requested.clone(),
+                interface: None,
+            }),
+        }
+    }
+
+    fn limit(&self, owner: &Identity) -> u32 {
+        self.policies
+            .for_identity(owner)
+            .and_then(|p| p.max_sessions)
+            .unwrap_or(self.max_per_identity)
+    }
+
+    fn held_by(&self, owner: &Identity) -> usize {
+        self.open
+            .values()
+            .filter(|e| e.owner.identity.same_owner(owner))
+            .count()
+    }
+
     pub fn open(
         &mut self,
         owner: Caller,
-        settings: SessionSettings,
+        requested: SessionSettings,
         services: &[Service],
-    ) -> (SessionId, watch::Receiver<SessionView>) {
+    ) -> Result<(SessionId, watch::Receiver<SessionView>), EngineError> {
+        let limit = self.limit(&owner.identity);
+        if self.held_by(&owner.identity) >= limit as usize {
+            return Err(EngineError::ResourceExhausted(format!(
+                "{} holds {limit} sessions, the most it may; destroy one first",
+                owner.identity
+            )));
+        }
+        let effective = self
+            .effective(&owner.identity, &requested)
+            .map_err(EngineError::PermissionDenied)?;
         self.next_id += 1;
         let id = SessionId(self.next_id);
-        let view = session_view(&settings, services);
+        let view = view_of(&effective, services);
         if let Some(route) = route_of(&owner, &view) {
             self.carried.add(id, &route);
             self.steer_dirty = true;
         }
         let (view, rx) = watch::channel(view);
-        tracing::info!(session = %id, %owner, bearers = ?settings.allowed_bearers, connection_type = settings.connection_type.as_str(), interface = ?settings.allowed_interface, context = %settings.context_identifier, "session opened");
+        tracing::info!(session = %id, %owner, bearers = ?effective.settings.allowed_bearers, connection_type = effective.settings.connection_type.as_str(), interface = ?effective.settings.allowed_interface, policy_interface = ?effective.interface, context = %effective.settings.context_identifier, "session opened");
         self.open.insert(
             id,
             Entry {
                 owner,
-                settings,
+                requested,
+                effective,
                 connect_requested: false,
                 view,
             },
         );
-        (id, rx)
+        Ok((id, rx))
     }
 
     fn authorized(&mut self, id: SessionId, caller: &Caller) -> Result<&mut Entry, EngineError> {
@@ -153,10 +228,10 @@ impl Sessions {
             kind: "session",
             id: id.to_string(),
         })?;
-        if !caller.may_act_for(&entry.owner) {
+        if !caller.may_act_for(&entry.owner.identity) {
             return Err(EngineError::PermissionDenied(format!(
                 "session {id} belongs to {}; only its owner or an administrator may change it",
-                entry.owner
+                entry.owner.identity
             )));
         }
         Ok(entry)
@@ -166,7 +241,8 @@ impl Sessions {
         self.authorized(id, caller).map(|_| ())
     }
 
-    /// ChangeSession: the settings change and this session's view is recomputed.
+    /// ChangeSession: the requested settings change, go through the owner's policy, and
+    /// this session's view is recomputed.
     pub fn change(
         &mut self,
         id: SessionId,
@@ -175,36 +251,50 @@ impl Sessions {
         services: &[Service],
     ) -> Result<(), EngineError> {
         let entry = self.authorized(id, caller)?;
-        change.apply_to(&mut entry.settings);
-        tracing::info!(session = %id, bearers = ?entry.settings.allowed_bearers, connection_type = entry.settings.connection_type.as_str(), interface = ?entry.settings.allowed_interface, "session changed");
+        let mut requested = entry.requested.clone();
+        change.apply_to(&mut requested);
+        let owner = entry.owner.identity.clone();
+        let effective = self
+            .effective(&owner, &requested)
+            .map_err(EngineError::PermissionDenied)?;
+        tracing::info!(session = %id, bearers = ?effective.settings.allowed_bearers, connection_type = effective.settings.connection_type.as_str(), interface = ?effective.settings.allowed_interface, "session changed");
+        if let Some(entry) = self.open.get_mut(&id) {
+            entry.requested = requested;
+            entry.effective = effective;
+        }
         self.refresh(id, services, &|_| false, true);
         Ok(())
     }
 
-    /// ConnectSession: `claim` says which service the session's connect wants now (`None`:
-    /// none can connect, and the request is refused with `no-service`).
+    /// ConnectSession: `claim` says which service the session's connect wants now, given the
+    /// settings in effect (`None`: none can connect, and the request is refused with
+    /// `no-service`).
     pub fn connect(
         &mut self,
         id: SessionId,
         caller: &Caller,
-        claim: impl FnOnce(&SessionSettings) -> Option<ServiceId>,
+        claim: impl FnOnce(&Effective) -> Option<ServiceId>,
     ) -> Result<ServiceId, EngineError> {
         let entry = self.authorized(id, caller)?;
-        let Some(service) = claim(&entry.settings) else {
+        let Some(service) = claim(&entry.effective) else {
+            let settings = &entry.effective.settings;
             return Err(EngineError::FailedPrecondition {
                 reason: "no-service",
                 message: format!(
                     "session {id}: no allowed service can connect (bearers {}, interface {}, metered {}); \
                      check the session's settings and that a matching link is managed and present",
-                    entry
-                        .settings
+                    settings
                         .allowed_bearers
                         .iter()
                         .map(ToString::to_string)
                         .collect::<Vec<_>>()
                         .join(","),
-                    entry.settings.allowed_interface.as_deref().unwrap_or("any"),
-                    if entry.settings.allow_metered { "allowed" } else { "refused" },
+                    settings
+                        .allowed_interface
+                        .as_deref()
+                        .or(entry.effective.interface.as_deref())
+                        .unwrap_or("any"),
+                    if settings.allow_metered { "allowed" } else { "refused" },
                 ),
             });
         };
@@ -229,13 +319,13 @@ impl Sessions {
         Ok(())
     }
 
-    /// Settings of the sessions with a standing connect request.
-    pub fn requests(&self) -> impl Iterator<Item = &SessionSettings> {
+    /// The settings in effect of the sessions with a standing connect request.
+    pub fn requests(&self) -> impl Iterator<Item = &Effective> {
         let any = self.requesting > 0;
         self.open
             .values()
             .filter(move |e| any && e.connect_requested)
-            .map(|e| &e.settings)
+            .map(|e| &e.effective)
     }
 
     pub fn destroy(&mut self, id: SessionId, caller: &Caller) -> Result<(), EngineError> {
@@ -272,21 +362,68 @@ impl Sessions {
         self.requesting = 0;
     }
 
-    pub fn list(&self) -> Vec<SessionInfo> {
+    /// Sessions as `caller` may see them: all for an administrator, its own otherwise.
+    pub fn list(&self, caller: &Caller) -> Vec<SessionInfo> {
         self.open
             .iter()
+            .filter(|(_, e)| caller.may_act_for(&e.owner.identity))
             .map(|(id, e)| {
                 let view = e.view.borrow();
                 SessionInfo {
                     id: *id,
                     owner: e.owner.to_string(),
-                    settings: e.settings.clone(),
+                    settings: e.effective.settings.clone(),
                     state: view.state,
                     service_id: view.service_id.clone(),
                     connect_requested: e.connect_requested,
                 }
             })
             .collect()
+    }
+
+    /// Puts new policies in force: every session is evaluated again; those no longer
+    /// allowed (bearers, connection type, or past the identity's session limit, newest
+    /// first) are released with reason "policy". Call [`Sessions::update`] afterwards
+    /// (the views of the sessions that remain are recomputed there).
+    pub fn set_policies(&mut self, policies: PolicySet) {
+        self.policies = policies;
+        let mut gone = Vec::new();
+        let mut held: Vec<(Identity, u32)> = Vec::new();
+        let ids: Vec<SessionId> = self.open.keys().copied().collect();
+        for id in ids {
+            let Some(entry) = self.open.get(&id) else {
+                continue;
+            };
+            let owner = entry.owner.identity.clone();
+            let outcome = self.effective(&owner, &entry.requested);
+            let limit = self.limit(&owner);
+            let slot = match held.iter().position(|(o, _)| o.same_owner(&owner)) {
+                Some(i) => i,
+                None => {
+                    held.push((owner.clone(), 0));
+                    held.len() - 1
+                }
+            };
+            match outcome {
+                Ok(effective) if held[slot].1 < limit => {
+                    held[slot].1 += 1;
+                    if let Some(entry) = self.open.get_mut(&id) {
+                        if entry.effective != effective {
+                            tracing::info!(session = %id, bearers = ?effective.settings.allowed_bearers, interface = ?effective.interface, "session policy changed the session's settings");
+                        }
+                        entry.effective = effective;
+                    }
+                }
+                Ok(_) => gone.push((id, format!("{owner} may hold {limit} sessions"))),
+                Err(why) => gone.push((id, why)),
+            }
+        }
+        for (id, why) in gone {
+            if let Some(entry) = self.remove(id) {
+                tracing::info!(session = %id, owner = %entry.owner, "{why}");
+                release(id, &entry, "policy");
+            }
+        }
     }
 
     /// Recomputes every session's view after the services changed; streams wake only where
@@ -311,7 +448,7 @@ impl Sessions {
         let Some(entry) = self.open.get(&id) else {
             return;
         };
-        let mut view = session_view(&entry.settings, services);
+        let mut view = view_of(&entry.effective, services);
         view.connect_requested = entry.connect_requested;
         let (old_route, new_route) = {
             let current = entry.view.borrow();
@@ -320,7 +457,7 @@ impl Sessions {
                 if previous != next {
                     let now = services.iter().find(|s| &s.id == previous);
                     let reason = handover_reason(
-                        entry.settings.connection_type,
+                        entry.effective.settings.connection_type,
                         now,
                         link_lost(previous),
                         settings_changed,
@@ -356,6 +493,14 @@ impl Sessions {
     }
 }
 
+fn view_of(effective: &Effective, services: &[Service]) -> SessionView {
+    session_view_on(
+        &effective.settings,
+        effective.interface.as_deref(),
+        services,
+    )
+}
+
 fn release(id: SessionId, entry: &Entry, reason: &'static str) {
     tracing::info!(session = %id, reason, "session released");
     entry.view.send_modify(|v| v.released = Some(reason));
@@ -364,15 +509,31 @@ fn release(id: SessionId, entry: &Entry, reason: &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Bearer, ServiceState, TechnologyKind};
+    use crate::access::policy::parse;
+    use crate::access::Role;
+    use crate::model::{Bearer, ConnectionType, ServiceState, TechnologyKind};
     use crate::policy::fixtures::service;
 
+    fn caller(uid: u32, role: Role) -> Caller {
+        Caller::new(
+            Identity::Local {
+                uid,
+                gid: uid,
+                groups: vec![],
+            },
+            Some(role),
+        )
+    }
+
     fn local(uid: u32) -> Caller {
-        Caller::Local {
-            uid,
-            gid: uid,
-            pid: None,
-        }
+        caller(uid, Role::User)
+    }
+
+    fn policies(text: &str) -> PolicySet {
+        let mut set = PolicySet::default();
+        set.add(parse("p.toml".into(), text, &|_, _| None).expect("policy"))
+            .expect("add");
+        set
     }
 
     fn ready(id: &str, ifname: &str, address: &str) -> Service {
@@ -398,8 +559,10 @@ mod tests {
             source_ip_rule: true,
             ..SessionSettings::default()
         };
-        let (one, rx1) = s.open(local(1000), SessionSettings::default(), &services);
-        let (two, _rx2) = s.open(local(1001), pinned, &services);
+        let (one, rx1) = s
+            .open(local(1000), SessionSettings::default(), &services)
+            .expect("open");
+        let (two, _rx2) = s.open(local(1001), pinned, &services).expect("open");
         assert_eq!(s.carried.by_service.len(), 2);
         assert_eq!(
             s.carried
@@ -440,7 +603,9 @@ mod tests {
     #[test]
     fn connect_requests_need_a_service_and_an_owner() {
         let mut s = Sessions::default();
-        let (id, rx) = s.open(local(1000), SessionSettings::default(), &[]);
+        let (id, rx) = s
+            .open(local(1000), SessionSettings::default(), &[])
+            .expect("open");
         let e = s
             .connect(id, &local(1000), |_| None)
             .expect_err("nothing can connect");
@@ -466,5 +631,89 @@ mod tests {
         s.disconnect(id, &local(1000)).expect("disconnect");
         assert_eq!(s.requests().count(), 0);
         assert!(!rx.borrow().connect_requested);
+    }
+
+    #[test]
+    fn ownership_listing_and_limits() {
+        let mut s = Sessions::new(2);
+        let alice = caller(1000, Role::User);
+        let bob = caller(1001, Role::User);
+        let root = caller(0, Role::Admin);
+        let (a1, _ra1) = s
+            .open(alice.clone(), SessionSettings::default(), &[])
+            .expect("a1");
+        let (_a2, _ra2) = s
+            .open(alice.clone(), SessionSettings::default(), &[])
+            .expect("a2");
+        let e = s
+            .open(alice.clone(), SessionSettings::default(), &[])
+            .expect_err("third");
+        assert!(matches!(e, EngineError::ResourceExhausted(_)), "{e:?}");
+        let (b1, _rb1) = s
+            .open(bob.clone(), SessionSettings::default(), &[])
+            .expect("b1");
+        assert!(matches!(
+            s.destroy(a1, &bob),
+            Err(EngineError::PermissionDenied(_))
+        ));
+        assert!(matches!(
+            s.change(
+                a1,
+                &bob,
+                &SessionChange {
+                    connection_type: Some(ConnectionType::Local),
+                    ..SessionChange::default()
+                },
+                &[]
+            ),
+            Err(EngineError::PermissionDenied(_))
+        ));
+        assert_eq!(s.list(&alice).len(), 2);
+        assert_eq!(s.list(&bob).len(), 1);
+        assert_eq!(s.list(&root).len(), 3);
+        s.destroy(b1, &root).expect("admin destroys anyone's");
+        s.destroy(a1, &alice).expect("owner destroys its own");
+        s.open(alice, SessionSettings::default(), &[])
+            .expect("room again");
+    }
+
+    #[test]
+    fn policy_change_releases_and_narrows() {
+        let mut s = Sessions::new(10);
+        let alice = caller(1000, Role::User);
+        let wifi_eth = SessionSettings {
+            allowed_bearers: vec![
+                Bearer::Technology(TechnologyKind::Wifi),
+                Bearer::Technology(TechnologyKind::Ethernet),
+            ],
+            connection_type: ConnectionType::Any,
+            ..SessionSettings::default()
+        };
+        let cell = SessionSettings {
+            allowed_bearers: vec![Bearer::Technology(TechnologyKind::Cellular)],
+            connection_type: ConnectionType::Any,
+            ..SessionSettings::default()
+        };
+        let (keep, keep_rx) = s.open(alice.clone(), wifi_eth, &[]).expect("open");
+        let (_drop, drop_rx) = s.open(alice.clone(), cell.clone(), &[]).expect("open");
+        s.set_policies(policies(
+            "identity = [\"uid:1000\"]\nallowed_bearers = [\"ethernet\"]\n",
+        ));
+        s.update(&[], &|_| false);
+        assert_eq!(drop_rx.borrow().released, Some("policy"));
+        assert_eq!(keep_rx.borrow().released, None);
+        assert_eq!(
+            keep_rx.borrow().settings.allowed_bearers,
+            vec![Bearer::Technology(TechnologyKind::Ethernet)]
+        );
+        assert_eq!(s.list(&alice).len(), 1);
+        assert!(matches!(
+            s.open(alice.clone(), cell, &[]),
+            Err(EngineError::PermissionDenied(_))
+        ));
+        s.set_policies(policies("identity = [\"uid:1000\"]\nmax_sessions = 0\n"));
+        assert_eq!(keep_rx.borrow().released, Some("policy"));
+        assert!(s.list(&alice).is_empty());
+        let _ = keep;
     }
 }

@@ -154,7 +154,7 @@ pub enum ProxyConfig {
         /// (scheme http, https, socks4 or socks5; an IPv6 host in brackets), 1..=16.
         servers: Vec<String>,
         /// Hosts reached directly: a host name, a domain suffix (`.example.com`,
-        /// `*.example.com`), an address or a prefix (`198.18.0.0/15`), at most 64.
+        /// `*.example.com`), an address or a prefix (`198.18.0.0/15`), at most 32.
         excludes: Vec<String>,
     },
     /// A proxy auto-configuration (PAC) file.
@@ -168,7 +168,7 @@ pub enum ProxyConfig {
 /// Most proxy servers a manual configuration may list.
 pub const MAX_PROXY_SERVERS: usize = 16;
 /// Most exclusions a manual configuration may list.
-pub const MAX_PROXY_EXCLUDES: usize = 64;
+pub const MAX_PROXY_EXCLUDES: usize = 32;
 
 /// Checks a PAC URL: an absolute http or https URL with a host, at most 2048 bytes.
 pub fn validate_pac_url(field: &str, url: &str) -> Result<(), FieldError> {
@@ -477,6 +477,9 @@ pub fn validate_timeserver(field: &str, server: &str) -> Result<(), FieldError> 
     }
 }
 
+/// Most nameservers, timeservers or domains a service's configuration holds.
+pub const LIST_MAX: usize = 32;
+
 impl ServiceConfig {
     /// Checks every field; the first problem names its field as the API spells it.
     pub fn validate(&self) -> Result<(), FieldError> {
@@ -495,6 +498,18 @@ impl ServiceConfig {
         } = self.ipv6
         {
             validate_ipv6("service.ipv6_config", address, prefix_len, gateway)?;
+        }
+        for (field, len) in [
+            ("service.nameservers_config", self.nameservers.len()),
+            ("service.timeservers_config", self.timeservers.len()),
+            ("service.domains_config", self.domains.len()),
+        ] {
+            if len > LIST_MAX {
+                return Err(err(
+                    field,
+                    format!("{len} entries; at most {LIST_MAX} are allowed"),
+                ));
+            }
         }
         for (i, n) in self.nameservers.iter().enumerate() {
             validate_nameserver(&format!("service.nameservers_config[{i}]"), *n)?;

@@ -2,24 +2,69 @@
 //! and password). They live in the daemon only: stored with mode 0600, never returned by the
 //! API (only whether each is set) and never logged — [`Secret`] prints as `<redacted>`.
 
+use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 
 use super::FieldError;
 
-/// A secret string. Its `Debug` and `Display` never show the value.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
+/// A secret: a passphrase, a password, an identity, a key's passphrase. The one redacting
+/// type of netpilot (the wpa_supplicant client uses it too): `Debug` and `Display` print
+/// `<redacted>`, the memory is zeroed on drop (`secrecy`), and the value is reached only
+/// through [`Secret::expose`] / [`Secret::expose_bytes`], which the few places that must
+/// hand it on call (the wpa_supplicant request, validation, the 0600 store).
+#[derive(Clone)]
+pub struct Secret(SecretSlice<u8>);
 
 impl Secret {
     /// Wraps a value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(SecretSlice::from(value.into().into_bytes()))
     }
 
-    /// The value, for the one place that must hand it on (the wpa_supplicant request).
+    /// Wraps raw bytes (the wpa_supplicant protocol carries any byte; the API only text).
+    pub fn from_bytes(value: impl Into<Vec<u8>>) -> Self {
+        Self(SecretSlice::from(value.into()))
+    }
+
+    /// The value as text; empty for a secret made from bytes that are not UTF-8.
     pub fn expose(&self) -> &str {
-        &self.0
+        std::str::from_utf8(self.expose_bytes()).unwrap_or_default()
+    }
+
+    /// The value's bytes.
+    pub fn expose_bytes(&self) -> &[u8] {
+        self.0.expose_secret()
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+impl PartialEq for Secret {
+    /// Compares without stopping at the first differing byte.
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.expose_bytes(), other.expose_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl Eq for Secret {}
+
+impl Serialize for Secret {
+    /// As the plain string: only the 0600 credential store serializes secrets.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = std::str::from_utf8(self.expose_bytes())
+            .map_err(|_| serde::ser::Error::custom("a secret that is not UTF-8 is not stored"))?;
+        s.serialize_str(text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret::new)
     }
 }
 

@@ -143,8 +143,10 @@ pub fn on_event(state: State, event: &Event, demotion: Demotion) -> State {
         (Failure { .. }, Event::Connect | Event::RetryDue) => Idle,
         (_, Event::Disconnect) => Idle,
 
-        (Idle, Event::L2(L2State::Associating)) => Association,
-        (Association | Idle, Event::L2(L2State::Associated { .. })) => Configuration,
+        // L2 coming up moves an idle connection only when netpilot wants it connected, which
+        // `settle` knows: a service the user disconnected stays idle when its cable is
+        // plugged in, also in the snapshot published before the connections settle.
+        (Association, Event::L2(L2State::Associated { .. })) => Configuration,
         // L2 came back by itself (a cable plugged in again): try again at once.
         (Failure { error, .. }, Event::L2(L2State::Associated { .. })) if error.retryable() => {
             Configuration
@@ -326,22 +328,22 @@ mod tests {
     fn events_table() {
         let cases: Vec<(&str, State, Event, State)> = vec![
             (
-                "wifi starts associating",
-                Idle,
-                Event::L2(L2State::Associating),
-                Association,
-            ),
-            (
                 "associated: configure IP",
                 Association,
                 Event::L2(UP),
                 Configuration,
             ),
             (
-                "carrier appears on an idle link",
+                "carrier appears on an idle link: settle decides",
                 Idle,
                 Event::L2(UP),
-                Configuration,
+                Idle,
+            ),
+            (
+                "an idle port starts authenticating: settle decides",
+                Idle,
+                Event::L2(L2State::Associating),
+                Idle,
             ),
             (
                 "wrong key",

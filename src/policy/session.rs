@@ -20,13 +20,15 @@ pub fn usable(state: ServiceState, connection_type: ConnectionType) -> bool {
     }
 }
 
-/// Whether the session's settings let `service` carry it, whatever its state: interface
-/// and metering (the bearer is checked by the callers, in the caller's order).
-fn fits(settings: &SessionSettings, service: &Service) -> bool {
+/// Whether the session's settings and its policy's interface pin (`policy_interface`) let
+/// `service` carry it, whatever its state: interface and metering (the bearer is checked
+/// by the callers, in the caller's order).
+fn fits(settings: &SessionSettings, policy_interface: Option<&str>, service: &Service) -> bool {
     settings
         .allowed_interface
         .as_deref()
         .is_none_or(|i| service.interface == i)
+        && policy_interface.is_none_or(|i| service.interface == i)
         && (settings.allow_metered || !service.metered)
 }
 
@@ -35,10 +37,19 @@ pub fn choose_service<'a>(
     settings: &SessionSettings,
     services: &'a [Service],
 ) -> Option<&'a Service> {
+    choose_service_on(settings, None, services)
+}
+
+/// The service a session gets when a session policy pins it to `interface` (`None`: any).
+pub fn choose_service_on<'a>(
+    settings: &SessionSettings,
+    interface: Option<&str>,
+    services: &'a [Service],
+) -> Option<&'a Service> {
     settings.allowed_bearers.iter().find_map(|bearer| {
         services.iter().find(|s| {
             bearer.allows(s.technology)
-                && fits(settings, s)
+                && fits(settings, interface, s)
                 && usable(s.state, settings.connection_type)
         })
     })
@@ -54,10 +65,20 @@ pub fn claim<'a>(
     services: &'a [Service],
     connectable: impl Fn(&Service) -> bool,
 ) -> Option<&'a Service> {
+    claim_on(settings, None, services, connectable)
+}
+
+/// [`claim`] for a session pinned to `interface` by its policy (`None`: any).
+pub fn claim_on<'a>(
+    settings: &SessionSettings,
+    interface: Option<&str>,
+    services: &'a [Service],
+    connectable: impl Fn(&Service) -> bool,
+) -> Option<&'a Service> {
     settings.allowed_bearers.iter().find_map(|bearer| {
         services.iter().find(|s| {
             bearer.allows(s.technology)
-                && fits(settings, s)
+                && fits(settings, interface, s)
                 && (s.state.is_connected() || s.state.is_connecting() || connectable(s))
         })
     })
@@ -78,7 +99,16 @@ pub fn session_state(connection_type: ConnectionType, service: Option<&Service>)
 /// Everything the session's client is told, for these settings and services. The
 /// handover and the connect request are the engine's to fill in.
 pub fn session_view(settings: &SessionSettings, services: &[Service]) -> SessionView {
-    let chosen = choose_service(settings, services);
+    session_view_on(settings, None, services)
+}
+
+/// [`session_view`] for a session pinned to `interface` by its policy (`None`: any).
+pub fn session_view_on(
+    settings: &SessionSettings,
+    interface: Option<&str>,
+    services: &[Service],
+) -> SessionView {
+    let chosen = choose_service_on(settings, interface, services);
     SessionView {
         state: session_state(settings.connection_type, chosen),
         name: chosen.map(|s| s.name.clone()).unwrap_or_default(),

@@ -587,7 +587,9 @@ fn run_vms(selected: &[&Scenario], args: &HostArgs, report: &mut Report) {
             .ok()
             .and_then(|v| v.parse().ok())
             .map(Duration::from_secs)
-            .unwrap_or_else(|| Duration::from_secs(60) + part.iter().map(|s| s.limit()).sum());
+            .unwrap_or_else(|| {
+                Duration::from_secs(60) + part.iter().map(|s| s.limit()).sum::<Duration>()
+            });
         let options = VmOptions {
             timeout: limit,
             ..VmOptions::default()

@@ -4,6 +4,7 @@
 //! it even when the test fails.
 #![allow(dead_code)]
 
+pub mod access;
 pub mod eap;
 pub mod hwsim;
 pub mod pki;
@@ -285,9 +286,11 @@ impl Daemon {
             state.display().to_string(),
             "--run-dir".into(),
             runtime.display().to_string(),
-            "--log-level".into(),
-            "debug".into(),
         ];
+        // Debug unless the test asks for another level.
+        if !extra.contains(&"--log-level") {
+            args.extend(["--log-level".into(), "debug".into()]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let env = env
             .iter()
@@ -402,7 +405,11 @@ impl Daemon {
 
     async fn try_channel(&self) -> Option<Channel> {
         let uri = format!("unix://{}", self.socket.display());
-        Endpoint::from_shared(uri).ok()?.connect().await.ok()
+        let endpoint = Endpoint::from_shared(uri).ok()?;
+        tokio::time::timeout(DEADLINE, endpoint.connect())
+            .await
+            .ok()?
+            .ok()
     }
 
     pub async fn channel(&self) -> Channel {
@@ -457,6 +464,31 @@ impl Drop for Daemon {
     }
 }
 
+/// Awaits `fut`, failing the test when it takes longer than `DEADLINE`: for stream reads
+/// and calls that could wait forever, so that a missing answer fails in seconds instead of
+/// hanging the run.
+pub async fn within<F: std::future::Future>(what: &str, fut: F) -> F::Output {
+    tokio::time::timeout(DEADLINE, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing within {DEADLINE:?}"))
+}
+
+/// The next message of a stream; fails the test after `DEADLINE`, or when the stream fails
+/// or ends.
+pub async fn next<T>(stream: &mut tonic::Streaming<T>, what: &str) -> T {
+    next_within(stream, what, DEADLINE).await
+}
+
+/// [`next`] with another deadline, for a message that waits on a slow peer (a DHCP server).
+pub async fn next_within<T>(stream: &mut tonic::Streaming<T>, what: &str, limit: Duration) -> T {
+    match tokio::time::timeout(limit, stream.message()).await {
+        Ok(Ok(Some(m))) => m,
+        Ok(Ok(None)) => panic!("{what}: the stream ended"),
+        Ok(Err(e)) => panic!("{what}: the stream failed: {e}"),
+        Err(_) => panic!("{what}: nothing within {limit:?}"),
+    }
+}
+
 /// Reads messages until one matches, failing after `DEADLINE`. Returns every message read,
 /// the matching one last.
 pub async fn read_until<T>(
@@ -488,20 +520,20 @@ pub async fn read_until<T>(
     }
 }
 
-/// Polls `check` until it returns true, failing after `DEADLINE`.
+/// Polls `check` until it returns true, failing after `DEADLINE` (also when a check itself
+/// never returns).
 pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "{what}: still not true after {DEADLINE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let polled = tokio::time::timeout(DEADLINE, async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(polled.is_ok(), "{what}: still not true after {DEADLINE:?}");
 }
 
 /// Opens WatchManager and returns the snapshot and the stream.
@@ -511,16 +543,14 @@ pub async fn watch(
     pb::ManagerSnapshot,
     tonic::Streaming<pb::WatchManagerResponse>,
 ) {
-    let mut stream = manager
-        .watch_manager(pb::WatchManagerRequest {})
-        .await
-        .expect("watch")
-        .into_inner();
-    let first = stream
-        .message()
-        .await
-        .expect("first message")
-        .expect("a snapshot");
+    let mut stream = within(
+        "WatchManager",
+        manager.watch_manager(pb::WatchManagerRequest {}),
+    )
+    .await
+    .expect("watch")
+    .into_inner();
+    let first = next(&mut stream, "the first WatchManager message").await;
     match first.event {
         Some(pb::watch_manager_response::Event::Snapshot(s)) => (s, stream),
         other => panic!("first WatchManager message is not a snapshot: {other:?}"),
@@ -544,23 +574,23 @@ pub async fn wait_service(
     deadline: Duration,
     check: impl Fn(&pb::Service) -> bool,
 ) -> pb::Service {
-    let start = Instant::now();
-    loop {
-        let services = manager
-            .list_services(pb::ListServicesRequest {})
-            .await
-            .expect("list services")
-            .into_inner()
-            .services;
-        if let Some(s) = services.iter().find(|s| check(s)) {
-            return s.clone();
+    let mut last = Vec::new();
+    let found = tokio::time::timeout(deadline, async {
+        loop {
+            last = manager
+                .list_services(pb::ListServicesRequest {})
+                .await
+                .expect("list services")
+                .into_inner()
+                .services;
+            if let Some(s) = last.iter().find(|s| check(s)) {
+                return s.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(
-            start.elapsed() < deadline,
-            "{what}: no such service after {deadline:?}: {services:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("{what}: no such service after {deadline:?}: {last:#?}"))
 }
 
 /// Waits until the daemon's log contains `needle` and returns the log.

@@ -437,7 +437,8 @@ pub fn spawn_agent(station: &Station, answer: Answer) -> Agent {
     };
     let first = station
         .rt
-        .block_on(incoming.message())
+        .block_on(async { tokio::time::timeout(SLOW, incoming.message()).await })
+        .expect("the agent's first message in time")
         .expect("first message");
     assert!(
         matches!(first.and_then(|m| m.message), Some(In::Registered(_))),

@@ -4,9 +4,11 @@
 
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -106,6 +108,40 @@ std::vector<std::string> SetFields(const v1::SessionUpdate& u) {
   return names;
 }
 
+// Session::Next() with a deadline: a watchdog cancels the stream when nothing came within
+// kDeadline, so a missing update fails the test (Next() returns false, status CANCELLED)
+// instead of blocking it. Sets *timed_out when that happened.
+bool NextWithin(netpilot::Session& session, v1::SessionUpdate* update, bool* timed_out) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  *timed_out = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    if (!cv.wait_for(lock, kDeadline, [&] { return done; })) {
+      *timed_out = true;
+      session.Cancel();
+    }
+  });
+  bool got = session.Next(update);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_one();
+  watchdog.join();
+  return got;
+}
+
+// The next update, within kDeadline (see NextWithin).
+#define ASSERT_NEXT(session, update)                                                   \
+  do {                                                                                 \
+    bool timed_out_ = false;                                                           \
+    ASSERT_TRUE(NextWithin(*(session), (update), &timed_out_))                         \
+        << (timed_out_ ? "no session update within the deadline"                       \
+                       : "the session ended: " + (session)->status().error_message()); \
+  } while (0)
+
 template <typename F>
 void Eventually(const std::string& what, F check) {
   auto end = std::chrono::steady_clock::now() + kDeadline;
@@ -124,7 +160,7 @@ TEST(Daemon, ServicesOverTheUnixSocket) {
 }
 
 TEST(Daemon, ReadmeExample) {
-  std::string out = Output(NETPILOT_EXAMPLE_STATE);
+  std::string out = Output("timeout 15 " NETPILOT_EXAMPLE_STATE);
   EXPECT_TRUE(std::regex_match(out, std::regex("ethernet_\\w+_cable SERVICE_STATE_\\w+ veth0\n")))
       << out;
 }
@@ -152,6 +188,41 @@ TEST(Daemon, ADroppedStreamEndsTheSession) {
   Eventually("the session is gone", [&] { return client.ListSessions().empty(); });
 }
 
+// A real TLS handshake with the daemon's mTLS listener (certificates from `netpilot certs`):
+// the admin reads and changes, the viewer reads and is refused a change naming the role, a
+// certificate from another CA is not served.
+TEST(Daemon, MutualTlsWithTheRealDaemon) {
+  std::string addr = Env("NETPILOT_TLS_ADDR"), ca = Env("NETPILOT_TLS_CA");
+  auto admin = netpilot::Client::Remote(addr, ca, Env("NETPILOT_TLS_ADMIN_CERT"),
+                                        Env("NETPILOT_TLS_ADMIN_KEY"));
+  EXPECT_NO_THROW(admin.GetManager());
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + kDeadline);
+    v1::UpdateManagerRequest req;
+    req.set_offline_mode(false);
+    v1::UpdateManagerResponse resp;
+    grpc::Status st = admin.manager().UpdateManager(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+  }
+  auto viewer = netpilot::Client::Remote(addr, ca, Env("NETPILOT_TLS_VIEWER_CERT"),
+                                         Env("NETPILOT_TLS_VIEWER_KEY"));
+  EXPECT_NO_THROW(viewer.GetManager());
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + kDeadline);
+    v1::UpdateManagerRequest req;
+    req.set_offline_mode(true);
+    v1::UpdateManagerResponse resp;
+    grpc::Status st = viewer.manager().UpdateManager(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_NE(st.error_message().find("needs role admin"), std::string::npos) << st.error_message();
+  }
+  auto intruder = netpilot::Client::Remote(addr, ca, Env("NETPILOT_TLS_INTRUDER_CERT"),
+                                           Env("NETPILOT_TLS_INTRUDER_KEY"));
+  EXPECT_ANY_THROW(intruder.GetManager());
+}
+
 TEST(Daemon, SessionFollowsTheLinkUntilShutdown) {
   std::string ns = Env("NETPILOT_TEST_NS"), peer_ns = Env("NETPILOT_TEST_PEER_NS");
   pid_t pid = std::atoi(Env("NETPILOTD_PID").c_str());
@@ -159,7 +230,7 @@ TEST(Daemon, SessionFollowsTheLinkUntilShutdown) {
   netpilot::Client client;
   auto session = client.OpenSession({"ethernet"}, v1::CONNECTION_TYPE_LOCAL, 60s);
   v1::SessionUpdate u;
-  ASSERT_TRUE(session->Next(&u));
+  ASSERT_NEXT(session, &u);
   EXPECT_EQ(SetFields(u).size(), 9u) << u.DebugString();
   EXPECT_EQ(u.state(), v1::SESSION_STATE_DISCONNECTED);
   ASSERT_EQ(u.allowed_bearers().bearers_size(), 1);
@@ -167,7 +238,7 @@ TEST(Daemon, SessionFollowsTheLinkUntilShutdown) {
   EXPECT_EQ(u.connection_type(), v1::CONNECTION_TYPE_LOCAL);
 
   Shell("ip -n " + ns + " addr add 198.18.6.2/24 dev veth0");
-  ASSERT_TRUE(session->Next(&u));
+  ASSERT_NEXT(session, &u);
   EXPECT_EQ(SetFields(u), (std::vector<std::string>{"state", "name", "bearer", "interface",
                                                     "service_id", "ipv4"}));
   EXPECT_EQ(u.state(), v1::SESSION_STATE_CONNECTED);
@@ -178,11 +249,13 @@ TEST(Daemon, SessionFollowsTheLinkUntilShutdown) {
   EXPECT_EQ(u.ipv4().address(), "198.18.6.2");
 
   Shell("ip -n " + peer_ns + " link set peer0 down");
-  ASSERT_TRUE(session->Next(&u));
+  ASSERT_NEXT(session, &u);
   EXPECT_EQ(u.state(), v1::SESSION_STATE_DISCONNECTED);
 
   ASSERT_EQ(kill(pid, SIGTERM), 0);
-  EXPECT_FALSE(session->Next(&u)) << "update after SIGTERM: " << u.DebugString();
+  bool timed_out = false;
+  EXPECT_FALSE(NextWithin(*session, &u, &timed_out)) << "update after SIGTERM: " << u.DebugString();
+  EXPECT_FALSE(timed_out) << "the stream did not end within the deadline after SIGTERM";
   EXPECT_TRUE(session->status().ok()) << session->status().error_message();
   ASSERT_TRUE(session->release().has_value());
   EXPECT_EQ(session->release()->reason(), "shutdown");

@@ -1,6 +1,7 @@
 package netpilot
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"os/exec"
@@ -41,13 +42,20 @@ func ip(t *testing.T, args ...string) {
 	}
 }
 
-// setFields names the fields an update sets, in field-number order.
+// setFields names the fields an update sets, in field-number order. Range visits them in
+// an undefined order (the protoreflect docs; Go's implementation randomizes it), so they
+// are sorted here.
 func setFields(u *pb.SessionUpdate) []string {
-	var names []string
+	var fields []protoreflect.FieldDescriptor
 	u.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
-		names = append(names, string(fd.Name()))
+		fields = append(fields, fd)
 		return true
 	})
+	slices.SortFunc(fields, func(a, b protoreflect.FieldDescriptor) int { return cmp.Compare(a.Number(), b.Number()) })
+	names := make([]string, len(fields))
+	for i, fd := range fields {
+		names[i] = string(fd.Name())
+	}
 	return names
 }
 
@@ -66,6 +74,43 @@ func next(t *testing.T, s *Session) *pb.SessionUpdate {
 	}
 }
 
+// end reads the updates left until Updates is closed and returns them; it fails when the
+// stream is still open after deadline.
+func end(t *testing.T, s *Session) []*pb.SessionUpdate {
+	t.Helper()
+	var rest []*pb.SessionUpdate
+	timeout := time.After(deadline)
+	for {
+		select {
+		case u, ok := <-s.Updates:
+			if !ok {
+				return rest
+			}
+			rest = append(rest, u)
+		case <-timeout:
+			t.Fatalf("the session stream did not end within %v (updates meanwhile: %v)", deadline, rest)
+			return nil
+		}
+	}
+}
+
+// open opens a session and fails when its first update does not come within deadline
+// (OpenSession waits for it). Cancelling the returned context ends the session.
+func open(ctx context.Context, t *testing.T, client *Client) (*Session, context.CancelFunc) {
+	t.Helper()
+	sctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	timer := time.AfterFunc(deadline, cancel)
+	s, err := client.OpenSession(sctx, []string{"ethernet"}, pb.ConnectionType_CONNECTION_TYPE_LOCAL)
+	if !timer.Stop() {
+		t.Fatalf("OpenSession: no first update within %v (err %v)", deadline, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, cancel
+}
+
 func eventually(t *testing.T, what string, check func() bool) {
 	t.Helper()
 	end := time.Now().Add(deadline)
@@ -77,6 +122,52 @@ func eventually(t *testing.T, what string, check func() bool) {
 	}
 }
 
+// TestDaemonMTLS connects to the real daemon's mutual-TLS listener with certificates made by
+// `netpilot certs` (clients/testbed.sh): the admin controller reads and changes, the viewer
+// reads and is refused a change naming the role, and a certificate from another CA gets no
+// connection at all.
+func TestDaemonMTLS(t *testing.T) {
+	addr, ca := env(t, "NETPILOT_TLS_ADDR"), env(t, "NETPILOT_TLS_CA")
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+
+	admin, err := Dial(ctx, WithTarget(addr), WithMTLS(ca, env(t, "NETPILOT_TLS_ADMIN_CERT"), env(t, "NETPILOT_TLS_ADMIN_KEY")))
+	if err != nil {
+		t.Fatalf("admin Dial over mTLS: %v", err)
+	}
+	defer admin.Close()
+	if _, err := admin.Services(ctx); err != nil {
+		t.Fatalf("admin ListServices: %v", err)
+	}
+	off := false
+	if _, err := admin.Manager.UpdateManager(ctx, &pb.UpdateManagerRequest{OfflineMode: &off}); err != nil {
+		t.Fatalf("admin UpdateManager: %v", err)
+	}
+
+	viewer, err := Dial(ctx, WithTarget(addr), WithMTLS(ca, env(t, "NETPILOT_TLS_VIEWER_CERT"), env(t, "NETPILOT_TLS_VIEWER_KEY")))
+	if err != nil {
+		t.Fatalf("viewer Dial over mTLS: %v", err)
+	}
+	defer viewer.Close()
+	if _, err := viewer.GetManager(ctx); err != nil {
+		t.Fatalf("viewer GetManager: %v", err)
+	}
+	on := true
+	_, err = viewer.Manager.UpdateManager(ctx, &pb.UpdateManagerRequest{OfflineMode: &on})
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(status.Convert(err).Message(), "needs role admin") {
+		t.Fatalf("viewer UpdateManager: want PermissionDenied naming admin, got %v", err)
+	}
+
+	short, cancelShort := context.WithTimeout(ctx, 3*time.Second)
+	defer cancelShort()
+	if c, err := Dial(short, WithTarget(addr), WithMTLS(ca, env(t, "NETPILOT_TLS_INTRUDER_CERT"), env(t, "NETPILOT_TLS_INTRUDER_KEY"))); err == nil {
+		c.Close()
+		t.Fatal("a certificate from another CA was served")
+	}
+}
+
+// TestReadmeExample keeps the README's example identical to examples/state, which
+// TestDaemon runs.
 // TestDaemon is the clients' shared scenario against the real netpilotd that
 // clients/testbed.sh runs in a network namespace. Its steps run in order; the last stops
 // the daemon.
@@ -126,19 +217,14 @@ func TestDaemon(t *testing.T) {
 	})
 
 	t.Run("cancelling the context ends the session", func(t *testing.T) {
-		sctx, scancel := context.WithCancel(ctx)
-		s, err := client.OpenSession(sctx, []string{"ethernet"}, pb.ConnectionType_CONNECTION_TYPE_LOCAL)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, scancel := open(ctx, t, client)
 		next(t, s)
 		list, err := client.ListSessions(ctx)
 		if err != nil || len(list) != 1 || list[0].GetSessionId() != s.ID {
 			t.Fatalf("ListSessions = %v, %v; want [%s]", list, err, s.ID)
 		}
 		scancel()
-		for range s.Updates {
-		}
+		end(t, s)
 		if s.Err() != context.Canceled || s.Release() != nil {
 			t.Fatalf("after cancel: err %v, release %v", s.Err(), s.Release())
 		}
@@ -149,10 +235,7 @@ func TestDaemon(t *testing.T) {
 	})
 
 	t.Run("session follows the link until shutdown", func(t *testing.T) {
-		s, err := client.OpenSession(ctx, []string{"ethernet"}, pb.ConnectionType_CONNECTION_TYPE_LOCAL)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, _ := open(ctx, t, client)
 		first := next(t, s)
 		if len(setFields(first)) != 9 || first.GetState() != pb.SessionState_SESSION_STATE_DISCONNECTED {
 			t.Fatalf("first update must carry every field, disconnected: %v", first)
@@ -188,8 +271,8 @@ func TestDaemon(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		for u := range s.Updates {
-			t.Errorf("update after SIGTERM: %v", u)
+		if rest := end(t, s); len(rest) != 0 {
+			t.Errorf("updates after SIGTERM: %v", rest)
 		}
 		if s.Err() != nil || s.Release().GetReason() != "shutdown" {
 			t.Fatalf("want release \"shutdown\" and a clean end: release %v, err %v", s.Release(), s.Err())
@@ -197,8 +280,6 @@ func TestDaemon(t *testing.T) {
 	})
 }
 
-// TestReadmeExample keeps the README's example identical to examples/state, which
-// TestDaemon runs.
 func TestReadmeExample(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {

@@ -15,7 +15,7 @@ from typing import List
 import grpc
 import pytest
 
-from conftest import DEADLINE, HERE, eventually, example, ip, require_env
+from conftest import DEADLINE, HERE, Reader, eventually, example, ip, require_env
 from netpilot import Client, NetpilotError
 from netpilot import aio
 from netpilot.v1 import session_pb2
@@ -54,7 +54,9 @@ def test_readme_example_works_as_written(socket_path: str) -> None:
 def test_invalid_settings_name_the_field() -> None:
     with Client() as client:
         with pytest.raises(NetpilotError) as caught:
-            with client.open_session(allowed_bearers=["wimax"], connection_type="local"):
+            with client.open_session(
+                allowed_bearers=["wimax"], connection_type="local", timeout=DEADLINE
+            ):
                 pytest.fail("a session with an unknown bearer must not open")
         assert client.list_sessions(timeout=DEADLINE) == []
     assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
@@ -67,7 +69,7 @@ def test_a_dropped_stream_ends_the_session() -> None:
         with client.open_session(["ethernet"], "local", timeout=60) as session:
             ids = [s.session_id for s in client.list_sessions(timeout=DEADLINE)]
             assert ids == [session.id]
-        eventually("the closed session is gone", lambda: client.list_sessions() == [])
+        eventually("the closed session is gone", lambda: client.list_sessions(timeout=DEADLINE) == [])
 
         # A client that dies without a word (SIGKILL): its session goes too.
         follower = subprocess.Popen(
@@ -75,13 +77,18 @@ def test_a_dropped_stream_ends_the_session() -> None:
             stdout=subprocess.PIPE, text=True,
         )
         try:
-            first = follower.stdout.readline()
+            first = Reader(follower.stdout, "follow_session.py's output").next()
             assert first.startswith("session "), first
-            eventually("the session is listed", lambda: len(client.list_sessions()) == 1)
+            eventually(
+                "the session is listed", lambda: len(client.list_sessions(timeout=DEADLINE)) == 1
+            )
         finally:
             follower.kill()
-            follower.wait()
-        eventually("the killed client's session is gone", lambda: client.list_sessions() == [])
+            follower.wait(timeout=DEADLINE)
+        eventually(
+            "the killed client's session is gone",
+            lambda: client.list_sessions(timeout=DEADLINE) == [],
+        )
 
 
 def test_asyncio_client() -> None:
@@ -90,11 +97,12 @@ def test_asyncio_client() -> None:
             services = await client.services(timeout=DEADLINE)
             assert [s.ethernet.interface for s in services] == ["veth0"]
             async with client.open_session(["ethernet"], "local", timeout=DEADLINE) as session:
-                first = await session.__anext__()
+                first = await asyncio.wait_for(session.__anext__(), DEADLINE)
                 assert first.state == session_pb2.SESSION_STATE_DISCONNECTED
-                assert [s.session_id for s in await client.list_sessions()] == [session.id]
+                listed = await client.list_sessions(timeout=DEADLINE)
+                assert [s.session_id for s in listed] == [session.id]
             with pytest.raises(NetpilotError) as caught:
-                async with client.open_session(["wimax"], "local"):
+                async with client.open_session(["wimax"], "local", timeout=DEADLINE):
                     pytest.fail("a session with an unknown bearer must not open")
             assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
             assert BAD_FIELD in caught.value.field_violations
@@ -105,6 +113,40 @@ def test_asyncio_client() -> None:
     asyncio.run(scenario())
 
 
+def test_mutual_tls_with_the_real_daemon() -> None:
+    """A real TLS handshake with the daemon's mTLS listener (certificates from `netpilot
+    certs`): the admin reads and changes, the viewer reads and is refused a change naming
+    the role, a certificate from another CA is not served."""
+    addr, ca = require_env("NETPILOT_TLS_ADDR"), require_env("NETPILOT_TLS_CA")
+    with Client.remote(
+        addr, ca, require_env("NETPILOT_TLS_ADMIN_CERT"), require_env("NETPILOT_TLS_ADMIN_KEY")
+    ) as admin:
+        admin.services(timeout=DEADLINE)
+        from netpilot.v1 import manager_pb2
+
+        admin.manager_service.UpdateManager(
+            manager_pb2.UpdateManagerRequest(offline_mode=False), timeout=DEADLINE
+        )
+    with Client.remote(
+        addr, ca, require_env("NETPILOT_TLS_VIEWER_CERT"), require_env("NETPILOT_TLS_VIEWER_KEY")
+    ) as viewer:
+        viewer.get_manager(timeout=DEADLINE)
+        with pytest.raises(grpc.RpcError) as refused:
+            viewer.manager_service.UpdateManager(
+                manager_pb2.UpdateManagerRequest(offline_mode=True), timeout=DEADLINE
+            )
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "needs role admin" in refused.value.details()
+    with Client.remote(
+        addr,
+        ca,
+        require_env("NETPILOT_TLS_INTRUDER_CERT"),
+        require_env("NETPILOT_TLS_INTRUDER_KEY"),
+    ) as intruder:
+        with pytest.raises(NetpilotError):
+            intruder.get_manager(timeout=5)
+
+
 def test_session_follows_the_link_until_shutdown(ns: str, peer_ns: str) -> None:
     """Runs last: it stops the daemon."""
     pid = int(require_env("NETPILOTD_PID"))
@@ -112,35 +154,38 @@ def test_session_follows_the_link_until_shutdown(ns: str, peer_ns: str) -> None:
         allowed_bearers=["ethernet"], connection_type="local", timeout=60
     ) as session:
         assert session.id
-        updates = iter(session)
-        first = next(updates)
+        updates = Reader(session, "session updates")
+        first = updates.next()
         assert len(set_fields(first)) == 9, f"the first update carries every field: {first}"
         assert first.state == session_pb2.SESSION_STATE_DISCONNECTED
         assert list(first.allowed_bearers.bearers) == ["ethernet"]
         assert first.connection_type == session_pb2.CONNECTION_TYPE_LOCAL
 
         ip("-n", ns, "addr", "add", "198.18.4.2/24", "dev", "veth0")
-        up = next(updates)
+        up = updates.next()
         assert set_fields(up) == ["state", "name", "bearer", "interface", "service_id", "ipv4"]
         assert up.state == session_pb2.SESSION_STATE_CONNECTED
         assert (up.name, up.bearer, up.interface) == ("Wired", "ethernet", "veth0")
         assert up.service_id.startswith("ethernet_") and up.ipv4.address == "198.18.4.2"
-        subprocess.run(example("wait_online.py", "--ready", "--timeout", "10"), check=True)
+        subprocess.run(
+            example("wait_online.py", "--ready", "--timeout", "10"), check=True, timeout=DEADLINE
+        )
 
         ip("-n", peer_ns, "link", "set", "peer0", "down")
-        down = next(updates)
+        down = updates.next()
         assert down.state == session_pb2.SESSION_STATE_DISCONNECTED
 
         follower = subprocess.Popen(
             example("follow_session.py", "--bearer", "ethernet", "--type", "local"),
             stdout=subprocess.PIPE, text=True,
         )
-        assert follower.stdout.readline().startswith("session ")
-        assert "SESSION_STATE_DISCONNECTED" in follower.stdout.readline()
+        lines = Reader(follower.stdout, "follow_session.py's output")
+        assert lines.next().startswith("session ")
+        assert "SESSION_STATE_DISCONNECTED" in lines.next()
 
         os.kill(pid, signal.SIGTERM)
-        rest = list(updates)  # ends cleanly after the release, or raises
+        rest = updates.rest()  # ends cleanly after the release, or raises
         assert rest == [], rest
         assert session.release is not None and session.release.reason == "shutdown"
-        out, _ = follower.communicate(timeout=DEADLINE)
-        assert follower.returncode == 0 and out.endswith("released: shutdown\n"), out
+        out = "".join(lines.rest())
+        assert follower.wait(timeout=DEADLINE) == 0 and out.endswith("released: shutdown\n"), out

@@ -1,6 +1,7 @@
 //! netpilot: command-line client of netpilotd.
 
 mod agent;
+mod certs;
 mod output;
 mod terminal;
 
@@ -14,7 +15,7 @@ use netpilot::model::Secret;
 use netpilot::pb;
 use netpilot::pb::manager_service_client::ManagerServiceClient;
 use netpilot::pb::session_service_client::SessionServiceClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// Talk to netpilotd: show state, watch events, scan and connect Wi-Fi, answer credential
 /// requests, open sessions, order services.
@@ -24,9 +25,22 @@ struct Cli {
     /// Unix socket of the daemon.
     #[arg(long, env = "NETPILOT_SOCKET", default_value = DEFAULT_SOCKET, global = true)]
     socket: PathBuf,
-    /// Connect over plain TCP to HOST:PORT instead (the daemon's loopback `listen`).
+    /// Connect over TCP to HOST:PORT instead: the daemon's mutual-TLS listener with
+    /// --tls-ca, --tls-cert and --tls-key, else its plain loopback `listen`.
     #[arg(long, env = "NETPILOT_ADDR", global = true)]
     addr: Option<String>,
+    /// PEM CA that signed the daemon's certificate (mutual TLS).
+    #[arg(long, env = "NETPILOT_TLS_CA", global = true, requires_all = ["tls_cert", "tls_key"])]
+    tls_ca: Option<PathBuf>,
+    /// This client's PEM certificate (mutual TLS).
+    #[arg(long, env = "NETPILOT_TLS_CERT", global = true)]
+    tls_cert: Option<PathBuf>,
+    /// This client's PEM private key (mutual TLS).
+    #[arg(long, env = "NETPILOT_TLS_KEY", global = true)]
+    tls_key: Option<PathBuf>,
+    /// Name the daemon's certificate must carry [default: the host of --addr].
+    #[arg(long, global = true)]
+    tls_domain: Option<String>,
     /// Print protobuf JSON (one object per line for streams) instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -127,6 +141,10 @@ enum Command {
         /// Service id.
         service: String,
     },
+    /// Make certificates for a fleet (no daemon needed): a CA, then a server certificate
+    /// per robot and client certificates per controller, as NAME.pem and NAME.key (0600).
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
     /// Change a managed service's configuration; only the options given change.
     /// Example: netpilot config SERVICE --ipv4 manual 198.18.0.5/24 --gateway 198.18.0.1
     Config(ConfigArgs),
@@ -570,16 +588,47 @@ impl From<tonic::Status> for Failure {
     }
 }
 
+/// Mutual-TLS settings from --tls-ca, --tls-cert, --tls-key.
+fn tls_config(cli: &Cli, addr: &str) -> Result<Option<ClientTlsConfig>, Failure> {
+    let (Some(ca), Some(cert), Some(key)) = (&cli.tls_ca, &cli.tls_cert, &cli.tls_key) else {
+        return Ok(None);
+    };
+    let read = |p: &PathBuf| {
+        std::fs::read(p).map_err(|e| Failure::Output(format!("read {}: {e}", p.display())))
+    };
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    let domain = cli
+        .tls_domain
+        .clone()
+        .unwrap_or_else(|| host.trim_matches(['[', ']']).to_string());
+    Ok(Some(
+        ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read(ca)?))
+            .identity(Identity::from_pem(read(cert)?, read(key)?))
+            .domain_name(domain),
+    ))
+}
+
 async fn channel(cli: &Cli) -> Result<Channel, Failure> {
+    let tls = match &cli.addr {
+        Some(addr) => tls_config(cli, addr)?,
+        None => None,
+    };
     let (uri, what) = match &cli.addr {
+        Some(addr) if tls.is_some() => (format!("https://{addr}"), addr.clone()),
         Some(addr) => (format!("http://{addr}"), addr.clone()),
         None => (
             format!("unix://{}", cli.socket.display()),
             cli.socket.display().to_string(),
         ),
     };
-    let endpoint =
+    let mut endpoint =
         Endpoint::from_shared(uri).map_err(|e| Failure::Connect(format!("{what}: {e}")))?;
+    if let Some(tls) = tls {
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| Failure::Connect(format!("{what}: {e}")))?;
+    }
     endpoint
         .connect_timeout(Duration::from_secs(5))
         .connect()
@@ -664,6 +713,9 @@ async fn scan_hint(
 }
 
 async fn run(cli: &Cli) -> Result<(), Failure> {
+    if let Command::Certs(c) = &cli.command {
+        return certs::run(c).map_err(Failure::Output);
+    }
     let channel = channel(cli).await?;
     let mut manager = ManagerServiceClient::new(channel.clone());
     let mut sessions = SessionServiceClient::new(channel.clone());
@@ -914,5 +966,6 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
                 .await?;
             out.done(&format!("{service} removed"))
         }
+        Command::Certs(_) => unreachable!("handled before connecting"),
     }
 }

@@ -321,8 +321,11 @@ impl UdpSocket {
     ///
     /// Errors: sendto(2)'s.
     pub fn send(&self, payload: &[u8], dst: Ipv4Addr) -> io::Result<()> {
-        self.0
-            .try_send_to(payload, SocketAddrV4::new(dst, SERVER_PORT).into())
+        // sendto(2) itself: tokio's try_send_to answers WouldBlock without trying until its
+        // reactor has seen the new socket writable, so the first REQUEST of every renewal
+        // was lost and the lease was renewed only at T2, by rebinding.
+        socket2::SockRef::from(&self.0)
+            .send_to(payload, &SocketAddrV4::new(dst, SERVER_PORT).into())
             .map(|_| ())
     }
 

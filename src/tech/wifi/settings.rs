@@ -1,9 +1,7 @@
 //! A connect request as a wpa_supplicant network block: which key management, PMF and
 //! credentials the network's security asks for.
 
-use super::supplicant::{
-    self, EapMethod, EapSettings, NetworkSettings, Phase2, Psk, SaePwe, Secret,
-};
+use super::supplicant::{self, EapMethod, EapSettings, NetworkSettings, Phase2, Psk, SaePwe};
 use super::ConnectRequest;
 use crate::model::{self, Security, SecurityClass};
 
@@ -16,10 +14,6 @@ pub enum SettingsError {
     /// wpa_supplicant's rules refuse the values (the message names the field).
     #[error(transparent)]
     Config(#[from] supplicant::ConfigError),
-}
-
-fn secret(s: &model::Secret) -> Secret {
-    Secret::new(s.expose().as_bytes())
 }
 
 /// The network block for `req`. `frequencies` are the channels the network was seen on:
@@ -39,7 +33,7 @@ pub fn network_settings(
                 .passphrase
                 .as_ref()
                 .ok_or(SettingsError::Missing("passphrase"))?;
-            let psk = Psk::new(secret(key))?;
+            let psk = Psk::new(key.clone())?;
             let (has_psk, has_sae) = (
                 req.security.contains(&Security::Psk),
                 req.security.contains(&Security::Sae),
@@ -77,11 +71,11 @@ pub fn network_settings(
             }
             let mut s = EapSettings::new(method, identity.expose().as_bytes());
             s.anonymous_identity = eap.anonymous_identity.map(String::into_bytes);
-            s.password = c.password.as_ref().map(secret);
+            s.password = c.password.clone();
             s.ca_cert = eap.ca_cert;
             s.client_cert = eap.client_cert;
             s.private_key = eap.private_key;
-            s.private_key_password = c.private_key_passphrase.as_ref().map(secret);
+            s.private_key_password = c.private_key_passphrase.clone();
             s.domain_suffix_match = eap.domain_match;
             if wired {
                 supplicant::Security::WiredEap(Box::new(s))

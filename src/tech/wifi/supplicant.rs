@@ -26,41 +26,10 @@ use super::ctrl::{self, CtrlConfig, CtrlError, CtrlEvent, CtrlHandle, MonitorMes
 
 // ------------------------------------------------------------------ secrets
 
-/// A secret (passphrase, password, key password). Its `Debug` prints `<redacted>` and it
-/// has no `Display`, so it cannot reach a log by accident; the bytes are overwritten on
-/// drop (best effort: copies made for the request datagram are not).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Vec<u8>);
-
-impl Secret {
-    /// Wraps bytes.
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Secret(bytes.into())
-    }
-
-    /// The secret bytes. Callers must not log them.
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Secret(s.as_bytes().to_vec())
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl Drop for Secret {
-    fn drop(&mut self) {
-        self.0.iter_mut().for_each(|b| *b = 0);
-    }
-}
+/// Secrets (passphrases, passwords, key passwords) are netpilot's one redacting type: it
+/// prints `<redacted>`, is zeroed on drop, and only [`Value::Secret`] reaches the request
+/// datagram.
+pub use crate::model::Secret;
 
 // ------------------------------------------------------------------ errors
 
@@ -331,7 +300,7 @@ impl Psk {
     /// Classifies a user-supplied key: 64 hex digits are a raw PSK, 8–63 printable ASCII
     /// (0x20–0x7e) a passphrase; anything else is [`ConfigError::Passphrase`].
     pub fn new(key: Secret) -> Result<Psk, ConfigError> {
-        let b = key.expose();
+        let b = key.expose_bytes();
         if b.len() == 64 && b.iter().all(u8::is_ascii_hexdigit) {
             Ok(Psk::Raw(key))
         } else if (8..=63).contains(&b.len()) && b.iter().all(|c| (0x20..=0x7e).contains(c)) {
@@ -344,14 +313,8 @@ impl Psk {
     /// The `psk` value: `"passphrase"` or the 64 hex digits.
     fn value(&self) -> Secret {
         match self {
-            Psk::Passphrase(p) => {
-                let mut v = Vec::with_capacity(p.expose().len() + 2);
-                v.push(b'"');
-                v.extend_from_slice(p.expose());
-                v.push(b'"');
-                Secret(v)
-            }
-            Psk::Raw(r) => Secret(r.expose().to_ascii_lowercase()),
+            Psk::Passphrase(p) => Secret::new(format!("\"{}\"", p.expose())),
+            Psk::Raw(r) => Secret::new(r.expose().to_ascii_lowercase()),
         }
     }
 }
@@ -488,7 +451,7 @@ impl Value {
     fn bytes(&self) -> &[u8] {
         match self {
             Value::Plain(s) => s.as_bytes(),
-            Value::Secret(s) => s.expose(),
+            Value::Secret(s) => s.expose_bytes(),
         }
     }
 }
@@ -628,7 +591,7 @@ fn eap_variables(eap: &EapSettings, v: &mut Vec<(&'static str, Value)>) -> Resul
             // `password` keeps its length, so any byte (NUL too) survives hex.
             v.push((
                 "password",
-                Value::Secret(Secret(hex(pw.expose()).into_bytes())),
+                Value::Secret(Secret::new(hex(pw.expose_bytes()))),
             ));
         }
         None => {
@@ -651,10 +614,10 @@ fn eap_variables(eap: &EapSettings, v: &mut Vec<(&'static str, Value)>) -> Resul
         }
     }
     if let Some(pw) = &eap.private_key_password {
-        let Value::Plain(h) = c_string("private_key_passwd", pw.expose())? else {
+        let Value::Plain(h) = c_string("private_key_passwd", pw.expose_bytes())? else {
             unreachable!("c_string returns Plain")
         };
-        v.push(("private_key_passwd", Value::Secret(Secret(h.into_bytes()))));
+        v.push(("private_key_passwd", Value::Secret(Secret::new(h))));
     }
     if let Some(d) = &eap.domain_match {
         v.push(("domain_match", c_string("domain_match", d.as_bytes())?));

@@ -1,5 +1,6 @@
-//! Parser and settings tests. The fixtures in `testdata/` are real wpa_supplicant 2.10
-//! output recorded on mac80211_hwsim radios (see `testdata/README.md`).
+//! Parser and settings tests. The fixtures in `testdata/` (see its README) and in
+//! `tests/fixtures/wpa/` (one connection scenario per file, see its README) are real
+//! wpa_supplicant 2.10 output recorded on mac80211_hwsim radios.
 
 use super::*;
 
@@ -389,6 +390,121 @@ fn every_recorded_event_parses() {
     assert!(has(&Event::Other("CTRL-EVENT-NETWORK-ADDED 0".into())));
 }
 
+/// One scenario per file of `tests/fixtures/wpa/` (recorded by `tests/wifi/record.rs`):
+/// every line parses, and the events the backend decides on are there.
+#[test]
+fn recorded_scenarios_carry_the_events_the_backend_decides_on() {
+    macro_rules! fixture {
+        ($name:literal) => {
+            (
+                $name,
+                include_str!(concat!("../../../tests/fixtures/wpa/", $name)),
+            )
+        };
+    }
+    let temp_disabled = |want: &'static str| move |e: &Event| matches!(e, Event::TempDisabled { reason, .. } if reason == want);
+    type Check = Box<dyn Fn(&Event) -> bool>;
+    let connected: fn() -> Check = || Box::new(|e| matches!(e, Event::Connected { .. }));
+    let scenarios: Vec<((&str, &str), Vec<Check>)> = vec![
+        (fixture!("events-psk-connect.txt"), vec![connected()]),
+        (fixture!("events-sae-connect.txt"), vec![connected()]),
+        (
+            fixture!("events-eap-connect.txt"),
+            vec![Box::new(|e| matches!(e, Event::EapSuccess)), connected()],
+        ),
+        (
+            fixture!("events-wrong-psk.txt"),
+            vec![
+                Box::new(|e| matches!(e, Event::Disconnected { reason: 15, .. })),
+                Box::new(temp_disabled("WRONG_KEY")),
+            ],
+        ),
+        (
+            fixture!("events-sae-wrong-password.txt"),
+            vec![
+                Box::new(|e| matches!(e, Event::AuthReject { status_code: 1, .. })),
+                Box::new(temp_disabled("CONN_FAILED")),
+            ],
+        ),
+        (
+            fixture!("events-eap-failure.txt"),
+            vec![
+                Box::new(|e| matches!(e, Event::EapFailure)),
+                Box::new(temp_disabled("AUTH_FAILED")),
+            ],
+        ),
+        (
+            fixture!("events-out-of-range.txt"),
+            vec![
+                Box::new(|e| matches!(e, Event::Disconnected { reason: 4, .. })),
+                Box::new(|e| matches!(e, Event::NetworkNotFound)),
+                connected(),
+            ],
+        ),
+        (
+            fixture!("events-ap-stopped.txt"),
+            vec![
+                Box::new(|e| matches!(e, Event::Disconnected { reason: 3, .. })),
+                Box::new(|e| matches!(e, Event::NetworkNotFound)),
+            ],
+        ),
+        (
+            fixture!("events-network-not-found.txt"),
+            vec![Box::new(|e| matches!(e, Event::NetworkNotFound))],
+        ),
+        (
+            fixture!("events-scan.txt"),
+            vec![
+                Box::new(|e| matches!(e, Event::ScanStarted)),
+                Box::new(|e| matches!(e, Event::ScanResults)),
+            ],
+        ),
+    ];
+    for ((name, text), checks) in scenarios {
+        let events: Vec<Event> = text
+            .lines()
+            .map(|line| {
+                let msg = ctrl::MonitorMessage::parse(line.as_bytes())
+                    .unwrap_or_else(|| panic!("{name}: {line}"));
+                Event::parse(&msg.text).unwrap_or_else(|e| panic!("{name}: {line}: {e}"))
+            })
+            .collect();
+        for (i, check) in checks.iter().enumerate() {
+            assert!(events.iter().any(check), "{name}: check {i} in {events:?}");
+        }
+    }
+    for (name, text, state) in [
+        (
+            "status-psk-completed.txt",
+            include_str!("../../../tests/fixtures/wpa/status-psk-completed.txt"),
+            WpaState::Completed,
+        ),
+        (
+            "status-sae-completed.txt",
+            include_str!("../../../tests/fixtures/wpa/status-sae-completed.txt"),
+            WpaState::Completed,
+        ),
+        (
+            "status-eap-completed.txt",
+            include_str!("../../../tests/fixtures/wpa/status-eap-completed.txt"),
+            WpaState::Completed,
+        ),
+        (
+            "status-out-of-range.txt",
+            include_str!("../../../tests/fixtures/wpa/status-out-of-range.txt"),
+            WpaState::Scanning,
+        ),
+        (
+            "status-idle.txt",
+            include_str!("../../../tests/fixtures/wpa/status-idle.txt"),
+            WpaState::Disconnected,
+        ),
+    ] {
+        let status = Status::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(status.wpa_state, state, "{name}");
+    }
+}
+
 #[test]
 fn events_from_hostap_formats() {
     let mac = |s| Mac::parse(s).expect("mac");
@@ -610,7 +726,7 @@ fn network_settings_refuse_what_cannot_be_written() {
         Err(ConfigError::Nul("domain_match"))
     );
     assert_eq!(
-        eap(&|e| e.private_key_password = Some(Secret::new(*b"a\0"))),
+        eap(&|e| e.private_key_password = Some(Secret::new("a\0"))),
         Err(ConfigError::Nul("private_key_passwd"))
     );
     assert_eq!(
@@ -627,7 +743,7 @@ fn network_settings_refuse_what_cannot_be_written() {
     // Identities and passwords may hold any byte, NUL included (stored with a length).
     assert!(eap(&|e| {
         e.identity = vec![0, b'"', b'\n', 0xff];
-        e.password = Some(Secret::new(vec![0u8, 1]));
+        e.password = Some(Secret::from_bytes(vec![0u8, 1]));
     })
     .is_ok());
 }
@@ -636,7 +752,7 @@ fn network_settings_refuse_what_cannot_be_written() {
 fn eap_values_are_hex_or_fixed_words() {
     let mut e = EapSettings::new(EapMethod::Ttls(Phase2::Pap), b"us\"er\n \\".to_vec());
     e.anonymous_identity = Some(b"anon".to_vec());
-    e.password = Some(Secret::new(b"p\"w".to_vec()));
+    e.password = Some(Secret::new("p\"w"));
     e.ca_cert = Some("/etc/c a.pem".into());
     e.private_key_password = Some(Secret::from("kp"));
     e.domain_suffix_match = Some("example.com".into());
