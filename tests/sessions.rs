@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    eventually, next, peer_script, read_until, wait_service, watch, within, Daemon,
-    Netns, Peer, Testbed,
+    eventually, next, peer_script, read_until, wait_service, watch, within, Daemon, Netns, Peer,
+    Testbed,
 };
 use netpilot::pb;
 use pb::open_session_response::Event as SessionEvent;
