@@ -836,7 +836,11 @@ async fn a_session_owners_traffic_leaves_through_its_link() {
         .await;
     }
     let (svc0, svc1) = (bed.service_id("veth0"), bed.service_id("veth1"));
-    let daemon = Daemon::start(&bed.host, MANAGED, &[]).await;
+    // uids 1000 and 1001 are users (they may open sessions), and reach the socket.
+    let config = format!(
+        "{MANAGED}\n[api]\nsocket_mode = 0o666\n[access]\nuser = [\"uid:1000\", \"uid:1001\"]\n"
+    );
+    let daemon = Daemon::start(&bed.host, &config, &[]).await;
     let mut manager = daemon.manager().await;
     for id in [&svc0, &svc1] {
         wait_service(&mut manager, "both ready", SLOW, |s| {
@@ -864,9 +868,8 @@ async fn a_session_owners_traffic_leaves_through_its_link() {
     .await;
     // Unprivileged users reach the socket (the daemon's temp dir is root's).
     use std::os::unix::fs::PermissionsExt;
-    for (path, mode) in [(daemon.dir.path(), 0o755), (daemon.socket.as_path(), 0o666)] {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-    }
+    std::fs::set_permissions(daemon.dir.path(), std::fs::Permissions::from_mode(0o711))
+        .expect("chmod");
 
     // As a new user would: uid 1000 pins a session to veth1 and asks to connect.
     let s1000 = CliSession::start(
