@@ -50,15 +50,21 @@ test-fuzz: deps
 	scripts/fuzz-dhcp.sh 30
 	scripts/fuzz.sh 10 api_request config_file session_policy
 
-## netpilotd against ConnMan (../shared/bench/connman_baseline.sh) on the same testbed, in
-## the same run: medians and ratios; then the session and API figures (bench/sessions.sh:
-## fan-out to 1/100/1000 sessions, ListServices with 10/500 links from ghz against ConnMan's
-## GetServices, start-up with 2/200 links). Needs root; takes about 10 minutes.
+## netpilotd against ConnMan in the same run, medians and ratios: wired on the veth testbed
+## (bench/carrier.sh, ../shared/bench/connman_baseline.sh; about 6 minutes), Wi-Fi on
+## mac80211_hwsim (bench/wifi.sh, ../shared/bench/wifi/connman-wifi-baseline.sh; about 12
+## minutes), then sessions and the API (bench/sessions.sh: fan-out to 1/100/1000 sessions,
+## ListServices with 10/500 links from ghz against ConnMan's GetServices, start-up with 2/200
+## links; about 5 minutes). Needs root. `make bench BENCH_FLAGS=--no-connman` measures
+## netpilotd alone. The baselines come from ../shared beside the checkout, or from
+## $NETPILOT_SHARED.
 bench: deps
 	cargo build --release --bins
-	bench/carrier.sh
+	cargo test --release --test wifi --no-run
 	cargo build --release --example session_bench
-	TOOLS=$(TOOLS) bench/sessions.sh
+	bench/carrier.sh $(BENCH_FLAGS)
+	bench/wifi.sh $(BENCH_FLAGS)
+	TOOLS=$(TOOLS) bench/sessions.sh $(BENCH_FLAGS)
 
 clean:
 	cargo clean

@@ -26,8 +26,8 @@ done
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-baseline=$root/../shared/bench/connman_baseline.sh
-[ -x "$baseline" ] || { echo "bench: $baseline not found (../shared beside the checkout)" >&2; exit 1; }
+baseline=${NETPILOT_SHARED:-$root/../shared}/bench/connman_baseline.sh
+[ -x "$baseline" ] || { echo "bench: $baseline not found (../shared beside the checkout, or set NETPILOT_SHARED)" >&2; exit 1; }
 daemon=$root/target/release/netpilotd
 cli=$root/target/release/netpilot
 [ -x "$daemon" ] && [ -x "$cli" ] || { echo "bench: run \`make bench\` (builds release binaries)" >&2; exit 1; }

@@ -12,6 +12,8 @@
 
 mod common;
 
+#[path = "wifi/bench.rs"]
+mod bench;
 #[path = "wifi/cli.rs"]
 mod cli;
 #[path = "wifi/harness.rs"]
@@ -20,6 +22,8 @@ mod harness;
 mod netpilot;
 #[path = "wifi/record.rs"]
 mod record;
+#[path = "wifi/scans.rs"]
+mod scans;
 
 use std::process::ExitCode;
 
@@ -92,6 +96,14 @@ const SCENARIOS: &[Scenario] = &[
         "cli::agent_at_a_terminal_reads_without_echo",
         cli::agent_at_a_terminal_reads_without_echo,
     ),
+    Scenario::new(
+        "scans::rejoins_after_the_ap_restarts",
+        scans::rejoins_after_the_ap_restarts,
+    ),
+    Scenario::new(
+        "scans::enabling_wifi_joins_a_known_network",
+        scans::enabling_wifi_joins_a_known_network,
+    ),
 ];
 
 fn main() -> ExitCode {
@@ -100,6 +112,9 @@ fn main() -> ExitCode {
         // tests/hwsim/record-wpa-output.sh: not a test, run by hand.
         Some(record::HOST_FLAG) => record::host(&args[1..]),
         Some(record::GUEST_FLAG) => record::guest(&args[1..]),
+        // bench/wifi.sh (`make bench`): not a test either.
+        Some(bench::HOST_FLAG) => bench::host(&args[1..]),
+        Some(bench::GUEST_FLAG) => bench::guest(&args[1..]),
         _ => hwsim::suite_main(SCENARIOS),
     }
 }

@@ -106,6 +106,11 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
         sessions: Sessions::new(config.api.max_sessions_per_identity),
         agents: Agents::default(),
     };
+    // The Wi-Fi backend starts powered: a stored "off" must reach it before it drives a
+    // radio (scans, lists networks).
+    if !manager.powered(crate::model::TechnologyKind::Wifi) {
+        manager.wifi.send(wifi::Request::SetPowered(false));
+    }
     manager.publish();
     let handle = EngineHandle {
         commands: input_tx.clone(),

@@ -241,3 +241,35 @@ impl Manager {
         Ok((technology, written))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::store::Store;
+    use crate::tech::wifi::Request;
+
+    /// The backend starts powered; Wi-Fi stored as off must be the first thing it hears.
+    #[tokio::test]
+    async fn stored_wifi_power_reaches_the_backend_at_start() {
+        let cases = [
+            (Some(false), Some(Request::SetPowered(false))),
+            (Some(true), None),
+            (None, None),
+        ];
+        for (stored, told) in cases {
+            let dir = tempfile::tempdir().expect("temp dir");
+            if let Some(on) = stored {
+                let (store, _) = Store::open(dir.path()).expect("open the store");
+                store
+                    .save_power(&[("wifi".to_string(), on)].into_iter().collect())
+                    .done()
+                    .await
+                    .expect("save the power");
+            }
+            let (store, loaded) = Store::open(dir.path()).expect("open the store");
+            let mut engine = super::super::spawn(&Config::default(), store, loaded);
+            assert_eq!(engine.wifi.try_recv().ok(), told, "stored {stored:?}");
+            engine.task.abort();
+        }
+    }
+}

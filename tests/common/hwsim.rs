@@ -1339,6 +1339,11 @@ impl Hostapd {
     pub fn ctrl_of(&self, iface: &str) -> WpaCtrl {
         WpaCtrl::open(&self.ctrl_dir.join(iface))
     }
+
+    /// Its control directory (`hostapd_cli -p DIR`).
+    pub fn ctrl_dir(&self) -> &Path {
+        &self.ctrl_dir
+    }
 }
 
 // ----------------------------------------------------------------- wpa_supplicant

@@ -2,15 +2,20 @@
 //! doing IEEE 802.1X), driven by the engine's [`Request`]s, reporting services and L2 state.
 //!
 //! For a radio (iwd's station): the BSS table becomes services ([`super::networks`]); a
-//! connect writes one network block and selects it, so wpa_supplicant joins one network at a
-//! time; wrong keys and EAP failures are counted and, after `max_auth_attempts`, the network
+//! connect writes one network block (or takes the one it wrote before, when the settings are
+//! the same) and selects it, so wpa_supplicant joins one network at a time; L2 connected is
+//! reported once wpa_supplicant has authorized the port; wrong keys and EAP failures are counted and, after `max_auth_attempts`, the network
 //! is disabled (wpa_supplicant alone would retry forever) and the failure reported; a lost
-//! connection is reported `out-of-range` while wpa_supplicant keeps looking for the network,
-//! so it is rejoined by itself when it comes back. While nothing is connected the radio scans
-//! with backoff (ConnMan: 3 s doubling to 5 min).
+//! connection is reported `out-of-range`.
 //!
-//! wpa_supplicant is netpilot's: on every (re)attach its networks are removed, so nothing
-//! joins behind netpilot's back.
+//! Scans: a network seen before is looked for on the channels it was seen on (a quick scan,
+//! as iwd does), every [`REJOIN_INTERVAL`] for [`QUICK_WINDOW`], then on every channel. While
+//! nothing is connected the radio scans with backoff (ConnMan: 3 s doubling to 5 min), the
+//! 2.4 GHz band first and then every channel, so that networks there are listed (and known
+//! ones joined) without waiting for the whole band plan; a connect aborts such a scan.
+//!
+//! wpa_supplicant is netpilot's: when a new one attaches (started, or restarted) its networks
+//! are removed, so nothing joins behind netpilot's back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -25,7 +30,7 @@ use super::ctrl::{CtrlConfig, CtrlEvent};
 use super::networks::{self, Network};
 use super::process::Supervised;
 use super::settings;
-use super::supplicant::{Event as WpaEvent, NetworkId, SaePwe, Supplicant};
+use super::supplicant::{Event as WpaEvent, NetworkId, NetworkSettings, SaePwe, Supplicant};
 use super::{ConnectRequest, Radio, Request, ScanToken, WiredPort};
 use crate::engine::EventSender;
 use crate::model::{L2State, SecurityClass, ServiceError, ServiceId, TechnologyKind};
@@ -36,6 +41,17 @@ use crate::tech::{Event, ServiceInfo};
 const SCAN_MIN: Duration = Duration::from_secs(3);
 /// Longest background scan delay (ConnMan).
 const SCAN_MAX: Duration = Duration::from_secs(300);
+/// How long a network is looked for on its known channels before every channel is scanned.
+const QUICK_WINDOW: Duration = Duration::from_secs(10);
+/// Pause between two quick scans for a network not found (a one-channel active scan takes
+/// well under 0.1 s, so the radio scans about a quarter of the time for [`QUICK_WINDOW`]).
+const REJOIN_INTERVAL: Duration = Duration::from_millis(250);
+/// 2.4 GHz channels 1 to 13 (IEEE 802.11-2020 §15.4.4.3), MHz: the first part of a
+/// background scan. Every 2.4 GHz radio lists them; regulatory rules may disable some,
+/// which the kernel then skips.
+const BAND_2GHZ: [u32; 13] = [
+    2412, 2417, 2422, 2427, 2432, 2437, 2442, 2447, 2452, 2457, 2462, 2467, 2472,
+];
 
 /// How the backend reaches wpa_supplicant.
 #[derive(Debug, Clone)]
@@ -61,6 +77,19 @@ struct Target {
     connected: bool,
     /// wpa_supplicant was told to scan only the channels the network was seen on.
     quick: bool,
+    /// Those channels, MHz.
+    freqs: Vec<u32>,
+    /// Until when quick scans go on while the network is not found.
+    quick_until: Instant,
+}
+
+/// A network block netpilot wrote, and what it holds: a connect with the same settings
+/// selects it again instead of writing a new one (wpa_supplicant keeps the PSK it derived,
+/// 4096 PBKDF2-SHA1 rounds, and the round trips are saved).
+#[derive(Debug)]
+struct Configured {
+    net: NetworkId,
+    settings: NetworkSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +108,7 @@ struct Device {
     announced: BTreeMap<ServiceId, ServiceInfo>,
     known_hidden: Vec<(Vec<u8>, SecurityClass)>,
     /// The network block netpilot wrote for each service.
-    configured: BTreeMap<ServiceId, NetworkId>,
+    configured: BTreeMap<ServiceId, Configured>,
     target: Option<Target>,
     /// Authentication failures of the current attempt.
     failures: u32,
@@ -88,6 +117,10 @@ struct Device {
     port_request: Option<ConnectRequest>,
     scan_delay: Duration,
     next_scan: Option<Instant>,
+    /// A background scan netpilot asked for is running.
+    own_scan: bool,
+    /// The running background scan covers 2.4 GHz only: every channel follows.
+    full_scan_next: bool,
 }
 
 impl Device {
@@ -253,6 +286,8 @@ impl Backend {
                     port_request: None,
                     scan_delay: SCAN_MIN,
                     next_scan: None,
+                    own_scan: false,
+                    full_scan_next: false,
                 },
             );
         }
@@ -289,9 +324,13 @@ impl Backend {
             .await;
         }
         d.target = None;
-        d.configured.clear();
+        // The network blocks stay in wpa_supplicant (Wi-Fi off, or it went away for a
+        // moment) and are reused; a restarted wpa_supplicant (new generation) has none, and
+        // `configured` is cleared then.
         d.networks.clear();
         d.next_scan = None;
+        d.own_scan = false;
+        d.full_scan_next = false;
         self.finish_scans(d.ifindex(), Some("the radio went away".into()))
             .await;
     }
@@ -352,6 +391,13 @@ impl Backend {
             self.l2(&id, state).await;
             return;
         }
+        // A connect takes the radio: it does not wait for a background scan of every band.
+        d.full_scan_next = false;
+        if std::mem::take(&mut d.own_scan) {
+            if let Err(e) = d.supplicant.abort_scan().await {
+                tracing::debug!(device = %d.name(), error = %display_chain(&e), "abort the background scan");
+            }
+        }
         let frequencies = d
             .networks
             .iter()
@@ -376,29 +422,52 @@ impl Backend {
             }
         }
         let previous = d.target.take().filter(|t| t.id != req.id).map(|t| t.id);
-        if let Some(old) = d.configured.remove(&req.id) {
-            if let Err(e) = d.supplicant.remove_network(old).await {
-                tracing::debug!(service = %req.id, error = %display_chain(&e), "remove the old network block");
+        let reuse = d
+            .configured
+            .get(&req.id)
+            .filter(|c| c.settings == settings)
+            .map(|c| c.net);
+        if reuse.is_none() {
+            if let Some(old) = d.configured.remove(&req.id) {
+                if let Err(e) = d.supplicant.remove_network(old.net).await {
+                    tracing::debug!(service = %req.id, error = %display_chain(&e), "remove the old network block");
+                }
             }
         }
         let supplicant = d.supplicant.clone();
         let result = async {
+            if let Some(net) = reuse {
+                match supplicant.select_network(net).await {
+                    Ok(()) => return Ok((net, true)),
+                    Err(e) => {
+                        tracing::debug!(service = %req.id, %net, error = %display_chain(&e), "select the network block again; writing a new one")
+                    }
+                }
+            }
             let net = supplicant.create_network(&settings).await?;
             supplicant.select_network(net).await?;
-            Ok::<_, super::supplicant::SupplicantError>(net)
+            Ok::<_, super::supplicant::SupplicantError>((net, false))
         }
         .await;
         let d = self.device_for(req.netdev, &req.id);
         let Some(d) = d else { return };
         match result {
-            Ok(net) => {
-                tracing::info!(service = %req.id, device = %d.name(), %net, quick_scan = ?settings.scan_freqs, "connecting");
-                d.configured.insert(req.id.clone(), net);
+            Ok((net, reused)) => {
+                tracing::info!(service = %req.id, device = %d.name(), %net, reused, quick_scan = ?settings.scan_freqs, "connecting");
+                d.configured.insert(
+                    req.id.clone(),
+                    Configured {
+                        net,
+                        settings: settings.clone(),
+                    },
+                );
                 d.target = Some(Target {
                     id: req.id.clone(),
                     net,
                     connected: false,
                     quick: !settings.scan_freqs.is_empty(),
+                    freqs: settings.scan_freqs.clone(),
+                    quick_until: Instant::now() + QUICK_WINDOW,
                 });
                 d.failures = 0;
                 d.next_scan = None;
@@ -409,6 +478,8 @@ impl Backend {
             }
             Err(e) => {
                 d.port_request = None;
+                // A block that cannot be selected is not reused.
+                d.configured.remove(&req.id);
                 tracing::warn!(service = %req.id, error = %display_chain(&e), "connect: wpa_supplicant refused the network");
                 self.l2(&req.id, L2State::Failed(ServiceError::ConnectFailed))
                     .await;
@@ -452,7 +523,7 @@ impl Backend {
         if d.port_request.as_ref().is_some_and(|r| &r.id == id) {
             d.port_request = None;
         }
-        if let Some(net) = d.configured.remove(id) {
+        if let Some(Configured { net, .. }) = d.configured.remove(id) {
             if let Err(e) = d.supplicant.remove_network(net).await {
                 tracing::warn!(service = %id, error = %display_chain(&e), "remove the network from wpa_supplicant");
             } else {
@@ -564,15 +635,45 @@ impl Backend {
             if !d.available || !self.powered || d.target.as_ref().is_some_and(|t| t.connected) {
                 continue;
             }
-            match d.supplicant.scan(&[]).await {
-                Ok(()) => {
-                    tracing::debug!(radio = %d.name(), next_in = ?d.scan_delay, "background scan")
+            match &d.target {
+                // Looking for a network on its known channels (see NetworkNotFound).
+                Some(t) if t.quick => match d.supplicant.scan(&t.freqs).await {
+                    Ok(()) => d.own_scan = true,
+                    Err(e) => {
+                        tracing::debug!(radio = %d.name(), error = %display_chain(&e), "quick scan")
+                    }
+                },
+                // Joining a network whose channels are unknown: every channel.
+                Some(_) => {
+                    match d.supplicant.scan(&[]).await {
+                        Ok(()) => d.own_scan = true,
+                        Err(e) => {
+                            tracing::debug!(radio = %d.name(), error = %display_chain(&e), "background scan")
+                        }
+                    }
+                    d.scan_delay = (d.scan_delay * 2).min(SCAN_MAX);
                 }
-                Err(e) => {
-                    tracing::debug!(radio = %d.name(), error = %display_chain(&e), "background scan")
+                None => {
+                    let first = match d.supplicant.scan(&BAND_2GHZ).await {
+                        Ok(()) => Ok(true),
+                        // Someone else's scan: its results bring the next background scan.
+                        Err(e) if e.to_string().contains("FAIL-BUSY") => Err(e),
+                        // No 2.4 GHz band: every channel at once.
+                        Err(_) => d.supplicant.scan(&[]).await.map(|()| false),
+                    };
+                    match first {
+                        Ok(split) => {
+                            tracing::debug!(radio = %d.name(), next_in = ?d.scan_delay, split, "background scan");
+                            d.own_scan = true;
+                            d.full_scan_next = split;
+                        }
+                        Err(e) => {
+                            tracing::debug!(radio = %d.name(), error = %display_chain(&e), "background scan")
+                        }
+                    }
+                    d.scan_delay = (d.scan_delay * 2).min(SCAN_MAX);
                 }
             }
-            d.scan_delay = (d.scan_delay * 2).min(SCAN_MAX);
         }
     }
 
@@ -676,8 +777,10 @@ impl Backend {
                 (info.id.clone(), info)
             })
             .collect();
-        // The network in use stays listed even when its BSS ages out of the table.
-        if let Some(t) = d.target.as_ref().filter(|t| t.connected) {
+        // The network being joined or in use stays listed even when its BSS ages out of
+        // the table (while it is briefly out of range, or before a rejoin finds it), so
+        // that the engine keeps its connection.
+        if let Some(t) = d.target.as_ref() {
             if let Some(info) = d.announced.get(&t.id) {
                 now.entry(t.id.clone()).or_insert_with(|| info.clone());
             }
@@ -700,13 +803,21 @@ impl Backend {
         };
         match event {
             WpaEvent::ScanResults => {
-                if d.target.is_none() && d.is_radio() && self.powered {
-                    d.next_scan = Some(Instant::now() + d.scan_delay);
-                }
+                d.own_scan = false;
+                let full = std::mem::take(&mut d.full_scan_next);
+                let idle = d.target.is_none() && d.is_radio() && self.powered;
                 self.refresh(ifindex).await;
                 self.finish_scans(ifindex, None).await;
+                if idle {
+                    self.next_background_scan(ifindex, full).await;
+                }
             }
             WpaEvent::ScanFailed { retry: false, ret } => {
+                d.own_scan = false;
+                d.full_scan_next = false;
+                if d.target.is_none() && d.is_radio() && self.powered && d.next_scan.is_none() {
+                    d.next_scan = Some(Instant::now() + d.scan_delay);
+                }
                 self.finish_scans(
                     ifindex,
                     Some(format!("the driver refused the scan ({ret:?})")),
@@ -721,6 +832,14 @@ impl Backend {
                 d.failures = 0;
                 d.next_scan = None;
                 let target = t.id.clone();
+                // wpa_supplicant authorizes the port (nl80211) right after it sends
+                // CTRL-EVENT-CONNECTED, in the same event-loop callback; until then the
+                // kernel drops our data frames, and a DHCP message sent at once is lost
+                // (its retransmission comes 4 s later). A request answered means that
+                // callback is over.
+                if let Err(e) = d.supplicant.ping().await {
+                    tracing::debug!(device = %d.name(), error = %display_chain(&e), "ping after CTRL-EVENT-CONNECTED");
+                }
                 tracing::info!(service = %target, device = %d.name(), "L2 connected");
                 self.l2(&target, L2State::Associated { ifindex }).await;
             }
@@ -733,6 +852,7 @@ impl Backend {
                     return;
                 };
                 t.connected = false;
+                t.quick_until = Instant::now() + QUICK_WINDOW;
                 let target = t.id.clone();
                 let radio = d.is_radio();
                 tracing::info!(service = %target, reason, locally_generated, "L2 lost");
@@ -781,12 +901,20 @@ impl Backend {
                 }
             }
             WpaEvent::NetworkNotFound => {
-                // A quick scan of the known channels did not find it: let wpa_supplicant
-                // scan every channel from now on.
                 let Some(t) = d.target.as_mut().filter(|t| t.quick && !t.connected) else {
                     return;
                 };
+                // Not on its known channels: look again soon there (it may be back in a
+                // moment: an access point restarting, a dead spot) ...
+                if Instant::now() < t.quick_until {
+                    d.next_scan = Some(Instant::now() + REJOIN_INTERVAL);
+                    return;
+                }
+                // ... then let wpa_supplicant scan every channel from now on.
                 t.quick = false;
+                if let Some(c) = d.configured.get_mut(&t.id) {
+                    c.settings.scan_freqs.clear();
+                }
                 let request = format!("SET_NETWORK {} scan_freq \"\"", t.net);
                 if let Err(e) = d.supplicant.raw(&request).await {
                     tracing::debug!(error = %display_chain(&e), "widen the scan");
@@ -797,6 +925,30 @@ impl Backend {
             }
             _ => {}
         }
+    }
+
+    /// After an idle radio's scan results: every channel after the 2.4 GHz part, else the
+    /// next background scan after the backoff delay.
+    async fn next_background_scan(&mut self, ifindex: u32, full: bool) {
+        let Some(d) = self.devices.get_mut(&ifindex) else {
+            return;
+        };
+        // A connect may have come in meanwhile.
+        if d.target.is_some() {
+            return;
+        }
+        if full {
+            match d.supplicant.scan(&[]).await {
+                Ok(()) => {
+                    d.own_scan = true;
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(radio = %d.name(), error = %display_chain(&e), "background scan of every channel")
+                }
+            }
+        }
+        d.next_scan = Some(Instant::now() + d.scan_delay);
     }
 
     /// Stops trying the current network after too many authentication failures.
