@@ -325,6 +325,23 @@ impl Applier {
             self.leftovers = Some(found);
         }
         let actions = self.actions(plan, &kernel);
+        if !actions.is_empty() && cause == Cause::Kernel && actions == self.last_actions {
+            // The same changes again, with no new plan: something undoes them at once.
+            // Waiting (backoff) keeps this from becoming a busy loop.
+            tracing::warn!(
+                ?actions,
+                "the kernel does not keep netpilot's changes; trying again later"
+            );
+            failed = true;
+        } else {
+            for action in &actions {
+                failed |= !self.carry_out(plan, action).await;
+            }
+        }
+        self.last_actions = actions;
+        // Routing per session after the main table: its routes need the addresses and
+        // gateways just set, and removing it (an nft run) must not hold up an address
+        // that has to go.
         failed |= !self
             .steerer
             .reconcile(
@@ -334,25 +351,6 @@ impl Applier {
                 cause == Cause::Kernel,
             )
             .await;
-        if actions.is_empty() {
-            self.last_actions.clear();
-            self.failed(failed);
-            return;
-        }
-        if cause == Cause::Kernel && actions == self.last_actions {
-            // The same changes again, with no new plan: something undoes them at once.
-            // Waiting (backoff) keeps this from becoming a busy loop.
-            tracing::warn!(
-                ?actions,
-                "the kernel does not keep netpilot's changes; trying again later"
-            );
-            self.failed(true);
-            return;
-        }
-        for action in &actions {
-            failed |= !self.carry_out(plan, action).await;
-        }
-        self.last_actions = actions;
         self.failed(failed);
     }
 
