@@ -46,7 +46,7 @@ struct Route {
     service: ServiceId,
     /// The session's IPv4 and IPv6 addresses, when it has a source-address rule.
     sources: Vec<IpAddr>,
-    /// The owner's uid, when it is a local user (its traffic is steered).
+    /// The owner's uid, when it is a local user other than root (its traffic is steered).
     uid: Option<u32>,
 }
 
@@ -131,8 +131,10 @@ fn route_of(owner: &Caller, view: &SessionView) -> Option<Route> {
         sources.extend(view.ipv4.as_ref().map(|a| IpAddr::V4(a.address)));
         sources.extend(view.ipv6.as_ref().map(|a| IpAddr::V6(a.address)));
     }
+    // Root's traffic is never steered by mark: it is the daemon's own and the system's
+    // (sshd, DHCP, updates). A root session still gets its table and source rule.
     let uid = match &owner.identity {
-        Identity::Local { uid, .. } => Some(*uid),
+        Identity::Local { uid, .. } if *uid != 0 => Some(*uid),
         _ => None,
     };
     Some(Route {
@@ -572,6 +574,11 @@ mod tests {
             Some(("b", 1))
         );
         assert_eq!(s.carried.owners[&1000][&one].0, "a");
+        let (root, _rx3) = s
+            .open(local(0), SessionSettings::default(), &services)
+            .expect("open");
+        assert!(!s.carried.owners.contains_key(&0), "root is never steered");
+        s.close(root);
 
         // a loses its link: session one moves to b, with the reason.
         let mut gone = a.clone();
