@@ -1045,7 +1045,7 @@ type Proxy struct {
 	// Proxy servers for method "manual", most preferred first, 1..16: "host:port" or
 	// "scheme://host[:port]" with scheme http, https, socks4 or socks5 ("Servers").
 	Servers []string `protobuf:"bytes,3,rep,name=servers,proto3" json:"servers,omitempty"`
-	// Hosts that bypass the proxy, at most 64: a host name, a domain suffix (".example.com",
+	// Hosts that bypass the proxy, at most 32: a host name, a domain suffix (".example.com",
 	// "*.example.com"), an address or a prefix ("198.18.0.0/15") ("Excludes").
 	Excludes      []string `protobuf:"bytes,4,rep,name=excludes,proto3" json:"excludes,omitempty"`
 	unknownFields protoimpl.UnknownFields
