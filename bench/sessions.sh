@@ -90,6 +90,10 @@ socket = "$out/netpilot.sock"
 state_dir = "$out/state"
 run_dir = "$out/run"
 log_level = "${NETPILOT_BENCH_LOG:-warn}"
+[api]
+# One identity (root) holds every session of the fan-out.
+max_sessions_per_identity = 2000
+max_streams_per_identity = 2100
 [online_check]
 mode = "off"
 [dns]
@@ -166,7 +170,10 @@ EOF
     "$out/cm/state" "$out/cm/run" "$out/cm/resolv.conf" "$out/cm/main.conf" \
     >"$out/cm/connmand.log" 2>&1 &
   pids+=($!)
-  DBUS_SYSTEM_BUS_ADDRESS="unix:path=$out/cm/bus.sock" python3 "$root/bench/dbus_rate.py" \
+  # The distribution's python3 (python3-dbus), not one a version manager put first on PATH.
+  local py=/usr/bin/python3
+  [ -x "$py" ] || py=python3
+  DBUS_SYSTEM_BUS_ADDRESS="unix:path=$out/cm/bus.sock" "$py" "$root/bench/dbus_rate.py" \
     --services "$n" --requests "$requests"
 }
 

@@ -11,10 +11,11 @@ say() { printf 'deps: %s\n' "$*"; }
 # The tests' peers and tools: ip/ss, DHCP and RA servers, ethtool, a D-Bus bus with the
 # systemd-resolved mock, wpa_supplicant and hostapd (also -Dwired, with its internal EAP
 # server), openssl for test certificates, python3 for tests/peers/, sysctl (procps),
-# modprobe (kmod), nft (nftables) and setpriv (util-linux) for
-# routing per session, and the CA certificates the package registries' HTTPS needs.
+# modprobe (kmod), nft (nftables) and setpriv (util-linux) for routing per session,
+# python3-dbus for bench/dbus_rate.py, and the CA certificates the package registries'
+# HTTPS needs.
 apt_packages=(iproute2 dnsmasq-base radvd ethtool dbus-daemon python3-dbusmock wpasupplicant hostapd
-  openssl python3 procps kmod nftables util-linux ca-certificates)
+  openssl python3 procps kmod nftables util-linux python3-dbus ca-certificates)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
