@@ -10,8 +10,9 @@
 #             (a sequential client and ghz with one connection at the same concurrency);
 #   start-up  netpilotd start to serving (the API answers) with 2 and 200 links.
 #
-# Usage: bench/sessions.sh [--quick] [--no-connman]   (root; `make bench` builds the release
-# binaries and the bench client). --quick: fewer rounds and requests, for iterations.
+# Usage: bench/sessions.sh [--quick] [--no-connman] [--only startup|fanout|rpc]   (root; `make
+# bench` builds the release binaries and the bench client). --quick: fewer rounds and
+# requests, for iterations; --only: one part.
 #
 # Everything runs in namespaces this script makes (nps-*), addresses from 198.18.0.0/15; the
 # ConnMan side runs connmand in its own namespace with a private D-Bus bus, its state and
@@ -20,14 +21,17 @@ set -euo pipefail
 
 quick=0
 connman=1
+only=""
 while (($#)); do
   case $1 in
     --quick) quick=1 ;;
     --no-connman) connman=0 ;;
-    *) echo "usage: $0 [--quick] [--no-connman]" >&2; exit 2 ;;
+    --only) only=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--no-connman] [--only startup|fanout|rpc]" >&2; exit 2 ;;
   esac
   shift
 done
+part() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -99,7 +103,8 @@ mode = "off"
 [dns]
 resolv_conf = "$out/resolv.conf"
 EOF
-  ip netns exec "$ns" "$daemon" --config "$out/netpilot.toml" 2>>"$out/netpilotd.log" &
+  # Both streams to the log: an inherited stdout would keep the caller's $(...) open.
+  ip netns exec "$ns" "$daemon" --config "$out/netpilot.toml" >>"$out/netpilotd.log" 2>&1 &
   echo $!
 }
 
@@ -107,9 +112,9 @@ serving() { ip netns exec "$ns" "$cli" --socket "$out/netpilot.sock" state >/dev
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
 
-echo "== start-up to serving (median of 5)"
 startup=()
-for n in 2 200; do
+part startup && echo "== start-up to serving (median of 5)"
+part startup && for n in 2 200; do
   links "$n"
   samples=()
   for _ in 1 2 3 4 5; do
@@ -125,10 +130,11 @@ for n in 2 200; do
   echo "  $n links: $ms ms"
 done
 
+fanout=()
+if part fanout; then
 echo "== fan-out ($rounds carrier changes each)"
 links 1
 ip -n "$ns" addr add 198.18.1.2/24 dev link0
-fanout=()
 for n in 1 100 1000; do
   pid=$(start_daemon); pids+=("$pid")
   until serving; do sleep 0.01; done
@@ -138,6 +144,7 @@ for n in 1 100 1000; do
   fanout+=("$json")
   stop
 done
+fi
 
 # ConnMan: connmand in its own namespace on the same kind of links, private D-Bus bus.
 connman_rate() {
@@ -177,13 +184,14 @@ EOF
     --services "$n" --requests "$requests"
 }
 
-echo "== ListServices ($requests requests per run)"
 rpc=()
-for n in 10 500; do
+part rpc && echo "== ListServices ($requests requests per run)"
+part rpc && for n in 10 500; do
   links "$n"
   pid=$(start_daemon); pids+=("$pid")
   until serving; do sleep 0.01; done
-  until [ "$(ip netns exec "$ns" "$cli" --socket "$out/netpilot.sock" services --json 2>/dev/null | grep -c '"id"')" -ge "$n" ]; do sleep 0.05; done
+  # One JSON document on one line: count the ids, not the lines.
+  until [ "$(ip netns exec "$ns" "$cli" --socket "$out/netpilot.sock" services --json 2>/dev/null | grep -o '"id"' | wc -l)" -ge "$n" ]; do sleep 0.05; done
   for c in 1 8; do
     ip netns exec "$ns" "$ghz" --insecure --proto "$root/proto/netpilot/v1/manager.proto" \
       --import-paths "$root/proto" --call netpilot.v1.ManagerService.ListServices \
@@ -208,7 +216,7 @@ done
 
 echo
 echo "== summary"
-for f in "${fanout[@]}"; do echo "fanout $f"; done
-for s in "${startup[@]}"; do echo "startup ${s%%:*} links: ${s#*:} ms"; done
-for r in "${rpc[@]}"; do echo "rpc $r"; done
+for f in "${fanout[@]+"${fanout[@]}"}"; do echo "fanout $f"; done
+for s in "${startup[@]+"${startup[@]}"}"; do echo "startup ${s%%:*} links: ${s#*:} ms"; done
+for r in "${rpc[@]+"${rpc[@]}"}"; do echo "rpc $r"; done
 echo "(logs in $out)"

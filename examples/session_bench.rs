@@ -8,7 +8,10 @@
 //! - `fanout_ms`: for each of `--rounds` carrier changes (`--toggle CMD` run with `down` and
 //!   `up` appended alternately), the time from just before the command until the last of
 //!   the N clients has its update; p50 and p99 over the rounds, and p99 over every client's
-//!   delivery;
+//!   delivery. These include the kernel's part (linkwatch may hold a veth carrier event up
+//!   to a second when other links changed just before); `spread_ms` has no kernel part:
+//!   from the first client's update to the last one's (the fan-out itself), p50 and p99 over
+//!   the rounds;
 //! - `close_us`: mean time per session to close all of them (until the daemon lists none).
 //!
 //! Usage: session_bench --socket PATH --pid PID --sessions N --rounds R --toggle "ip -n NS link set peer0"
@@ -127,6 +130,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     drop(tx);
     let mut round_last = Vec::new();
+    let mut round_spread = Vec::new();
     let mut every = Vec::new();
     for round in 0..a.rounds * 2 {
         let state = if round % 2 == 0 { "down" } else { "up" };
@@ -138,6 +142,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("{} {state}: {status}", a.toggle).into());
         }
         let mut last = 0.0f64;
+        let mut first = f64::MAX;
         for _ in 0..a.sessions {
             let at = tokio::time::timeout(Duration::from_secs(30), rx.recv())
                 .await
@@ -146,14 +151,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let ms = at.duration_since(started).as_secs_f64() * 1e3;
             every.push(ms);
             last = last.max(ms);
+            first = first.min(ms);
         }
         round_last.push(last);
+        round_spread.push(last - first);
         // Let the link settle (DHCP after carrier up) before the next change; updates
         // that the settling causes are drained, not measured.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         while rx.try_recv().is_ok() {}
     }
     let round_last = sorted(round_last);
+    let round_spread = sorted(round_spread);
     let every = sorted(every);
 
     let started = Instant::now();
@@ -179,7 +187,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let close_us = started.elapsed().as_secs_f64() * 1e6 / a.sessions as f64;
     println!(
-        "{{\"sessions\":{},\"open_us_first\":{:.1},\"open_us_last\":{:.1},\"rss_kb_per_session\":{:.2},\"fanout_ms_p50\":{:.2},\"fanout_ms_p99\":{:.2},\"delivery_ms_p99\":{:.2},\"close_us\":{:.1}}}",
+        "{{\"sessions\":{},\"open_us_first\":{:.1},\"open_us_last\":{:.1},\"rss_kb_per_session\":{:.2},\"fanout_ms_p50\":{:.2},\"fanout_ms_p99\":{:.2},\"delivery_ms_p99\":{:.2},\"spread_ms_p50\":{:.2},\"spread_ms_p99\":{:.2},\"close_us\":{:.1}}}",
         a.sessions,
         mean(&open_times[..tenth]),
         mean(&open_times[open_times.len() - tenth..]),
@@ -187,6 +195,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         percentile(&round_last, 0.5),
         percentile(&round_last, 0.99),
         percentile(&every, 0.99),
+        percentile(&round_spread, 0.5),
+        percentile(&round_spread, 0.99),
         close_us,
     );
     Ok(())
