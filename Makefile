@@ -51,13 +51,13 @@ test-fuzz: deps
 	scripts/fuzz.sh 10 api_request config_file session_policy
 
 ## netpilotd against ConnMan in the same run, medians and ratios: wired on the veth testbed
-## (bench/carrier.sh, ../shared/bench/connman_baseline.sh; about 6 minutes), Wi-Fi on
-## mac80211_hwsim (bench/wifi.sh, ../shared/bench/wifi/connman-wifi-baseline.sh; about 12
-## minutes), then sessions and the API (bench/sessions.sh: fan-out to 1/100/1000 sessions,
-## ListServices with 10/500 links from ghz against ConnMan's GetServices, start-up with 2/200
-## links; about 5 minutes). Needs root. `make bench BENCH_FLAGS=--no-connman` measures
-## netpilotd alone. The baselines come from ../shared beside the checkout, or from
-## $NETPILOT_SHARED.
+## (bench/carrier.sh, ../shared/bench/connman_baseline.sh; 100 cycles and two 60 s idle
+## windows on each side, about 25 minutes), Wi-Fi on mac80211_hwsim (bench/wifi.sh,
+## ../shared/bench/wifi/connman-wifi-baseline.sh; about 12 minutes), then sessions and the
+## API (bench/sessions.sh: fan-out to 1/100/1000 sessions, ListServices with 10/500 links
+## from ghz against ConnMan's GetServices, start-up with 2/200 links; about 8 minutes).
+## Needs root. `make bench BENCH_FLAGS=--no-connman` measures netpilotd alone. The
+## baselines come from ../shared beside the checkout, or from $NETPILOT_SHARED.
 bench: deps
 	cargo build --release --bins
 	cargo test --release --test wifi --no-run

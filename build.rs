@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "netpilot/v1/manager.proto",
     "netpilot/v1/session.proto",
     "netpilot/v1/agent.proto",
+    "netpilot/v1/setup.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# netpilotd against ConnMan on the same testbed, in the same run: carrier up -> ready,
-# -> online, carrier down -> idle, and memory. Prints medians and netpilot/ConnMan ratios.
+# netpilotd against ConnMan on the same testbed, in the same run: carrier up -> ready and
+# -> online (reconnects, INIT-REBOOT, and the first connect of a fresh state dir), carrier
+# down -> idle and -> a session client told, memory after start-up and after the cycles,
+# CPU over idle windows. Prints medians and netpilot/ConnMan ratios.
 #
-# Usage: bench/carrier.sh [--reps N] [--no-connman]   (root; `make bench` builds the release
-# binaries). --no-connman measures netpilotd alone, for quick iterations: no ratios.
+# Usage: bench/carrier.sh [--reps N] [--idle-secs S] [--no-connman]   (root; `make bench`
+# builds the release binaries). Defaults: 100 cycles, 60 s idle windows (about 25 minutes
+# for both sides). --no-connman measures netpilotd alone, for quick iterations: no ratios.
 #
 # The ConnMan side is ../shared/bench/connman_baseline.sh, run as it is. The netpilot side
 # copies its topology: namespaces npb-d (netpilotd) and npb-p (dnsmasq + HTTP online-check
@@ -11,18 +14,22 @@
 # side. Times run from just before `ip link set <peer> up|down` to the WatchManager event,
 # stamped by the reader (a few ms of jitter, as the baseline's observers have).
 set -euo pipefail
+export LC_ALL=C # a "." in $EPOCHREALTIME
 
-reps=10
+reps=100
+idle_secs=60
 connman=1
 while (($#)); do
   case $1 in
     --reps) reps=$2; shift ;;
+    --idle-secs) idle_secs=$2; shift ;;
     --no-connman) connman=0 ;;
-    *) echo "usage: $0 [--reps N] [--no-connman]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--reps N] [--idle-secs S] [--no-connman]" >&2; exit 2 ;;
   esac
   shift
 done
 [[ $reps =~ ^[0-9]+$ && $reps -ge 1 ]] || { echo "--reps must be >= 1" >&2; exit 2; }
+[[ $idle_secs =~ ^[0-9]+$ && $idle_secs -ge 1 ]] || { echo "--idle-secs must be >= 1" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,12 +50,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+load() { cut -d' ' -f1 /proc/loadavg; }
+load_connman=NA
 if ((connman)); then
-  echo "== ConnMan baseline ($reps cycles; about 4 minutes)"
-  "$baseline" --reps "$reps" --no-ref --idle-secs 10 --out "$out/connman" >"$out/connman.log" 2>&1 ||
+  load_connman=$(load)
+  echo "== ConnMan baseline ($reps cycles, ${idle_secs} s idle windows)"
+  "$baseline" --reps "$reps" --no-ref --idle-secs "$idle_secs" --out "$out/connman" >"$out/connman.log" 2>&1 ||
     { tail -20 "$out/connman.log"; echo "bench: the ConnMan baseline failed" >&2; exit 1; }
 else
-  mkdir -p "$out/connman" && : >"$out/connman/summary_timing.md" && echo "point,vmrss_kb" >"$out/connman/connman_mem.csv"
+  mkdir -p "$out/connman" && : >"$out/connman/summary_timing.md" && : >"$out/connman/connman_mem.csv" &&
+    : >"$out/connman/connman_cpu.csv"
 fi
 
 echo "== netpilotd ($reps cycles)"
@@ -80,7 +91,8 @@ interval_max = 2
 [dns]
 resolv_conf = "$out/resolv.conf"
 EOF
-start=$(date +%s.%N)
+load_netpilot=$(load)
+start=$EPOCHREALTIME
 ip netns exec "$ns" "$daemon" --config "$out/netpilot.toml" 2>"$out/netpilotd.log" &
 daemon_pid=$!
 pids+=("$daemon_pid")
@@ -88,68 +100,111 @@ until [ -S "$out/netpilot.sock" ] && "$cli" --socket "$out/netpilot.sock" state 
   sleep 0.005
   kill -0 "$daemon_pid" 2>/dev/null || { cat "$out/netpilotd.log"; exit 1; }
 done
-serving=$(date +%s.%N)
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$daemon_pid/status"; }
-rss_start=$(rss)
+serving=$EPOCHREALTIME
 
-# Manager state changes, one "epoch-seconds STATE" line each.
-"$cli" --socket "$out/netpilot.sock" --json watch | while IFS= read -r line; do
-  case $line in *manager_changed*) printf '%s %s\n' "$(date +%s.%N)" "$(grep -o 'MANAGER_STATE_[A-Z]*' <<<"$line")" ;; esac
-done >"$out/states" &
+# "RSS_kB SCHED_ns VOLUNTARY_CTXSW" of netpilotd, every thread counted (as the baseline does).
+sample() {
+  local rss sched=0 vcs=0 t
+  rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
+  for t in /proc/"$daemon_pid"/task/*; do
+    sched=$((sched + $(cut -d' ' -f1 "$t/schedstat")))
+    vcs=$((vcs + $(awk '/^voluntary_ctxt_switches/ { print $2 }' "$t/status")))
+  done
+  echo "$rss $sched $vcs"
+}
+cpu_window() { # NAME: appends "NAME sched_ms wake-ups" over idle_secs to $out/cpu
+  local a b
+  read -ra a <<<"$(sample)"
+  sleep "$idle_secs"
+  read -ra b <<<"$(sample)"
+  awk -v n="$1" -v ns="$((b[1] - a[1]))" -v w="$((b[2] - a[2]))" 'BEGIN { printf "%s %.3f %d\n", n, ns / 1e6, w }' >>"$out/cpu"
+}
+: >"$out/cpu"
+sleep 5 # as the baseline's start-up settle
+read -r rss_start _ <<<"$(sample)"
+cpu_window idle_no_carrier
+
+stamp() { # REGEX: one "epoch-seconds MATCH" line per stdin line that matches
+  while IFS= read -r line; do
+    [[ $line =~ $1 ]] && printf '%s %s\n' "$EPOCHREALTIME" "${BASH_REMATCH[0]}"
+  done
+}
+# Manager states, and the updates of a session that allows ethernet.
+"$cli" --socket "$out/netpilot.sock" --json watch | stamp 'MANAGER_STATE_[A-Z]*' >"$out/states" &
+pids+=($!)
+"$cli" --socket "$out/netpilot.sock" --json session open --bearers ethernet |
+  stamp 'SESSION_STATE_[A-Z]*' >"$out/session" &
 pids+=($!)
 
-wait_state() { # STATE AFTER -> prints the time of the first STATE line after AFTER
+wait_line() { # FILE WORD AFTER -> prints the time of the first WORD line after AFTER
   local deadline=$((SECONDS + 30)) t
   while ((SECONDS < deadline)); do
-    t=$(awk -v s="$1" -v a="$2" '$2 == s && $1 > a { print $1; exit }' "$out/states")
+    t=$(awk -v s="$2" -v a="$3" '$2 == s && $1 > a { print $1; exit }' "$1")
     [ -n "$t" ] && { echo "$t"; return; }
     sleep 0.005
   done
-  echo "bench: no $1 within 30 s" >&2
+  echo "bench: no $2 in $1 within 30 s" >&2
   return 1
 }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) * 1000 }'; }
 
-ip netns exec "$peer" ip link set peer0 down
 : >"$out/cycles"
 for rep in $(seq 0 "$reps"); do
-  up=$(date +%s.%N)
+  up=$EPOCHREALTIME
   ip -n "$peer" link set peer0 up
-  ready=$(wait_state MANAGER_STATE_READY "$up")
-  online=$(wait_state MANAGER_STATE_ONLINE "$up")
+  ready=$(wait_line "$out/states" MANAGER_STATE_READY "$up")
+  online=$(wait_line "$out/states" MANAGER_STATE_ONLINE "$up")
   # The kernel's linkwatch batches carrier events of stacked devices (veth) to one a second;
   # wait that out so "down" is not measured from a rate-limited event.
   sleep 1.5
-  down=$(date +%s.%N)
+  down=$EPOCHREALTIME
   ip -n "$peer" link set peer0 down
-  idle=$(wait_state MANAGER_STATE_IDLE "$down")
-  ((rep == 0)) && continue # warm-up, as in the baseline
-  awk -v u="$up" -v r="$ready" -v o="$online" -v d="$down" -v i="$idle" \
-    'BEGIN { printf "%.2f %.2f %.2f\n", (r-u)*1000, (o-u)*1000, (i-d)*1000 }' >>"$out/cycles"
+  idle=$(wait_line "$out/states" MANAGER_STATE_IDLE "$down")
+  told=$(wait_line "$out/session" SESSION_STATE_DISCONNECTED "$down")
+  echo "$rep $(ms "$up" "$ready") $(ms "$up" "$online") $(ms "$down" "$idle") $(ms "$down" "$told")" >>"$out/cycles"
   sleep 1.5
 done
-rss_end=$(rss)
+read -r rss_cycles _ <<<"$(sample)"
+
+ip -n "$peer" link set peer0 up
+wait_line "$out/states" MANAGER_STATE_ONLINE "$EPOCHREALTIME" >/dev/null
+cpu_window idle_connected
+ip -n "$peer" link set peer0 down
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2 }'; }
-ours() { awk -v c="$1" '{ print $c }' "$out/cycles" | median; }
-theirs() { awk -F'|' -v m="$1" 'index($2, m) { gsub(/ /, "", $5); print $5; exit }' "$out/connman/summary_timing.md"; }
-connman_rss=$(awk -F, 'NR == 2 { print $2 }' "$out/connman/connman_mem.csv")
+ours() { awk -v c="$1" '$1 > 0 { print $c }' "$out/cycles" | median; }
+first() { awk -v c="$1" '$1 == 0 { print $c }' "$out/cycles"; }
+# The baseline's summary_timing.md: | metric | n | min | median | max | warm-up (rep 0) |
+theirs() { awk -F'|' -v m="$1" -v c="${2:-5}" 'index($2, m) { gsub(/ /, "", $c); print $c; exit }' "$out/connman/summary_timing.md"; }
+their_rss() { awk -F, -v p="$1" '$1 == p { print $2 }' "$out/connman/connman_mem.csv"; }
+their_cpu() { awk -F, -v w="$1" -v c="$2" '$1 == w { print $c }' "$out/connman/connman_cpu.csv"; }
+our_cpu() { awk -v w="$1" -v c="$2" '$1 == w { print $c }' "$out/cpu"; }
 
 row() { # NAME OURS THEIRS
   awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN {
     r = (b + 0 > 0) ? sprintf("%.2f", a / b) : "NA"
-    printf "| %-34s | %10s | %10s | %6s |\n", n, a, b, r }'
+    printf "| %-46s | %10s | %10s | %6s |\n", n, a, b, r }'
 }
 {
   echo
-  echo "netpilot vs ConnMan, same machine, same run, medians of $reps cycles (ms; RSS kB)"
+  echo "netpilot vs ConnMan, same machine, same run: medians of $reps reconnects (INIT-REBOOT),"
+  echo "the first connect of a fresh state dir, ${idle_secs} s idle windows (ms; RSS kB; CPU ms)"
   echo
-  echo "| figure                             |   netpilot |    ConnMan |  ratio |"
-  echo "|------------------------------------|------------|------------|--------|"
-  row "carrier up (cmd) -> ready" "$(ours 1)" "$(theirs 'A5 cmd->ready')"
-  row "carrier up (cmd) -> online" "$(ours 2)" "$(theirs 'A6 cmd->online')"
-  row "carrier down (cmd) -> idle" "$(ours 3)" "$(theirs 'B6 cmd->Manager State idle')"
-  row "RSS after start-up" "$rss_start" "$connman_rss"
+  echo "| figure                                         |   netpilot |    ConnMan |  ratio |"
+  echo "|------------------------------------------------|------------|------------|--------|"
+  row "carrier up (cmd) -> ready" "$(ours 2)" "$(theirs 'A5 cmd->ready')"
+  row "carrier up (cmd) -> online" "$(ours 3)" "$(theirs 'A6 cmd->online')"
+  row "first connect: carrier up (cmd) -> ready" "$(first 2)" "$(theirs 'A5 cmd->ready' 7)"
+  row "first connect: carrier up (cmd) -> online" "$(first 3)" "$(theirs 'A6 cmd->online' 7)"
+  row "carrier down (cmd) -> idle" "$(ours 4)" "$(theirs 'B6 cmd->Manager State idle')"
+  row "carrier down (cmd) -> session told (ConnMan: idle)" "$(ours 5)" "$(theirs 'B6 cmd->Manager State idle')"
+  row "RSS after start-up" "$rss_start" "$(their_rss startup_idle)"
+  row "RSS after $reps cycles" "$rss_cycles" "$(their_rss "after_${reps}_cycles")"
+  row "CPU over ${idle_secs} s idle, no carrier (ms)" "$(our_cpu idle_no_carrier 2)" "$(their_cpu idle_no_carrier 5)"
+  row "CPU over ${idle_secs} s idle, connected (ms)" "$(our_cpu idle_connected 2)" "$(their_cpu idle_connected 5)"
+  row "wake-ups over ${idle_secs} s idle, connected" "$(our_cpu idle_connected 3)" "$(their_cpu idle_connected 6)"
   echo
-  awk -v s="$start" -v e="$serving" 'BEGIN { printf "netpilotd start -> serving: %.1f ms; RSS after the cycles: %s kB\n", (e-s)*1000, "'"$rss_end"'" }'
+  awk -v s="$start" -v e="$serving" 'BEGIN { printf "netpilotd start -> serving: %.1f ms\n", (e-s)*1000 }'
+  echo "load average (1 min) as each side started: ConnMan $load_connman, netpilot $load_netpilot"
   echo "raw data: $out"
 } | tee "$out/summary.md"

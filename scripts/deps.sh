@@ -15,7 +15,10 @@ say() { printf 'deps: %s\n' "$*"; }
 # python3-dbus for bench/dbus_rate.py, and the CA certificates the package registries'
 # HTTPS needs.
 apt_packages=(iproute2 dnsmasq-base radvd ethtool dbus-daemon python3-dbusmock wpasupplicant hostapd
-  openssl python3 procps kmod nftables util-linux python3-dbus ca-certificates)
+  openssl python3 procps kmod util-linux python3-dbus ca-certificates)
+# The setup access point and tethering (iw: interface combinations, the AP's interface;
+# nftables: tethering NAT), and the setup page's browser test (tests/portal.rs).
+apt_packages+=(iw nftables chromium chromium-driver)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -117,6 +117,140 @@ pub struct Config {
     pub tls: Tls,
     /// Who has which role, and session policies.
     pub access: Access,
+    /// The setup access point and its page.
+    pub setup: Setup,
+    /// Wi-Fi tethering (on, name and passphrase come from UpdateTechnology).
+    pub tethering: Tethering,
+}
+
+/// Whether the setup access point may run beside the radio's station.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Concurrency {
+    /// When the radio's nl80211 interface combinations allow an AP beside a station: the AP
+    /// gets a virtual interface of its own and stays up while the station connects.
+    #[default]
+    Auto,
+    /// Never: the AP takes the radio's own interface, and a connect closes it first.
+    Off,
+}
+
+/// `[setup]`: the setup access point (a Wi-Fi network with a page that connects the device)
+/// and the programs it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Setup {
+    /// auto (default): when nothing is ready after `grace`, and on demand; on-demand: only
+    /// on demand; always: whenever a radio is there, even beside Ethernet; off: never.
+    pub mode: crate::model::SetupMode,
+    /// Seconds after start-up or after the last loss before the AP opens by itself.
+    /// Default 60.
+    pub grace: u64,
+    /// SSID template: `{hostname}` and `{mac}` (the radio's last two MAC bytes, hex) are
+    /// replaced; cut to 32 bytes. Default `{hostname}-{mac}`.
+    pub ssid: String,
+    /// WPA2 passphrase (8..63 printable ASCII); unset (default): an open network.
+    pub passphrase: Option<crate::model::Secret>,
+    /// The AP's address and prefix, IPv4 `A.B.C.D/P` with P in 16..=29. Phones get
+    /// addresses from this subnet. Default `192.168.42.1/24`.
+    pub address: String,
+    /// 2.4 GHz (1..14) or 5 GHz channel used when no station link decides it. Default 1.
+    pub channel: u32,
+    /// auto (default) or off: see [`Concurrency`].
+    pub concurrency: Concurrency,
+    /// Seconds a new Wi-Fi link may be ready without passing the online check before it
+    /// counts as working and the AP closes anyway. Default 30.
+    pub validate_timeout: u64,
+    /// A phone counts as being on the page for this many seconds after its last request;
+    /// meanwhile known networks are not retried in the background. Default 60.
+    pub page_idle: u64,
+    /// Without AP+STA: every this many seconds the AP closes for a while so that known
+    /// networks can be tried. Default 300.
+    pub retry_interval: u64,
+    /// TCP port of the page on the AP address. Default 80.
+    pub portal_port: u16,
+    /// The DHCP and DNS server program. Default `dnsmasq`.
+    pub dnsmasq: PathBuf,
+    /// The nl80211 tool that reads interface combinations and adds the AP's interface.
+    /// Default `iw`.
+    pub iw: PathBuf,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            mode: crate::model::SetupMode::Auto,
+            grace: 60,
+            ssid: "{hostname}-{mac}".into(),
+            passphrase: None,
+            address: "192.168.42.1/24".into(),
+            channel: 1,
+            concurrency: Concurrency::Auto,
+            validate_timeout: 30,
+            page_idle: 60,
+            retry_interval: 300,
+            portal_port: 80,
+            dnsmasq: PathBuf::from("dnsmasq"),
+            iw: PathBuf::from("iw"),
+        }
+    }
+}
+
+/// `[tethering]`: the tethering access point's network. Whether it is on, its name and
+/// passphrase are set with UpdateTechnology and kept in `state_dir`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tethering {
+    /// The AP's address and prefix (`A.B.C.D/P`, P in 16..=29); clients are masqueraded
+    /// behind the uplink. Default `192.168.43.1/24`.
+    pub address: String,
+    /// The nftables program (`nft -j`). Default `nft`.
+    pub nft: PathBuf,
+}
+
+impl Default for Tethering {
+    fn default() -> Self {
+        Self {
+            address: "192.168.43.1/24".into(),
+            nft: PathBuf::from("nft"),
+        }
+    }
+}
+
+/// An access point address `A.B.C.D/P` (P in 16..=29): the address and the prefix length.
+pub fn ap_address(text: &str) -> Result<(std::net::Ipv4Addr, u8), String> {
+    let (addr, prefix) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?} is not A.B.C.D/PREFIX"))?;
+    let addr: std::net::Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .map_err(|_| format!("prefix {prefix:?} is not a number"))?;
+    if !(16..=29).contains(&prefix) {
+        return Err(format!(
+            "prefix /{prefix}: use 16..=29 (room for phones, not the whole address space)"
+        ));
+    }
+    let host = u32::from(addr) & (u32::MAX >> prefix);
+    if host == 0 || host == u32::MAX >> prefix {
+        return Err(format!(
+            "{addr} is the network or broadcast address of /{prefix}"
+        ));
+    }
+    Ok((addr, prefix))
+}
+
+/// The centre frequency in MHz of a 2.4 GHz (1..=14) or 5 GHz (32..=177) channel
+/// (IEEE 802.11-2020 §15.4.4.3, §17.3.8.4.2).
+pub fn channel_frequency(channel: u32) -> Option<u32> {
+    match channel {
+        1..=13 => Some(2407 + 5 * channel),
+        14 => Some(2484),
+        32..=177 => Some(5000 + 5 * channel),
+        _ => None,
+    }
 }
 
 /// `[sessions]`: where routing per session lives (`src/net/steer.rs`). netpilot owns routing
@@ -566,6 +700,8 @@ impl Default for Config {
             api: Api::default(),
             tls: Tls::default(),
             access: Access::default(),
+            setup: Setup::default(),
+            tethering: Tethering::default(),
         }
     }
 }
@@ -834,11 +970,60 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             });
         }
     }
+    validate_setup(config)?;
     if config.socket.as_os_str().is_empty() {
         return Err(ConfigError::Invalid {
             key: "socket",
             message: "must not be empty".into(),
         });
+    }
+    Ok(())
+}
+
+fn validate_setup(config: &Config) -> Result<(), ConfigError> {
+    let setup = &config.setup;
+    let invalid = |key, message| Err(ConfigError::Invalid { key, message });
+    for (key, text) in [
+        ("setup.address", &setup.address),
+        ("tethering.address", &config.tethering.address),
+    ] {
+        if let Err(message) = ap_address(text) {
+            return invalid(key, message);
+        }
+    }
+    if channel_frequency(setup.channel).is_none() {
+        return invalid(
+            "setup.channel",
+            format!(
+                "{} is not a 2.4 GHz (1..14) or 5 GHz channel",
+                setup.channel
+            ),
+        );
+    }
+    if let Some(p) = &setup.passphrase {
+        let n = p.expose().len();
+        if !(8..=63).contains(&n) || !p.expose().bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+            return invalid(
+                "setup.passphrase",
+                format!("a WPA2 passphrase has 8..63 printable ASCII characters, not {n}"),
+            );
+        }
+    }
+    if setup.ssid.trim().is_empty() {
+        return invalid("setup.ssid", "must not be empty".into());
+    }
+    for (key, value) in [
+        ("setup.grace", setup.grace),
+        ("setup.validate_timeout", setup.validate_timeout),
+        ("setup.page_idle", setup.page_idle),
+        ("setup.retry_interval", setup.retry_interval),
+    ] {
+        if value > 86_400 {
+            return invalid(key, format!("{value} s is more than a day"));
+        }
+    }
+    if setup.portal_port == 0 {
+        return invalid("setup.portal_port", "must be a TCP port (1..65535)".into());
     }
     Ok(())
 }

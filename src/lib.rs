@@ -14,6 +14,8 @@ pub mod engine;
 pub mod model;
 pub mod net;
 pub mod policy;
+pub mod portal;
+pub mod setup;
 pub mod store;
 pub mod tech;
 

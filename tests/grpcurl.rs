@@ -12,6 +12,7 @@ const SERVICES: &[&str] = &[
     "netpilot.v1.AgentService",
     "netpilot.v1.ManagerService",
     "netpilot.v1.SessionService",
+    "netpilot.v1.SetupService",
 ];
 
 #[tokio::test]

@@ -556,6 +556,26 @@ async fn unix_socket_callers_get_the_role_the_config_maps() {
         "user's CLI reads: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The setup access point: anyone with a role reads it, user may close it, only admin
+    // opens it (its page lets anyone in radio range add a network).
+    let out = setpriv(VIEWER_UID, cli, &["--socket", &socket, "setup", "status"]);
+    assert!(
+        out.status.success(),
+        "viewer's setup status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = setpriv(USER_UID, cli, &["--socket", &socket, "setup", "start"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("admin"),
+        "user's setup start: {err}"
+    );
+    let out = setpriv(USER_UID, cli, &["--socket", &socket, "setup", "stop"]);
+    assert!(
+        out.status.success(),
+        "user's setup stop: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let manager = daemon
         .manager()
         .await

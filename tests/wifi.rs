@@ -24,8 +24,11 @@ mod netpilot;
 mod record;
 #[path = "wifi/scans.rs"]
 mod scans;
+#[path = "wifi/setup.rs"]
+mod setup;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use common::hwsim::{self, Scenario};
 
@@ -104,6 +107,30 @@ const SCENARIOS: &[Scenario] = &[
         "scans::enabling_wifi_joins_a_known_network",
         scans::enabling_wifi_joins_a_known_network,
     ),
+    Scenario::new(
+        "setup::phone_connects_the_robot",
+        setup::phone_connects_the_robot,
+    )
+    .with_timeout(Duration::from_secs(150)),
+    Scenario::new(
+        "setup::ethernet_keeps_it_closed",
+        setup::ethernet_keeps_it_closed,
+    ),
+    Scenario::new(
+        "setup::known_network_back_closes_it",
+        setup::known_network_back_closes_it,
+    )
+    .with_timeout(Duration::from_secs(120)),
+    Scenario::new(
+        "setup::tethering_shares_the_uplink",
+        setup::tethering_shares_the_uplink,
+    )
+    .with_timeout(Duration::from_secs(120)),
+    Scenario::new(
+        "setup::without_ap_sta_the_radio_switches",
+        setup::without_ap_sta_the_radio_switches,
+    )
+    .with_timeout(Duration::from_secs(120)),
 ];
 
 fn main() -> ExitCode {

@@ -65,6 +65,12 @@ pub const RPC_ROLES: &[(&str, Need)] = &[
     ("/netpilot.v1.SessionService/DestroySession", USER),
     ("/netpilot.v1.SessionService/ListSessions", VIEWER),
     ("/netpilot.v1.AgentService/RegisterAgent", USER),
+    ("/netpilot.v1.SetupService/GetSetup", VIEWER),
+    // Opening the setup access point lets anyone in radio range add networks and their
+    // credentials through its page, and it may take the radio from the station: a
+    // configuration change. Closing it only takes that away again, like a disconnect.
+    ("/netpilot.v1.SetupService/StartSetup", ADMIN),
+    ("/netpilot.v1.SetupService/StopSetup", USER),
     ("/grpc.health.v1.Health/Check", Need::Anyone),
     ("/grpc.health.v1.Health/Watch", Need::Anyone),
     (

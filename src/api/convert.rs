@@ -517,7 +517,7 @@ impl From<&Technology> for pb::Technology {
             powered: t.powered,
             connected: t.connected,
             tethering: t.tethering,
-            tethering_identifier: String::new(),
+            tethering_identifier: t.tethering_identifier.clone().unwrap_or_default(),
             country: t.country.clone().unwrap_or_default(),
             available: t.available,
             ignored: t.ignored,
@@ -583,6 +583,7 @@ impl From<&Snapshot> for pb::ManagerSnapshot {
             technologies: s.technologies.iter().map(Into::into).collect(),
             services: s.services.iter().map(Into::into).collect(),
             interfaces: s.interfaces.iter().map(Into::into).collect(),
+            setup: Some((&s.setup).into()),
         }
     }
 }
@@ -594,6 +595,17 @@ impl From<&Event> for pb::watch_manager_response::Event {
             Event::ManagerChanged(m) => E::ManagerChanged(pb::ManagerChanged {
                 manager: Some(m.into()),
             }),
+            Event::SetupChanged(s) => E::SetupChanged(pb::SetupChanged {
+                setup: Some(s.into()),
+            }),
+            Event::SetupClientJoined { mac } => {
+                E::SetupClientJoined(pb::SetupClientJoined { mac: mac.clone() })
+            }
+            Event::SetupCredentialsSubmitted { id } => {
+                E::SetupCredentialsSubmitted(pb::SetupCredentialsSubmitted {
+                    service_id: id.0.clone(),
+                })
+            }
             Event::TechnologyAdded(t) => E::TechnologyAdded(pb::TechnologyAdded {
                 technology: Some(t.into()),
             }),

@@ -345,7 +345,7 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
         req: Request<pb::UpdateTechnologyRequest>,
     ) -> Result<Response<pb::UpdateTechnologyResponse>, Status> {
         let req = req.into_inner();
-        let (kind, technology) = self.technology("type", req.r#type)?;
+        let (kind, mut technology) = self.technology("type", req.r#type)?;
         if let Some(c) = &req.country {
             bounds::word("country", c)?;
         }
@@ -353,9 +353,12 @@ impl pb::manager_service_server::ManagerService for ManagerApi {
             || req.tethering_identifier.is_some()
             || req.tethering_passphrase.is_some()
         {
-            return Err(not_supported(format!(
-                "tethering over {kind} is not built yet"
-            )));
+            let passphrase = req.tethering_passphrase.map(crate::model::Secret::new);
+            let t = self
+                .engine
+                .update_tethering(kind, req.tethering, req.tethering_identifier, passphrase)
+                .await?;
+            technology = (&t).into();
         }
         if req.powered.is_none() && req.country.is_none() && req.ignored.is_none() {
             return Ok(Response::new(pb::UpdateTechnologyResponse {

@@ -11,6 +11,7 @@ pub mod fuzz;
 mod manager;
 pub mod server;
 mod session;
+mod setup;
 pub mod status;
 pub mod tls;
 
@@ -28,6 +29,7 @@ use crate::pb;
 use pb::agent_service_server::AgentServiceServer;
 use pb::manager_service_server::ManagerServiceServer;
 use pb::session_service_server::SessionServiceServer;
+use pb::setup_service_server::SetupServiceServer;
 pub use server::ServeLimits;
 
 /// Why the API could not be served.
@@ -112,6 +114,9 @@ async fn routes(engine: &EngineHandle, limits: &ServeLimits) -> Result<Routes, S
     health
         .set_serving::<AgentServiceServer<agent::AgentApi>>()
         .await;
+    health
+        .set_serving::<SetupServiceServer<setup::SetupApi>>()
+        .await;
 
     let max = limits.max_message_bytes;
     let mut builder = Routes::builder();
@@ -132,6 +137,10 @@ async fn routes(engine: &EngineHandle, limits: &ServeLimits) -> Result<Routes, S
         )
         .add_service(
             AgentServiceServer::new(agent::AgentApi::new(engine.clone()))
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            SetupServiceServer::new(setup::SetupApi::new(engine.clone()))
                 .max_decoding_message_size(max),
         )
         .add_service(health_service)

@@ -19,7 +19,7 @@ use std::os::unix::fs::MetadataExt;
 use clap::Parser;
 use netpilot::config::{self, Config, LogLevel, Overrides};
 use netpilot::net::netlink::display_chain;
-use netpilot::{api, daemon, engine, net, store, tech};
+use netpilot::{api, daemon, engine, net, setup, store, tech};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -28,6 +28,11 @@ use tracing_subscriber::{reload, Registry};
 
 /// How long in-flight calls get to finish after SIGTERM/SIGINT before the daemon exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+/// The access point backend's name among the tasks.
+const AP_BACKEND: &str = "access point backend";
+/// How long the access point backend gets to close an access point (stop its programs by
+/// PID, remove its interface and NAT) after the engine stopped.
+const AP_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// netpilot connection manager daemon. Every flag is also a config-file key and a
 /// NETPILOT_<KEY> environment variable; flags win over both.
@@ -207,6 +212,8 @@ async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
         ra_dns,
         plans,
         wifi,
+        setup: setup_requests,
+        setup_events,
         task: engine_task,
     } = engine::spawn(&config, store, loaded);
     let wifi_task = tech::wifi::spawn(
@@ -223,6 +230,24 @@ async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
         wifi,
         backends,
     );
+    let setup_task = setup::spawn(
+        setup::BackendConfig {
+            dir: config.run_dir.join("setup"),
+            supplicant: config.wifi.supplicant.clone(),
+            radio_ctrl_dir: config.wifi.ctrl_dir.clone(),
+            iw: config.setup.iw.clone(),
+            dnsmasq: config.setup.dnsmasq.clone(),
+            nft: config.tethering.nft.clone(),
+            portal_port: config.setup.portal_port,
+            resolv_conf: config.dns.resolv_conf.clone(),
+            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default(),
+        },
+        setup_requests,
+        setup_events,
+        engine.clone(),
+    );
     let applier = net::apply::spawn(plans.clone()).map_err(|e| display_chain(&e))?;
     let dns_task = net::dns::spawn(dns, plans);
     let ra_dns_task = net::ndopt::spawn(ra_dns)
@@ -238,6 +263,7 @@ async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
         ("DNS", dns_task),
         ("router advertisement DNS", ra_dns_task),
         ("Wi-Fi backend", wifi_task),
+        (AP_BACKEND, setup_task),
     ];
 
     // Early callers must never see an empty world: serve once the first dump is published.
@@ -341,6 +367,16 @@ async fn run(mut config: Config, reloading: Reloading) -> Result<(), String> {
             }
         }
     };
+    // The engine has stopped (or a task died): the access point backend sees its request
+    // queue close and takes its access point down; give it that time before aborting.
+    if let Some((_, task)) = tasks
+        .iter_mut()
+        .find(|(name, task)| *name == AP_BACKEND && !task.is_finished())
+    {
+        if tokio::time::timeout(AP_CLOSE_GRACE, task).await.is_err() {
+            tracing::warn!("the access point was not closed within {AP_CLOSE_GRACE:?}");
+        }
+    }
     for (_, task) in &tasks {
         task.abort();
     }

@@ -12,7 +12,7 @@ use crate::store::Written;
 
 /// Answers `reply` once the store has written what the command changed, on a task of its
 /// own: the engine never waits for the disk.
-fn reply_when_written<T: Send + 'static>(
+pub(super) fn reply_when_written<T: Send + 'static>(
     reply: oneshot::Sender<Result<T, EngineError>>,
     result: Result<(T, Option<Written>), EngineError>,
 ) {
@@ -179,6 +179,7 @@ impl Manager {
                 self.reload(*config);
                 let _ = reply.send(Ok(()));
             }
+            Command::Setup(command) => self.on_setup_command(command),
             Command::Shutdown(done) => {
                 // The run loop ends on Shutdown before it gets here.
                 let _ = done.send(());

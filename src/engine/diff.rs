@@ -5,7 +5,7 @@ use crate::policy::readiness::{l4_events, Readiness};
 use std::collections::BTreeMap;
 
 /// Events that turn `old` into `new`, in the order: manager, technologies, services
-/// (ServicesChanged, then state changes), interfaces, L4 connectivity.
+/// (ServicesChanged, then state changes), interfaces, L4 connectivity, the access point.
 pub(super) fn events(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
     let mut events = Vec::new();
     if old.manager != new.manager {
@@ -89,6 +89,9 @@ pub(super) fn events(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
             .into_iter()
             .map(Event::Connectivity),
     );
+    if old.setup != new.setup {
+        events.push(Event::SetupChanged(new.setup.clone()));
+    }
     events
 }
 
@@ -113,6 +116,12 @@ pub(super) fn log(event: &Event) {
         }
         Event::ManagerChanged(m) => {
             tracing::info!(state = ?m.state, offline_mode = m.offline_mode, "manager changed")
+        }
+        Event::SetupChanged(s) => {
+            tracing::info!(state = s.state.as_str(), role = s.role.as_str(), reason = s.reason.as_str(), ssid = ?s.ssid, "access point")
+        }
+        Event::SetupClientJoined { mac } => {
+            tracing::info!(%mac, "a client joined the access point")
         }
         other => tracing::debug!(event = ?other, "engine event"),
     }

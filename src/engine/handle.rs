@@ -142,6 +142,8 @@ pub(crate) enum Command {
         config: Box<crate::config::Config>,
         reply: Reply<()>,
     },
+    /// The setup access point and tethering.
+    Setup(super::setup::SetupCommand),
     /// Release every session and stop.
     Shutdown(oneshot::Sender<()>),
 }
@@ -182,7 +184,10 @@ pub struct EngineHandle {
 }
 
 impl EngineHandle {
-    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, EngineError> {
+    pub(super) async fn call<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, EngineError> {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(Input::Command(make(tx)))

@@ -30,6 +30,14 @@ pub(crate) enum Input {
     Timer(Timer),
     /// IPv6 DNS from router advertisements.
     RaDns(RaDns),
+    /// The access point backend, the setup page and the engine's setup timers.
+    Setup(crate::setup::Event),
+}
+
+impl From<crate::setup::Event> for Input {
+    fn from(e: crate::setup::Event) -> Self {
+        Input::Setup(e)
+    }
 }
 
 impl From<Command> for Input {
@@ -216,5 +224,6 @@ detachable!(
     Backend(tech::Event),
     Dhcp(DhcpReport),
     Online(OnlineReport),
-    RaDns(RaDns)
+    RaDns(RaDns),
+    Setup(crate::setup::Event)
 );

@@ -45,6 +45,10 @@ pub struct Engine {
     pub plans: watch::Receiver<NetPlan>,
     /// What the engine asks of the Wi-Fi backend.
     pub wifi: mpsc::Receiver<wifi::Request>,
+    /// What the engine asks of the access point backend.
+    pub setup: mpsc::Receiver<crate::setup::Request>,
+    /// Where the access point backend and the setup page report.
+    pub setup_events: EventSender<crate::setup::Event>,
     /// The engine task.
     pub task: tokio::task::JoinHandle<()>,
 }
@@ -58,6 +62,7 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
     let (plan_tx, plan_rx) = watch::channel(NetPlan::default());
     let (kernel_known_tx, kernel_known_rx) = watch::channel(false);
     let (wifi, wifi_rx) = WifiHandle::channel();
+    let (setup, setup_rx) = crate::setup::SetupHandle::channel();
     let hostname = if config.dhcp.hostname.is_empty() {
         std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
@@ -105,6 +110,11 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
         kernel_known_tx,
         sessions: Sessions::new(config.api.max_sessions_per_identity),
         agents: Agents::default(),
+        setup: super::setup::SetupState::new(
+            setup,
+            EventSender::new(input_tx.clone()),
+            loaded.tethering,
+        ),
     };
     // The Wi-Fi backend starts powered: a stored "off" must reach it before it drives a
     // radio (scans, lists networks).
@@ -123,9 +133,11 @@ pub fn spawn(config: &Config, store: Store, loaded: Loaded) -> Engine {
         handle,
         kernel: EventSender::new(input_tx.clone()),
         backends: EventSender::new(input_tx.clone()),
-        ra_dns: EventSender::new(input_tx),
+        ra_dns: EventSender::new(input_tx.clone()),
         plans: plan_rx,
         wifi: wifi_rx,
+        setup: setup_rx,
+        setup_events: EventSender::new(input_tx),
         task: tokio::spawn(async move { manager.run(input, stopping_tx).await }),
     }
 }
@@ -187,6 +199,8 @@ pub(super) struct Manager {
     kernel_known_tx: watch::Sender<bool>,
     pub sessions: Sessions,
     pub agents: Agents<ParkedConnect>,
+    /// The setup access point and tethering.
+    pub setup: super::setup::SetupState,
 }
 
 impl Manager {
@@ -251,6 +265,7 @@ impl Manager {
             Input::Dhcp(report) => self.on_dhcp(report),
             Input::Online(report) => self.on_online(report),
             Input::Timer(timer) => self.on_timer(timer),
+            Input::Setup(event) => self.on_setup_event(event),
             Input::RaDns(dns) => {
                 if dns.servers.is_empty() && dns.domains.is_empty() {
                     self.ra_dns.remove(&dns.ifindex);
@@ -265,7 +280,8 @@ impl Manager {
     /// connects and hands the applier the plan.
     pub(super) fn step(&mut self) {
         self.publish();
-        if self.drive() {
+        let setup_changed = self.setup_step();
+        if self.drive() || setup_changed {
             self.publish();
         }
         self.answer_connects();
@@ -493,7 +509,9 @@ impl Manager {
             .retain(|id, _| services.iter().any(|s| &s.id == id));
         policy::order::sort(&mut services, &self.prefs);
 
-        let readiness = policy::readiness::readiness_map(&interfaces);
+        let mut counted = interfaces.clone();
+        self.setup.hide_ap_address(&mut counted);
+        let readiness = policy::readiness::readiness_map(&counted);
         let manager = ManagerInfo {
             state: policy::state::manager_state(self.offline_mode, &services),
             offline_mode: self.offline_mode,
@@ -516,6 +534,7 @@ impl Manager {
             technologies,
             services,
             interfaces,
+            setup: self.setup_status(),
         };
         let metrics = plan::metrics(&next);
         for s in next.services.iter_mut().filter(|s| s.managed) {

@@ -17,6 +17,7 @@ mod manager;
 mod plan;
 mod services;
 mod sessions;
+mod setup;
 mod steering;
 mod technologies;
 mod view;
@@ -70,6 +71,8 @@ pub struct Snapshot {
     pub services: Vec<Service>,
     /// Interfaces by index.
     pub interfaces: Vec<InterfaceView>,
+    /// The setup (or tethering) access point.
+    pub setup: crate::model::SetupStatus,
 }
 
 impl Snapshot {
@@ -152,6 +155,19 @@ pub enum Event {
         id: ServiceId,
         /// What is missing.
         fields: Vec<crate::model::InputField>,
+    },
+    /// The setup (or tethering) access point changed: opened, closed, a connect from the
+    /// page progressed.
+    SetupChanged(crate::model::SetupStatus),
+    /// A station joined the access point.
+    SetupClientJoined {
+        /// Its MAC.
+        mac: String,
+    },
+    /// Credentials were submitted on the setup page.
+    SetupCredentialsSubmitted {
+        /// For which service.
+        id: ServiceId,
     },
     /// The online check found a captive portal.
     CaptivePortal {

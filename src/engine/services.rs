@@ -225,6 +225,9 @@ impl Manager {
             &self.published.services,
         );
         allowed.retain(|t| self.powered(*t));
+        // The setup access point's decision: no background retries while a phone is on the
+        // page, nor while the AP has a radio that cannot run a station beside it.
+        allowed.retain(|t| *t != TechnologyKind::Wifi || self.setup.autoconnect_wifi);
         let mut candidates = self.candidates();
         let claims = self.session_claims(&candidates);
         for c in &mut candidates {

@@ -66,7 +66,10 @@ impl Manager {
                 kind: *kind,
                 powered: t.powered,
                 connected: policy::state::technology_connected(*kind, services),
-                tethering: false,
+                tethering: *kind == TechnologyKind::Wifi && self.setup.tethering().0,
+                tethering_identifier: (*kind == TechnologyKind::Wifi)
+                    .then(|| self.setup.tethering().1)
+                    .flatten(),
                 available: t.available,
                 country: t.country.clone(),
                 ignored: t.ignored,
@@ -81,6 +84,7 @@ impl Manager {
         let radios: Vec<Radio> = interfaces
             .iter()
             .filter(|i| i.kind == InterfaceKind::Wireless && managed(i))
+            .filter(|i| !self.setup.owns_interface(&i.name))
             .filter_map(|i| {
                 Some(Radio {
                     ifindex: i.index,

@@ -6,6 +6,7 @@ mod interface;
 mod lease;
 mod service;
 mod session;
+mod setup;
 mod technology;
 mod wifi;
 
@@ -24,6 +25,9 @@ pub use service::{
 pub use session::{
     Bearer, ConnectionType, Handover, HandoverReason, SessionChange, SessionId, SessionInfo,
     SessionSettings, SessionState, SessionView, MAX_CONTEXT_IDENTIFIER,
+};
+pub use setup::{
+    ApRole, ApState, Attempt, AttemptPhase, SetupMode, SetupReason, SetupStatus, TetheringSettings,
 };
 pub use technology::{Technology, TechnologyKind};
 pub use wifi::{

@@ -74,6 +74,8 @@ pub struct Technology {
     pub connected: bool,
     /// Tethering on.
     pub tethering: bool,
+    /// Tethering network name (ConnMan "TetheringIdentifier"), when tethering is set up.
+    pub tethering_identifier: Option<String>,
     /// Usable now: for Wi-Fi, a radio is present and its wpa_supplicant answers.
     pub available: bool,
     /// Wi-Fi regulatory country (ISO 3166-1 alpha-2), if set.

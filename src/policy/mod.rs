@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod order;
 pub mod readiness;
 pub mod session;
+pub mod setup;
 pub mod state;
 
 #[cfg(test)]

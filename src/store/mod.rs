@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::model::{Credentials, ServiceConfig, ServiceId};
+use crate::model::{Credentials, ServiceConfig, ServiceId, TetheringSettings};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,7 @@ pub struct Store {
     dir: PathBuf,
     secrets: PathBuf,
     power: PathBuf,
+    tethering: PathBuf,
     shared: Arc<Shared>,
     wake: mpsc::Sender<()>,
 }
@@ -57,6 +58,8 @@ pub struct Loaded {
     pub credentials: BTreeMap<ServiceId, Credentials>,
     /// Technology power (ConnMan's per-technology "Enable"), by name.
     pub technologies: BTreeMap<String, bool>,
+    /// Tethering settings (its passphrase among them).
+    pub tethering: TetheringSettings,
 }
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
@@ -226,10 +229,21 @@ impl Store {
             }),
             Err(_) => BTreeMap::new(),
         };
+        let tethering_file = state_dir.join("tethering.json");
+        let tethering = match std::fs::read_to_string(&tethering_file) {
+            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+                let aside = tethering_file.with_extension("json.corrupt");
+                tracing::error!(file = %tethering_file.display(), error = %e, moved_to = %aside.display(), "unreadable tethering settings; tethering off");
+                let _ = std::fs::rename(&tethering_file, &aside);
+                TetheringSettings::default()
+            }),
+            Err(_) => TetheringSettings::default(),
+        };
         let loaded = Loaded {
             services: load_all(&dir)?,
             credentials: load_all(&secrets)?,
             technologies,
+            tethering,
         };
         let shared: Arc<Shared> = Arc::default();
         let (wake, woken) = mpsc::channel(1);
@@ -239,6 +253,7 @@ impl Store {
                 dir,
                 secrets,
                 power,
+                tethering: tethering_file,
                 shared,
                 wake,
             },
@@ -301,6 +316,11 @@ impl Store {
     /// Writes every technology's power state.
     pub fn save_power(&self, power: &BTreeMap<String, bool>) -> Written {
         self.put_json(self.power.clone(), power)
+    }
+
+    /// Writes the tethering settings (mode 0600: the passphrase is in them).
+    pub fn save_tethering(&self, settings: &TetheringSettings) -> Written {
+        self.put_json(self.tethering.clone(), settings)
     }
 
     /// Forgets a service's credentials only.

@@ -305,7 +305,9 @@ type ManagerSnapshot struct {
 	// All services, in service order.
 	Services []*Service `protobuf:"bytes,3,rep,name=services,proto3" json:"services,omitempty"`
 	// All kernel interfaces, by index.
-	Interfaces    []*Interface `protobuf:"bytes,4,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Interfaces []*Interface `protobuf:"bytes,4,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	// The setup (or tethering) access point.
+	Setup         *Setup `protobuf:"bytes,5,opt,name=setup,proto3" json:"setup,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -364,6 +366,13 @@ func (x *ManagerSnapshot) GetServices() []*Service {
 func (x *ManagerSnapshot) GetInterfaces() []*Interface {
 	if x != nil {
 		return x.Interfaces
+	}
+	return nil
+}
+
+func (x *ManagerSnapshot) GetSetup() *Setup {
+	if x != nil {
+		return x.Setup
 	}
 	return nil
 }
@@ -1101,6 +1110,9 @@ type WatchManagerResponse struct {
 	//	*WatchManagerResponse_ConnectTimedOut
 	//	*WatchManagerResponse_CaptivePortalDetected
 	//	*WatchManagerResponse_IdleTimedOut
+	//	*WatchManagerResponse_SetupChanged
+	//	*WatchManagerResponse_SetupClientJoined
+	//	*WatchManagerResponse_SetupCredentialsSubmitted
 	Event         isWatchManagerResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1269,6 +1281,33 @@ func (x *WatchManagerResponse) GetIdleTimedOut() *IdleTimedOut {
 	return nil
 }
 
+func (x *WatchManagerResponse) GetSetupChanged() *SetupChanged {
+	if x != nil {
+		if x, ok := x.Event.(*WatchManagerResponse_SetupChanged); ok {
+			return x.SetupChanged
+		}
+	}
+	return nil
+}
+
+func (x *WatchManagerResponse) GetSetupClientJoined() *SetupClientJoined {
+	if x != nil {
+		if x, ok := x.Event.(*WatchManagerResponse_SetupClientJoined); ok {
+			return x.SetupClientJoined
+		}
+	}
+	return nil
+}
+
+func (x *WatchManagerResponse) GetSetupCredentialsSubmitted() *SetupCredentialsSubmitted {
+	if x != nil {
+		if x, ok := x.Event.(*WatchManagerResponse_SetupCredentialsSubmitted); ok {
+			return x.SetupCredentialsSubmitted
+		}
+	}
+	return nil
+}
+
 type isWatchManagerResponse_Event interface {
 	isWatchManagerResponse_Event()
 }
@@ -1343,6 +1382,21 @@ type WatchManagerResponse_IdleTimedOut struct {
 	IdleTimedOut *IdleTimedOut `protobuf:"bytes,14,opt,name=idle_timed_out,json=idleTimedOut,proto3,oneof"`
 }
 
+type WatchManagerResponse_SetupChanged struct {
+	// The setup (or tethering) access point opened, closed or changed.
+	SetupChanged *SetupChanged `protobuf:"bytes,15,opt,name=setup_changed,json=setupChanged,proto3,oneof"`
+}
+
+type WatchManagerResponse_SetupClientJoined struct {
+	// A station joined the access point.
+	SetupClientJoined *SetupClientJoined `protobuf:"bytes,16,opt,name=setup_client_joined,json=setupClientJoined,proto3,oneof"`
+}
+
+type WatchManagerResponse_SetupCredentialsSubmitted struct {
+	// Credentials were submitted on the setup page.
+	SetupCredentialsSubmitted *SetupCredentialsSubmitted `protobuf:"bytes,17,opt,name=setup_credentials_submitted,json=setupCredentialsSubmitted,proto3,oneof"`
+}
+
 func (*WatchManagerResponse_Snapshot) isWatchManagerResponse_Event() {}
 
 func (*WatchManagerResponse_ManagerChanged) isWatchManagerResponse_Event() {}
@@ -1370,6 +1424,12 @@ func (*WatchManagerResponse_ConnectTimedOut) isWatchManagerResponse_Event() {}
 func (*WatchManagerResponse_CaptivePortalDetected) isWatchManagerResponse_Event() {}
 
 func (*WatchManagerResponse_IdleTimedOut) isWatchManagerResponse_Event() {}
+
+func (*WatchManagerResponse_SetupChanged) isWatchManagerResponse_Event() {}
+
+func (*WatchManagerResponse_SetupClientJoined) isWatchManagerResponse_Event() {}
+
+func (*WatchManagerResponse_SetupCredentialsSubmitted) isWatchManagerResponse_Event() {}
 
 // Request of ListTechnologies.
 type ListTechnologiesRequest struct {
@@ -3101,7 +3161,7 @@ var File_netpilot_v1_manager_proto protoreflect.FileDescriptor
 
 const file_netpilot_v1_manager_proto_rawDesc = "" +
 	"\n" +
-	"\x19netpilot/v1/manager.proto\x12\vnetpilot.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1bnetpilot/v1/resources.proto\"\x13\n" +
+	"\x19netpilot/v1/manager.proto\x12\vnetpilot.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1bnetpilot/v1/resources.proto\x1a\x17netpilot/v1/setup.proto\"\x13\n" +
 	"\x11GetManagerRequest\"D\n" +
 	"\x12GetManagerResponse\x12.\n" +
 	"\amanager\x18\x01 \x01(\v2\x14.netpilot.v1.ManagerR\amanager\"O\n" +
@@ -3110,14 +3170,15 @@ const file_netpilot_v1_manager_proto_rawDesc = "" +
 	"\r_offline_mode\"G\n" +
 	"\x15UpdateManagerResponse\x12.\n" +
 	"\amanager\x18\x01 \x01(\v2\x14.netpilot.v1.ManagerR\amanager\"\x15\n" +
-	"\x13WatchManagerRequest\"\xe8\x01\n" +
+	"\x13WatchManagerRequest\"\x92\x02\n" +
 	"\x0fManagerSnapshot\x12.\n" +
 	"\amanager\x18\x01 \x01(\v2\x14.netpilot.v1.ManagerR\amanager\x12;\n" +
 	"\ftechnologies\x18\x02 \x03(\v2\x17.netpilot.v1.TechnologyR\ftechnologies\x120\n" +
 	"\bservices\x18\x03 \x03(\v2\x14.netpilot.v1.ServiceR\bservices\x126\n" +
 	"\n" +
 	"interfaces\x18\x04 \x03(\v2\x16.netpilot.v1.InterfaceR\n" +
-	"interfaces\"@\n" +
+	"interfaces\x12(\n" +
+	"\x05setup\x18\x05 \x01(\v2\x12.netpilot.v1.SetupR\x05setup\"@\n" +
 	"\x0eManagerChanged\x12.\n" +
 	"\amanager\x18\x01 \x01(\v2\x14.netpilot.v1.ManagerR\amanager\"J\n" +
 	"\x0fTechnologyAdded\x127\n" +
@@ -3164,7 +3225,8 @@ const file_netpilot_v1_manager_proto_rawDesc = "" +
 	"\x15CaptivePortalDetected\x12\x1d\n" +
 	"\n" +
 	"service_id\x18\x01 \x01(\tR\tserviceId\x12\x10\n" +
-	"\x03url\x18\x02 \x01(\tR\x03url\"\xd8\b\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\"\xd6\n" +
+	"\n" +
 	"\x14WatchManagerResponse\x12:\n" +
 	"\bsnapshot\x18\x01 \x01(\v2\x1c.netpilot.v1.ManagerSnapshotH\x00R\bsnapshot\x12F\n" +
 	"\x0fmanager_changed\x18\x02 \x01(\v2\x1b.netpilot.v1.ManagerChangedH\x00R\x0emanagerChanged\x12I\n" +
@@ -3180,7 +3242,10 @@ const file_netpilot_v1_manager_proto_rawDesc = "" +
 	"\x0einput_required\x18\v \x01(\v2\x1a.netpilot.v1.InputRequiredH\x00R\rinputRequired\x12J\n" +
 	"\x11connect_timed_out\x18\f \x01(\v2\x1c.netpilot.v1.ConnectTimedOutH\x00R\x0fconnectTimedOut\x12\\\n" +
 	"\x17captive_portal_detected\x18\r \x01(\v2\".netpilot.v1.CaptivePortalDetectedH\x00R\x15captivePortalDetected\x12A\n" +
-	"\x0eidle_timed_out\x18\x0e \x01(\v2\x19.netpilot.v1.IdleTimedOutH\x00R\fidleTimedOutB\a\n" +
+	"\x0eidle_timed_out\x18\x0e \x01(\v2\x19.netpilot.v1.IdleTimedOutH\x00R\fidleTimedOut\x12@\n" +
+	"\rsetup_changed\x18\x0f \x01(\v2\x19.netpilot.v1.SetupChangedH\x00R\fsetupChanged\x12P\n" +
+	"\x13setup_client_joined\x18\x10 \x01(\v2\x1e.netpilot.v1.SetupClientJoinedH\x00R\x11setupClientJoined\x12h\n" +
+	"\x1bsetup_credentials_submitted\x18\x11 \x01(\v2&.netpilot.v1.SetupCredentialsSubmittedH\x00R\x19setupCredentialsSubmittedB\a\n" +
 	"\x05event\"\x19\n" +
 	"\x17ListTechnologiesRequest\"W\n" +
 	"\x18ListTechnologiesResponse\x12;\n" +
@@ -3396,10 +3461,14 @@ var file_netpilot_v1_manager_proto_goTypes = []any{
 	(*Technology)(nil),                 // 57: netpilot.v1.Technology
 	(*Service)(nil),                    // 58: netpilot.v1.Service
 	(*Interface)(nil),                  // 59: netpilot.v1.Interface
-	(TechnologyType)(0),                // 60: netpilot.v1.TechnologyType
-	(ServiceState)(0),                  // 61: netpilot.v1.ServiceState
-	(*durationpb.Duration)(nil),        // 62: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),      // 63: google.protobuf.FieldMask
+	(*Setup)(nil),                      // 60: netpilot.v1.Setup
+	(TechnologyType)(0),                // 61: netpilot.v1.TechnologyType
+	(ServiceState)(0),                  // 62: netpilot.v1.ServiceState
+	(*durationpb.Duration)(nil),        // 63: google.protobuf.Duration
+	(*SetupChanged)(nil),               // 64: netpilot.v1.SetupChanged
+	(*SetupClientJoined)(nil),          // 65: netpilot.v1.SetupClientJoined
+	(*SetupCredentialsSubmitted)(nil),  // 66: netpilot.v1.SetupCredentialsSubmitted
+	(*fieldmaskpb.FieldMask)(nil),      // 67: google.protobuf.FieldMask
 }
 var file_netpilot_v1_manager_proto_depIdxs = []int32{
 	56, // 0: netpilot.v1.GetManagerResponse.manager:type_name -> netpilot.v1.Manager
@@ -3408,96 +3477,100 @@ var file_netpilot_v1_manager_proto_depIdxs = []int32{
 	57, // 3: netpilot.v1.ManagerSnapshot.technologies:type_name -> netpilot.v1.Technology
 	58, // 4: netpilot.v1.ManagerSnapshot.services:type_name -> netpilot.v1.Service
 	59, // 5: netpilot.v1.ManagerSnapshot.interfaces:type_name -> netpilot.v1.Interface
-	56, // 6: netpilot.v1.ManagerChanged.manager:type_name -> netpilot.v1.Manager
-	57, // 7: netpilot.v1.TechnologyAdded.technology:type_name -> netpilot.v1.Technology
-	60, // 8: netpilot.v1.TechnologyRemoved.type:type_name -> netpilot.v1.TechnologyType
-	57, // 9: netpilot.v1.TechnologyChanged.technology:type_name -> netpilot.v1.Technology
-	58, // 10: netpilot.v1.ServicesChanged.changed:type_name -> netpilot.v1.Service
-	61, // 11: netpilot.v1.ServiceStateChanged.state:type_name -> netpilot.v1.ServiceState
-	61, // 12: netpilot.v1.ServiceStateChanged.previous_state:type_name -> netpilot.v1.ServiceState
-	59, // 13: netpilot.v1.InterfaceChanged.interface:type_name -> netpilot.v1.Interface
-	0,  // 14: netpilot.v1.ConnectivityChanged.family:type_name -> netpilot.v1.AddressFamily
-	62, // 15: netpilot.v1.ConnectTimedOut.timeout:type_name -> google.protobuf.Duration
-	62, // 16: netpilot.v1.IdleTimedOut.idle_timeout:type_name -> google.protobuf.Duration
-	6,  // 17: netpilot.v1.WatchManagerResponse.snapshot:type_name -> netpilot.v1.ManagerSnapshot
-	7,  // 18: netpilot.v1.WatchManagerResponse.manager_changed:type_name -> netpilot.v1.ManagerChanged
-	8,  // 19: netpilot.v1.WatchManagerResponse.technology_added:type_name -> netpilot.v1.TechnologyAdded
-	9,  // 20: netpilot.v1.WatchManagerResponse.technology_removed:type_name -> netpilot.v1.TechnologyRemoved
-	10, // 21: netpilot.v1.WatchManagerResponse.technology_changed:type_name -> netpilot.v1.TechnologyChanged
-	11, // 22: netpilot.v1.WatchManagerResponse.services_changed:type_name -> netpilot.v1.ServicesChanged
-	12, // 23: netpilot.v1.WatchManagerResponse.service_state_changed:type_name -> netpilot.v1.ServiceStateChanged
-	13, // 24: netpilot.v1.WatchManagerResponse.interface_changed:type_name -> netpilot.v1.InterfaceChanged
-	14, // 25: netpilot.v1.WatchManagerResponse.interface_removed:type_name -> netpilot.v1.InterfaceRemoved
-	15, // 26: netpilot.v1.WatchManagerResponse.connectivity_changed:type_name -> netpilot.v1.ConnectivityChanged
-	16, // 27: netpilot.v1.WatchManagerResponse.input_required:type_name -> netpilot.v1.InputRequired
-	17, // 28: netpilot.v1.WatchManagerResponse.connect_timed_out:type_name -> netpilot.v1.ConnectTimedOut
-	19, // 29: netpilot.v1.WatchManagerResponse.captive_portal_detected:type_name -> netpilot.v1.CaptivePortalDetected
-	18, // 30: netpilot.v1.WatchManagerResponse.idle_timed_out:type_name -> netpilot.v1.IdleTimedOut
-	57, // 31: netpilot.v1.ListTechnologiesResponse.technologies:type_name -> netpilot.v1.Technology
-	60, // 32: netpilot.v1.GetTechnologyRequest.type:type_name -> netpilot.v1.TechnologyType
-	57, // 33: netpilot.v1.GetTechnologyResponse.technology:type_name -> netpilot.v1.Technology
-	60, // 34: netpilot.v1.UpdateTechnologyRequest.type:type_name -> netpilot.v1.TechnologyType
-	57, // 35: netpilot.v1.UpdateTechnologyResponse.technology:type_name -> netpilot.v1.Technology
-	60, // 36: netpilot.v1.ScanTechnologyRequest.type:type_name -> netpilot.v1.TechnologyType
-	58, // 37: netpilot.v1.ListServicesResponse.services:type_name -> netpilot.v1.Service
-	58, // 38: netpilot.v1.GetServiceResponse.service:type_name -> netpilot.v1.Service
-	62, // 39: netpilot.v1.ConnectServiceRequest.timeout:type_name -> google.protobuf.Duration
-	33, // 40: netpilot.v1.ConnectServiceRequest.credentials:type_name -> netpilot.v1.Credentials
-	58, // 41: netpilot.v1.ConnectServiceResponse.service:type_name -> netpilot.v1.Service
-	58, // 42: netpilot.v1.MoveServiceResponse.services:type_name -> netpilot.v1.Service
-	58, // 43: netpilot.v1.UpdateServiceRequest.service:type_name -> netpilot.v1.Service
-	63, // 44: netpilot.v1.UpdateServiceRequest.update_mask:type_name -> google.protobuf.FieldMask
-	58, // 45: netpilot.v1.UpdateServiceResponse.service:type_name -> netpilot.v1.Service
-	60, // 46: netpilot.v1.ConnectAllRequest.type:type_name -> netpilot.v1.TechnologyType
-	60, // 47: netpilot.v1.DisconnectAllRequest.type:type_name -> netpilot.v1.TechnologyType
-	59, // 48: netpilot.v1.ListInterfacesResponse.interfaces:type_name -> netpilot.v1.Interface
-	59, // 49: netpilot.v1.GetInterfaceResponse.interface:type_name -> netpilot.v1.Interface
-	59, // 50: netpilot.v1.UpdateInterfaceResponse.interface:type_name -> netpilot.v1.Interface
-	1,  // 51: netpilot.v1.ManagerService.GetManager:input_type -> netpilot.v1.GetManagerRequest
-	3,  // 52: netpilot.v1.ManagerService.UpdateManager:input_type -> netpilot.v1.UpdateManagerRequest
-	5,  // 53: netpilot.v1.ManagerService.WatchManager:input_type -> netpilot.v1.WatchManagerRequest
-	21, // 54: netpilot.v1.ManagerService.ListTechnologies:input_type -> netpilot.v1.ListTechnologiesRequest
-	23, // 55: netpilot.v1.ManagerService.GetTechnology:input_type -> netpilot.v1.GetTechnologyRequest
-	25, // 56: netpilot.v1.ManagerService.UpdateTechnology:input_type -> netpilot.v1.UpdateTechnologyRequest
-	27, // 57: netpilot.v1.ManagerService.ScanTechnology:input_type -> netpilot.v1.ScanTechnologyRequest
-	29, // 58: netpilot.v1.ManagerService.ListServices:input_type -> netpilot.v1.ListServicesRequest
-	31, // 59: netpilot.v1.ManagerService.GetService:input_type -> netpilot.v1.GetServiceRequest
-	34, // 60: netpilot.v1.ManagerService.ConnectService:input_type -> netpilot.v1.ConnectServiceRequest
-	36, // 61: netpilot.v1.ManagerService.DisconnectService:input_type -> netpilot.v1.DisconnectServiceRequest
-	38, // 62: netpilot.v1.ManagerService.RemoveService:input_type -> netpilot.v1.RemoveServiceRequest
-	40, // 63: netpilot.v1.ManagerService.MoveService:input_type -> netpilot.v1.MoveServiceRequest
-	42, // 64: netpilot.v1.ManagerService.UpdateService:input_type -> netpilot.v1.UpdateServiceRequest
-	44, // 65: netpilot.v1.ManagerService.ReportConnectivity:input_type -> netpilot.v1.ReportConnectivityRequest
-	46, // 66: netpilot.v1.ManagerService.ConnectAll:input_type -> netpilot.v1.ConnectAllRequest
-	48, // 67: netpilot.v1.ManagerService.DisconnectAll:input_type -> netpilot.v1.DisconnectAllRequest
-	50, // 68: netpilot.v1.ManagerService.ListInterfaces:input_type -> netpilot.v1.ListInterfacesRequest
-	52, // 69: netpilot.v1.ManagerService.GetInterface:input_type -> netpilot.v1.GetInterfaceRequest
-	54, // 70: netpilot.v1.ManagerService.UpdateInterface:input_type -> netpilot.v1.UpdateInterfaceRequest
-	2,  // 71: netpilot.v1.ManagerService.GetManager:output_type -> netpilot.v1.GetManagerResponse
-	4,  // 72: netpilot.v1.ManagerService.UpdateManager:output_type -> netpilot.v1.UpdateManagerResponse
-	20, // 73: netpilot.v1.ManagerService.WatchManager:output_type -> netpilot.v1.WatchManagerResponse
-	22, // 74: netpilot.v1.ManagerService.ListTechnologies:output_type -> netpilot.v1.ListTechnologiesResponse
-	24, // 75: netpilot.v1.ManagerService.GetTechnology:output_type -> netpilot.v1.GetTechnologyResponse
-	26, // 76: netpilot.v1.ManagerService.UpdateTechnology:output_type -> netpilot.v1.UpdateTechnologyResponse
-	28, // 77: netpilot.v1.ManagerService.ScanTechnology:output_type -> netpilot.v1.ScanTechnologyResponse
-	30, // 78: netpilot.v1.ManagerService.ListServices:output_type -> netpilot.v1.ListServicesResponse
-	32, // 79: netpilot.v1.ManagerService.GetService:output_type -> netpilot.v1.GetServiceResponse
-	35, // 80: netpilot.v1.ManagerService.ConnectService:output_type -> netpilot.v1.ConnectServiceResponse
-	37, // 81: netpilot.v1.ManagerService.DisconnectService:output_type -> netpilot.v1.DisconnectServiceResponse
-	39, // 82: netpilot.v1.ManagerService.RemoveService:output_type -> netpilot.v1.RemoveServiceResponse
-	41, // 83: netpilot.v1.ManagerService.MoveService:output_type -> netpilot.v1.MoveServiceResponse
-	43, // 84: netpilot.v1.ManagerService.UpdateService:output_type -> netpilot.v1.UpdateServiceResponse
-	45, // 85: netpilot.v1.ManagerService.ReportConnectivity:output_type -> netpilot.v1.ReportConnectivityResponse
-	47, // 86: netpilot.v1.ManagerService.ConnectAll:output_type -> netpilot.v1.ConnectAllResponse
-	49, // 87: netpilot.v1.ManagerService.DisconnectAll:output_type -> netpilot.v1.DisconnectAllResponse
-	51, // 88: netpilot.v1.ManagerService.ListInterfaces:output_type -> netpilot.v1.ListInterfacesResponse
-	53, // 89: netpilot.v1.ManagerService.GetInterface:output_type -> netpilot.v1.GetInterfaceResponse
-	55, // 90: netpilot.v1.ManagerService.UpdateInterface:output_type -> netpilot.v1.UpdateInterfaceResponse
-	71, // [71:91] is the sub-list for method output_type
-	51, // [51:71] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	60, // 6: netpilot.v1.ManagerSnapshot.setup:type_name -> netpilot.v1.Setup
+	56, // 7: netpilot.v1.ManagerChanged.manager:type_name -> netpilot.v1.Manager
+	57, // 8: netpilot.v1.TechnologyAdded.technology:type_name -> netpilot.v1.Technology
+	61, // 9: netpilot.v1.TechnologyRemoved.type:type_name -> netpilot.v1.TechnologyType
+	57, // 10: netpilot.v1.TechnologyChanged.technology:type_name -> netpilot.v1.Technology
+	58, // 11: netpilot.v1.ServicesChanged.changed:type_name -> netpilot.v1.Service
+	62, // 12: netpilot.v1.ServiceStateChanged.state:type_name -> netpilot.v1.ServiceState
+	62, // 13: netpilot.v1.ServiceStateChanged.previous_state:type_name -> netpilot.v1.ServiceState
+	59, // 14: netpilot.v1.InterfaceChanged.interface:type_name -> netpilot.v1.Interface
+	0,  // 15: netpilot.v1.ConnectivityChanged.family:type_name -> netpilot.v1.AddressFamily
+	63, // 16: netpilot.v1.ConnectTimedOut.timeout:type_name -> google.protobuf.Duration
+	63, // 17: netpilot.v1.IdleTimedOut.idle_timeout:type_name -> google.protobuf.Duration
+	6,  // 18: netpilot.v1.WatchManagerResponse.snapshot:type_name -> netpilot.v1.ManagerSnapshot
+	7,  // 19: netpilot.v1.WatchManagerResponse.manager_changed:type_name -> netpilot.v1.ManagerChanged
+	8,  // 20: netpilot.v1.WatchManagerResponse.technology_added:type_name -> netpilot.v1.TechnologyAdded
+	9,  // 21: netpilot.v1.WatchManagerResponse.technology_removed:type_name -> netpilot.v1.TechnologyRemoved
+	10, // 22: netpilot.v1.WatchManagerResponse.technology_changed:type_name -> netpilot.v1.TechnologyChanged
+	11, // 23: netpilot.v1.WatchManagerResponse.services_changed:type_name -> netpilot.v1.ServicesChanged
+	12, // 24: netpilot.v1.WatchManagerResponse.service_state_changed:type_name -> netpilot.v1.ServiceStateChanged
+	13, // 25: netpilot.v1.WatchManagerResponse.interface_changed:type_name -> netpilot.v1.InterfaceChanged
+	14, // 26: netpilot.v1.WatchManagerResponse.interface_removed:type_name -> netpilot.v1.InterfaceRemoved
+	15, // 27: netpilot.v1.WatchManagerResponse.connectivity_changed:type_name -> netpilot.v1.ConnectivityChanged
+	16, // 28: netpilot.v1.WatchManagerResponse.input_required:type_name -> netpilot.v1.InputRequired
+	17, // 29: netpilot.v1.WatchManagerResponse.connect_timed_out:type_name -> netpilot.v1.ConnectTimedOut
+	19, // 30: netpilot.v1.WatchManagerResponse.captive_portal_detected:type_name -> netpilot.v1.CaptivePortalDetected
+	18, // 31: netpilot.v1.WatchManagerResponse.idle_timed_out:type_name -> netpilot.v1.IdleTimedOut
+	64, // 32: netpilot.v1.WatchManagerResponse.setup_changed:type_name -> netpilot.v1.SetupChanged
+	65, // 33: netpilot.v1.WatchManagerResponse.setup_client_joined:type_name -> netpilot.v1.SetupClientJoined
+	66, // 34: netpilot.v1.WatchManagerResponse.setup_credentials_submitted:type_name -> netpilot.v1.SetupCredentialsSubmitted
+	57, // 35: netpilot.v1.ListTechnologiesResponse.technologies:type_name -> netpilot.v1.Technology
+	61, // 36: netpilot.v1.GetTechnologyRequest.type:type_name -> netpilot.v1.TechnologyType
+	57, // 37: netpilot.v1.GetTechnologyResponse.technology:type_name -> netpilot.v1.Technology
+	61, // 38: netpilot.v1.UpdateTechnologyRequest.type:type_name -> netpilot.v1.TechnologyType
+	57, // 39: netpilot.v1.UpdateTechnologyResponse.technology:type_name -> netpilot.v1.Technology
+	61, // 40: netpilot.v1.ScanTechnologyRequest.type:type_name -> netpilot.v1.TechnologyType
+	58, // 41: netpilot.v1.ListServicesResponse.services:type_name -> netpilot.v1.Service
+	58, // 42: netpilot.v1.GetServiceResponse.service:type_name -> netpilot.v1.Service
+	63, // 43: netpilot.v1.ConnectServiceRequest.timeout:type_name -> google.protobuf.Duration
+	33, // 44: netpilot.v1.ConnectServiceRequest.credentials:type_name -> netpilot.v1.Credentials
+	58, // 45: netpilot.v1.ConnectServiceResponse.service:type_name -> netpilot.v1.Service
+	58, // 46: netpilot.v1.MoveServiceResponse.services:type_name -> netpilot.v1.Service
+	58, // 47: netpilot.v1.UpdateServiceRequest.service:type_name -> netpilot.v1.Service
+	67, // 48: netpilot.v1.UpdateServiceRequest.update_mask:type_name -> google.protobuf.FieldMask
+	58, // 49: netpilot.v1.UpdateServiceResponse.service:type_name -> netpilot.v1.Service
+	61, // 50: netpilot.v1.ConnectAllRequest.type:type_name -> netpilot.v1.TechnologyType
+	61, // 51: netpilot.v1.DisconnectAllRequest.type:type_name -> netpilot.v1.TechnologyType
+	59, // 52: netpilot.v1.ListInterfacesResponse.interfaces:type_name -> netpilot.v1.Interface
+	59, // 53: netpilot.v1.GetInterfaceResponse.interface:type_name -> netpilot.v1.Interface
+	59, // 54: netpilot.v1.UpdateInterfaceResponse.interface:type_name -> netpilot.v1.Interface
+	1,  // 55: netpilot.v1.ManagerService.GetManager:input_type -> netpilot.v1.GetManagerRequest
+	3,  // 56: netpilot.v1.ManagerService.UpdateManager:input_type -> netpilot.v1.UpdateManagerRequest
+	5,  // 57: netpilot.v1.ManagerService.WatchManager:input_type -> netpilot.v1.WatchManagerRequest
+	21, // 58: netpilot.v1.ManagerService.ListTechnologies:input_type -> netpilot.v1.ListTechnologiesRequest
+	23, // 59: netpilot.v1.ManagerService.GetTechnology:input_type -> netpilot.v1.GetTechnologyRequest
+	25, // 60: netpilot.v1.ManagerService.UpdateTechnology:input_type -> netpilot.v1.UpdateTechnologyRequest
+	27, // 61: netpilot.v1.ManagerService.ScanTechnology:input_type -> netpilot.v1.ScanTechnologyRequest
+	29, // 62: netpilot.v1.ManagerService.ListServices:input_type -> netpilot.v1.ListServicesRequest
+	31, // 63: netpilot.v1.ManagerService.GetService:input_type -> netpilot.v1.GetServiceRequest
+	34, // 64: netpilot.v1.ManagerService.ConnectService:input_type -> netpilot.v1.ConnectServiceRequest
+	36, // 65: netpilot.v1.ManagerService.DisconnectService:input_type -> netpilot.v1.DisconnectServiceRequest
+	38, // 66: netpilot.v1.ManagerService.RemoveService:input_type -> netpilot.v1.RemoveServiceRequest
+	40, // 67: netpilot.v1.ManagerService.MoveService:input_type -> netpilot.v1.MoveServiceRequest
+	42, // 68: netpilot.v1.ManagerService.UpdateService:input_type -> netpilot.v1.UpdateServiceRequest
+	44, // 69: netpilot.v1.ManagerService.ReportConnectivity:input_type -> netpilot.v1.ReportConnectivityRequest
+	46, // 70: netpilot.v1.ManagerService.ConnectAll:input_type -> netpilot.v1.ConnectAllRequest
+	48, // 71: netpilot.v1.ManagerService.DisconnectAll:input_type -> netpilot.v1.DisconnectAllRequest
+	50, // 72: netpilot.v1.ManagerService.ListInterfaces:input_type -> netpilot.v1.ListInterfacesRequest
+	52, // 73: netpilot.v1.ManagerService.GetInterface:input_type -> netpilot.v1.GetInterfaceRequest
+	54, // 74: netpilot.v1.ManagerService.UpdateInterface:input_type -> netpilot.v1.UpdateInterfaceRequest
+	2,  // 75: netpilot.v1.ManagerService.GetManager:output_type -> netpilot.v1.GetManagerResponse
+	4,  // 76: netpilot.v1.ManagerService.UpdateManager:output_type -> netpilot.v1.UpdateManagerResponse
+	20, // 77: netpilot.v1.ManagerService.WatchManager:output_type -> netpilot.v1.WatchManagerResponse
+	22, // 78: netpilot.v1.ManagerService.ListTechnologies:output_type -> netpilot.v1.ListTechnologiesResponse
+	24, // 79: netpilot.v1.ManagerService.GetTechnology:output_type -> netpilot.v1.GetTechnologyResponse
+	26, // 80: netpilot.v1.ManagerService.UpdateTechnology:output_type -> netpilot.v1.UpdateTechnologyResponse
+	28, // 81: netpilot.v1.ManagerService.ScanTechnology:output_type -> netpilot.v1.ScanTechnologyResponse
+	30, // 82: netpilot.v1.ManagerService.ListServices:output_type -> netpilot.v1.ListServicesResponse
+	32, // 83: netpilot.v1.ManagerService.GetService:output_type -> netpilot.v1.GetServiceResponse
+	35, // 84: netpilot.v1.ManagerService.ConnectService:output_type -> netpilot.v1.ConnectServiceResponse
+	37, // 85: netpilot.v1.ManagerService.DisconnectService:output_type -> netpilot.v1.DisconnectServiceResponse
+	39, // 86: netpilot.v1.ManagerService.RemoveService:output_type -> netpilot.v1.RemoveServiceResponse
+	41, // 87: netpilot.v1.ManagerService.MoveService:output_type -> netpilot.v1.MoveServiceResponse
+	43, // 88: netpilot.v1.ManagerService.UpdateService:output_type -> netpilot.v1.UpdateServiceResponse
+	45, // 89: netpilot.v1.ManagerService.ReportConnectivity:output_type -> netpilot.v1.ReportConnectivityResponse
+	47, // 90: netpilot.v1.ManagerService.ConnectAll:output_type -> netpilot.v1.ConnectAllResponse
+	49, // 91: netpilot.v1.ManagerService.DisconnectAll:output_type -> netpilot.v1.DisconnectAllResponse
+	51, // 92: netpilot.v1.ManagerService.ListInterfaces:output_type -> netpilot.v1.ListInterfacesResponse
+	53, // 93: netpilot.v1.ManagerService.GetInterface:output_type -> netpilot.v1.GetInterfaceResponse
+	55, // 94: netpilot.v1.ManagerService.UpdateInterface:output_type -> netpilot.v1.UpdateInterfaceResponse
+	75, // [75:95] is the sub-list for method output_type
+	55, // [55:75] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_netpilot_v1_manager_proto_init() }
@@ -3506,6 +3579,7 @@ func file_netpilot_v1_manager_proto_init() {
 		return
 	}
 	file_netpilot_v1_resources_proto_init()
+	file_netpilot_v1_setup_proto_init()
 	file_netpilot_v1_manager_proto_msgTypes[2].OneofWrappers = []any{}
 	file_netpilot_v1_manager_proto_msgTypes[19].OneofWrappers = []any{
 		(*WatchManagerResponse_Snapshot)(nil),
@@ -3522,6 +3596,9 @@ func file_netpilot_v1_manager_proto_init() {
 		(*WatchManagerResponse_ConnectTimedOut)(nil),
 		(*WatchManagerResponse_CaptivePortalDetected)(nil),
 		(*WatchManagerResponse_IdleTimedOut)(nil),
+		(*WatchManagerResponse_SetupChanged)(nil),
+		(*WatchManagerResponse_SetupClientJoined)(nil),
+		(*WatchManagerResponse_SetupCredentialsSubmitted)(nil),
 	}
 	file_netpilot_v1_manager_proto_msgTypes[24].OneofWrappers = []any{}
 	file_netpilot_v1_manager_proto_msgTypes[39].OneofWrappers = []any{

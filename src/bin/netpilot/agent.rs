@@ -88,7 +88,7 @@ pub async fn run(channel: Channel) -> Result<(), Failure> {
     match stream.message().await?.and_then(|m| m.message) {
         Some(FromDaemon::Registered(_)) => {}
         Some(FromDaemon::Release(r)) => {
-            println!("netpilotd released the agent ({})", printable(&r.reason));
+            outln!("netpilotd released the agent ({})", printable(&r.reason));
             return Ok(());
         }
         _ => {
@@ -97,7 +97,7 @@ pub async fn run(channel: Channel) -> Result<(), Failure> {
             ))
         }
     }
-    println!(
+    outln!(
         "Agent registered: answering netpilotd's input requests \
          (an empty answer or Ctrl-D declines one, Ctrl-C ends)"
     );
@@ -128,7 +128,7 @@ pub async fn run(channel: Channel) -> Result<(), Failure> {
             line = lines.next() => agent.on_line(line).await?,
             _ = sigint.recv() => {
                 agent.echo = None;
-                println!();
+                outln!();
                 return Err(Failure::Interrupted);
             }
             _ = sigterm.recv() => {
@@ -146,7 +146,7 @@ impl Agent {
             Some(FromDaemon::Request(request)) => {
                 let label = self.label(&request.service_id).await;
                 if !self.queue.is_empty() {
-                    println!("(queued: netpilotd also asks for input for {label})");
+                    outln!("(queued: netpilotd also asks for input for {label})");
                 }
                 self.queue.push_back(Pending {
                     request,
@@ -161,9 +161,9 @@ impl Agent {
             Some(FromDaemon::Release(r)) => {
                 self.echo = None;
                 if self.reading.is_some() {
-                    println!();
+                    outln!();
                 }
-                println!("netpilotd released the agent ({})", printable(&r.reason));
+                outln!("netpilotd released the agent ({})", printable(&r.reason));
                 return Ok(true);
             }
             Some(FromDaemon::Registered(_)) | None => {}
@@ -202,13 +202,13 @@ impl Agent {
             };
             if !p.shown {
                 p.shown = true;
-                println!("netpilotd asks for input for {}", printable(&p.label));
+                outln!("netpilotd asks for input for {}", printable(&p.label));
                 for f in p.request.fields.iter().filter(|f| !asked(f)) {
                     match f.name.as_str() {
                         "PreviousPassphrase" => {
-                            println!("  the passphrase given before was refused")
+                            outln!("  the passphrase given before was refused")
                         }
-                        name => println!("  {} (for information)", printable(name)),
+                        name => outln!("  {} (for information)", printable(name)),
                     }
                 }
             }
@@ -231,7 +231,7 @@ impl Agent {
                 }
             }
             let optional = field.requirement() != pb::InputRequirement::Mandatory;
-            print!(
+            out!(
                 "{}{}? ",
                 printable(&field.name),
                 if optional { " (optional)" } else { "" }
@@ -248,7 +248,7 @@ impl Agent {
         self.echo = None;
         if !self.terminal {
             // Nothing echoed the line: end the prompt's line.
-            println!();
+            outln!();
         }
         let Some(for_request) = self.reading.take() else {
             return Ok(());
@@ -258,7 +258,7 @@ impl Agent {
             .front_mut()
             .filter(|p| p.request.request_id == for_request)
         else {
-            println!("(input dropped: netpilotd canceled the request it was for)");
+            outln!("(input dropped: netpilotd canceled the request it was for)");
             return self.advance().await;
         };
         let value = match line {
@@ -279,7 +279,7 @@ impl Agent {
             }
             None if field.requirement() == pb::InputRequirement::Mandatory => {
                 if let Some(declined) = self.queue.pop_front() {
-                    println!("declined the request for {}", printable(&declined.label));
+                    outln!("declined the request for {}", printable(&declined.label));
                     self.reply(pb::InputReply {
                         request_id: declined.request.request_id,
                         values: HashMap::new(),
@@ -304,16 +304,16 @@ impl Agent {
         };
         if let Some(p) = self.queue.remove(at) {
             if self.reading == Some(request_id) {
-                println!();
+                outln!();
             }
-            println!(
+            outln!(
                 "netpilotd canceled its request for {} (no longer needed)",
                 printable(&p.label)
             );
         }
         if self.reading == Some(request_id) && self.terminal {
             // The read goes on (a thread cannot be interrupted); its line will be dropped.
-            println!("(press Enter)");
+            outln!("(press Enter)");
         }
         self.advance().await
     }
@@ -330,7 +330,7 @@ impl Agent {
             canceled: false,
         })
         .await?;
-        println!("answered the request for {}", printable(&p.label));
+        outln!("answered the request for {}", printable(&p.label));
         Ok(())
     }
 

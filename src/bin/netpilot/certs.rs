@@ -116,6 +116,6 @@ pub fn run(command: &CertsCommand) -> Result<(), String> {
         return Err(format!("--name {name:?}: must be a plain file name"));
     }
     let (cert, key) = certs::write(dir, &name, &pem).map_err(|e| chain(&e))?;
-    println!("{}\n{}", cert.display(), key.display());
+    outln!("{}\n{}", cert.display(), key.display());
     Ok(())
 }

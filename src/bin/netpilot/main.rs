@@ -1,5 +1,17 @@
 //! netpilot: command-line client of netpilotd.
 
+/// `print!` that stops quietly when stdout's reader has gone (`netpilot watch | head`)
+/// instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` that stops quietly when stdout's reader has gone; see [`out!`].
+macro_rules! outln {
+    () => { $crate::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod agent;
 mod certs;
 mod output;
@@ -15,6 +27,7 @@ use netpilot::model::Secret;
 use netpilot::pb;
 use netpilot::pb::manager_service_client::ManagerServiceClient;
 use netpilot::pb::session_service_client::SessionServiceClient;
+use netpilot::pb::setup_service_client::SetupServiceClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// Talk to netpilotd: show state, watch events, scan and connect Wi-Fi, answer credential
@@ -54,9 +67,11 @@ enum Command {
     State,
     /// Technologies.
     Technologies,
-    /// Show a technology, or change its power or Wi-Fi regulatory country.
+    /// Show a technology, or change its power, Wi-Fi regulatory country or tethering.
     ///
     /// Example: netpilot technology wifi --powered on --country DE
+    /// Example: netpilot technology wifi --tethering on --tethering-identifier robot-net
+    ///          --tethering-passphrase-file ~/tether.pass
     Technology {
         /// Which technology.
         #[arg(value_enum)]
@@ -67,7 +82,24 @@ enum Command {
         /// Wi-Fi regulatory country: ISO 3166-1 alpha-2, e.g. DE.
         #[arg(long, value_name = "CODE")]
         country: Option<String>,
+        /// Share the uplink through a Wi-Fi access point (kept across restarts).
+        #[arg(long)]
+        tethering: Option<OnOff>,
+        /// The tethering network's name (SSID).
+        #[arg(long, value_name = "SSID")]
+        tethering_identifier: Option<String>,
+        /// The tethering network's WPA2 passphrase; "-" reads it from stdin (without echo at
+        /// a terminal). Never shown again.
+        #[arg(long, value_name = "PASSPHRASE", value_parser = secret_arg,
+              conflicts_with = "tethering_passphrase_file")]
+        tethering_passphrase: Option<Secret>,
+        /// Read the tethering passphrase from FILE: its only line.
+        #[arg(long, value_name = "FILE")]
+        tethering_passphrase_file: Option<PathBuf>,
     },
+    /// The setup access point: a Wi-Fi network whose page connects this device.
+    #[command(subcommand)]
+    Setup(SetupCommand),
     /// Scan for networks, then list the services (connmanctl scan wifi; services).
     Scan {
         /// Which technology.
@@ -501,6 +533,16 @@ impl std::fmt::Display for TechnologyArg {
 }
 
 #[derive(Debug, Subcommand)]
+enum SetupCommand {
+    /// Open the setup access point now (it closes when a new link validates).
+    Start,
+    /// Close it until the next loss of a ready service.
+    Stop,
+    /// Its state, SSID, page, clients and the last connect made from the page.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
 enum SessionCommand {
     /// Open a session and print each update until the daemon releases it (Ctrl-C ends it).
     Open {
@@ -640,6 +682,20 @@ async fn channel(cli: &Cli) -> Result<Channel, Failure> {
         })
 }
 
+/// Writes to stdout. A closed pipe ends the program with status 141, what a shell reports
+/// for a command killed by SIGPIPE; any other write error ends it with status 1.
+fn write_stdout(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("netpilot: write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -737,9 +793,25 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
             technology,
             powered,
             country,
+            tethering,
+            tethering_identifier,
+            tethering_passphrase,
+            tethering_passphrase_file,
         } => {
             let kind: i32 = pb::TechnologyType::from(*technology).into();
-            let shown = if powered.is_none() && country.is_none() {
+            let passphrase = secret_from(
+                tethering_passphrase.as_ref(),
+                tethering_passphrase_file.as_deref(),
+                "tethering passphrase",
+                &format!("Tethering passphrase for {technology}"),
+            )
+            .await?;
+            let unchanged = powered.is_none()
+                && country.is_none()
+                && tethering.is_none()
+                && tethering_identifier.is_none()
+                && passphrase.is_none();
+            let shown = if unchanged {
                 manager
                     .get_technology(pb::GetTechnologyRequest { r#type: kind })
                     .await?
@@ -750,6 +822,9 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
                     r#type: kind,
                     powered: powered.map(|p| matches!(p, OnOff::On)),
                     country: country.as_ref().map(|c| c.to_ascii_uppercase()),
+                    tethering: tethering.map(|t| matches!(t, OnOff::On)),
+                    tethering_identifier: tethering_identifier.clone(),
+                    tethering_passphrase: passphrase.map(|p| p.expose().to_string()),
                     ..Default::default()
                 };
                 manager
@@ -759,6 +834,31 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
                     .technology
             };
             out.technology(&shown.unwrap_or_default())
+        }
+        Command::Setup(command) => {
+            let mut setup = SetupServiceClient::new(channel.clone());
+            let status = match command {
+                SetupCommand::Start => setup
+                    .start_setup(pb::StartSetupRequest {})
+                    .await
+                    .map(|r| r.into_inner().setup),
+                SetupCommand::Stop => setup
+                    .stop_setup(pb::StopSetupRequest {})
+                    .await
+                    .map(|r| r.into_inner().setup),
+                SetupCommand::Status => setup
+                    .get_setup(pb::GetSetupRequest {})
+                    .await
+                    .map(|r| r.into_inner().setup),
+            };
+            match status {
+                Ok(s) => out.setup(&s.unwrap_or_default()),
+                Err(status) => Err(Failure::Call {
+                    action: "setup".into(),
+                    status,
+                    hint: None,
+                }),
+            }
         }
         Command::Scan { technology } => {
             let request = pb::ScanTechnologyRequest {
@@ -772,7 +872,7 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
                 });
             }
             if !cli.json {
-                println!("Scan completed for {technology}");
+                outln!("Scan completed for {technology}");
             }
             out.services(
                 &manager

@@ -154,7 +154,7 @@ pub fn layout(headers: &[&str], rows: &[Row]) -> String {
 
 fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     let rows: Vec<Row> = rows.into_iter().map(Row::from).collect();
-    print!("{}", layout(headers, &rows));
+    out!("{}", layout(headers, &rows));
 }
 
 /// A service's security methods in ConnMan's words ("psk", "sae,psk", "ieee8021x"), "-"
@@ -243,6 +243,69 @@ pub fn services_table(services: &[pb::Service]) -> String {
 }
 
 /// The technologies table.
+fn ap_state(v: i32) -> String {
+    pb::AccessPointState::try_from(v)
+        .map(|s| word(s.as_str_name()))
+        .unwrap_or_default()
+}
+
+fn ap_role(v: i32) -> String {
+    pb::AccessPointRole::try_from(v)
+        .map(|s| word(s.as_str_name()))
+        .unwrap_or_default()
+}
+
+/// `netpilot setup status`: one `key: value` line each.
+pub fn setup_detail(s: &pb::Setup) -> String {
+    let mut lines = vec![
+        ("State", ap_state(s.state)),
+        ("Role", ap_role(s.role)),
+        ("Reason", s.reason.clone()),
+        ("Mode", s.mode.clone()),
+    ];
+    let mut opt = |k: &'static str, v: &str| {
+        if !v.is_empty() {
+            lines.push((k, printable(v).into_owned()));
+        }
+    };
+    opt("SSID", &s.ssid);
+    opt("Interface", &s.interface);
+    opt("Address", &s.address);
+    opt("Page", &s.portal_url);
+    if s.frequency > 0 {
+        lines.push(("Frequency", format!("{} MHz", s.frequency)));
+    }
+    if let Some(c) = s.concurrent {
+        lines.push((
+            "AP+STA",
+            if c {
+                "yes (own interface)"
+            } else {
+                "no (takes the radio)"
+            }
+            .to_string(),
+        ));
+    }
+    if !s.clients.is_empty() {
+        lines.push(("Clients", s.clients.join(" ")));
+    }
+    if !s.error.is_empty() {
+        lines.push(("Error", printable(&s.error).into_owned()));
+    }
+    if let Some(a) = &s.attempt {
+        let how = if a.error.is_empty() {
+            a.phase.clone()
+        } else {
+            format!("{} ({})", a.phase, a.error)
+        };
+        lines.push(("Last connect", format!("{} {how}", printable(&a.name))));
+    }
+    lines
+        .into_iter()
+        .map(|(k, v)| format!("{k:<13}{v}\n"))
+        .collect()
+}
+
 pub fn technologies_table(technologies: &[pb::Technology]) -> String {
     let rows: Vec<Row> = technologies
         .iter()
@@ -506,13 +569,13 @@ impl Printer {
     fn print_json<T: Serialize>(&self, value: &T) -> Result<(), Failure> {
         let text = serde_json::to_string(value)
             .map_err(|e| Failure::Output(format!("encode JSON: {e}")))?;
-        println!("{text}");
+        outln!("{text}");
         Ok(())
     }
 
     pub fn done(&self, message: &str) -> Result<(), Failure> {
         if !self.json {
-            println!("{message}");
+            outln!("{message}");
         }
         Ok(())
     }
@@ -526,9 +589,9 @@ impl Printer {
         let state = pb::ManagerState::try_from(m.state)
             .map(|s| word(s.as_str_name()))
             .unwrap_or_default();
-        println!("State:        {state}");
-        println!("OfflineMode:  {}", m.offline_mode);
-        println!(
+        outln!("State:        {state}");
+        outln!("OfflineMode:  {}", m.offline_mode);
+        outln!(
             "Connectivity: any={} ipv4={} ipv6={}",
             yes(c.any),
             yes(c.ipv4),
@@ -541,7 +604,15 @@ impl Printer {
         if self.json {
             return self.print_json(r);
         }
-        print!("{}", technologies_table(&r.technologies));
+        out!("{}", technologies_table(&r.technologies));
+        Ok(())
+    }
+
+    pub fn setup(&self, s: &pb::Setup) -> Result<(), Failure> {
+        if self.json {
+            return self.print_json(s);
+        }
+        print!("{}", setup_detail(s));
         Ok(())
     }
 
@@ -549,7 +620,7 @@ impl Printer {
         if self.json {
             return self.print_json(t);
         }
-        print!("{}", technologies_table(std::slice::from_ref(t)));
+        out!("{}", technologies_table(std::slice::from_ref(t)));
         Ok(())
     }
 
@@ -557,7 +628,7 @@ impl Printer {
         if self.json {
             return self.print_json(r);
         }
-        print!("{}", services_table(&r.services));
+        out!("{}", services_table(&r.services));
         Ok(())
     }
 
@@ -565,7 +636,7 @@ impl Printer {
         if self.json {
             return self.print_json(r);
         }
-        print!("{}", service_detail(&r.service.clone().unwrap_or_default()));
+        out!("{}", service_detail(&r.service.clone().unwrap_or_default()));
         Ok(())
     }
 
@@ -687,30 +758,30 @@ impl Printer {
         }
         match &m.event {
             Some(Event::Snapshot(s)) => {
-                println!("--- snapshot");
+                outln!("--- snapshot");
                 self.manager(&pb::GetManagerResponse { manager: s.manager })?;
                 self.services(&pb::ListServicesResponse {
                     services: s.services.clone(),
                 })?;
-                println!("---");
+                outln!("---");
             }
             Some(Event::ManagerChanged(c)) => {
                 let m = c.manager.unwrap_or_default();
                 let state = pb::ManagerState::try_from(m.state)
                     .map(|s| word(s.as_str_name()))
                     .unwrap_or_default();
-                println!("manager: state={state} offline_mode={}", m.offline_mode);
+                outln!("manager: state={state} offline_mode={}", m.offline_mode);
             }
-            Some(Event::TechnologyAdded(t)) => println!(
+            Some(Event::TechnologyAdded(t)) => outln!(
                 "technology added: {}",
                 technology(t.technology.as_ref().map_or(0, |t| t.r#type))
             ),
             Some(Event::TechnologyRemoved(t)) => {
-                println!("technology removed: {}", technology(t.r#type))
+                outln!("technology removed: {}", technology(t.r#type))
             }
             Some(Event::TechnologyChanged(t)) => {
                 let t = t.technology.clone().unwrap_or_default();
-                println!(
+                outln!(
                     "technology {}: powered={} connected={}",
                     technology(t.r#type),
                     t.powered,
@@ -723,7 +794,7 @@ impl Printer {
                     .iter()
                     .map(|s| format!("{}({})", s.id, service_state(s.state)))
                     .collect();
-                println!(
+                outln!(
                     "services: order=[{}] changed=[{}] removed=[{}]",
                     c.order.join(" "),
                     changed.join(" "),
@@ -736,7 +807,7 @@ impl Printer {
                 } else {
                     format!(" error={}", c.error)
                 };
-                println!(
+                outln!(
                     "service {}: {} -> {}{error}",
                     c.service_id,
                     service_state(c.previous_state),
@@ -745,7 +816,7 @@ impl Printer {
             }
             Some(Event::InterfaceChanged(c)) => {
                 let i = c.interface.clone().unwrap_or_default();
-                println!(
+                outln!(
                     "interface {}: admin={} carrier={} ready={} ignored={}",
                     i.name,
                     yes(i.admin_up),
@@ -754,7 +825,7 @@ impl Printer {
                     yes(i.ignored)
                 );
             }
-            Some(Event::InterfaceRemoved(r)) => println!("interface {} removed", r.name),
+            Some(Event::InterfaceRemoved(r)) => outln!("interface {} removed", r.name),
             Some(Event::ConnectivityChanged(c)) => {
                 let family = pb::AddressFamily::try_from(c.family)
                     .map(|f| word(f.as_str_name()))
@@ -764,32 +835,50 @@ impl Printer {
                 } else {
                     "disconnected"
                 };
-                println!("L4 {what} ({family}) via {}", c.interface);
+                outln!("L4 {what} ({family}) via {}", c.interface);
             }
             Some(Event::ConnectTimedOut(t)) => {
                 let secs = t.timeout.map_or(0, |d| d.seconds);
-                println!("service {}: connect timed out after {secs}s", t.service_id);
+                outln!("service {}: connect timed out after {secs}s", t.service_id);
             }
             Some(Event::IdleTimedOut(t)) => {
                 let secs = t.idle_timeout.map_or(0, |d| d.seconds);
-                println!(
+                outln!(
                     "service {}: disconnected after {secs}s without traffic",
                     t.service_id
                 );
             }
             Some(Event::CaptivePortalDetected(p)) => {
-                println!(
+                outln!(
                     "service {}: captive portal at {}",
                     p.service_id,
                     printable(&p.url)
                 )
             }
             Some(Event::InputRequired(i)) => {
-                println!(
+                outln!(
                     "service {} needs input from an agent: {}",
                     i.service_id,
                     i.fields.join(", ")
                 )
+            }
+            Some(Event::SetupChanged(c)) => {
+                let s = c.setup.clone().unwrap_or_default();
+                println!(
+                    "access point: {} {} ({}){}",
+                    ap_role(s.role),
+                    ap_state(s.state),
+                    s.reason,
+                    if s.ssid.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ssid={}", printable(&s.ssid))
+                    }
+                );
+            }
+            Some(Event::SetupClientJoined(j)) => println!("access point: {} joined", j.mac),
+            Some(Event::SetupCredentialsSubmitted(c)) => {
+                println!("setup page: credentials submitted for {}", c.service_id)
             }
             None => {}
         }
@@ -849,12 +938,15 @@ impl Printer {
                         fields.push(format!("{name}={}", if v { "yes" } else { "no" }));
                     }
                 }
-                println!("session {}: {}", m.session_id, fields.join(" "));
+                outln!("session {}: {}", m.session_id, fields.join(" "));
             }
-            Some(S::Release(r)) => println!("session {}: released ({})", m.session_id, r.reason),
-            Some(S::Handover(h)) => println!(
+            Some(S::Release(r)) => outln!("session {}: released ({})", m.session_id, r.reason),
+            Some(S::Handover(h)) => outln!(
                 "session {}: handover {} -> {} ({})",
-                m.session_id, h.previous_service_id, h.next_service_id, h.reason
+                m.session_id,
+                h.previous_service_id,
+                h.next_service_id,
+                h.reason
             ),
             None => {}
         }

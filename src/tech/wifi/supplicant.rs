@@ -113,6 +113,9 @@ pub enum ConfigError {
     /// Country codes are two ASCII capital letters (ISO 3166-1 alpha-2), or `00`.
     #[error("country: {0:?} is not an ISO 3166-1 alpha-2 code")]
     Country(String),
+    /// An access point (`mode=2`) is open or WPA2-PSK here.
+    #[error("security: an access point is open or WPA2-PSK")]
+    ApSecurity,
 }
 
 /// A reply or event that does not have the documented shape.
@@ -470,6 +473,9 @@ pub struct NetworkSettings {
     pub bssid: Option<Mac>,
     /// Priority group (`priority`); higher is preferred. `None` leaves wpa_supplicant's 0.
     pub priority: Option<i32>,
+    /// Run this network as an access point (`mode=2`) on this frequency (MHz) instead of
+    /// joining it; security must be open or WPA2-PSK (CCMP, no PMF).
+    pub ap_frequency: Option<u32>,
 }
 
 impl NetworkSettings {
@@ -486,6 +492,7 @@ impl NetworkSettings {
             scan_freqs: Vec::new(),
             bssid: None,
             priority: None,
+            ap_frequency: None,
         })
     }
 
@@ -515,6 +522,25 @@ impl NetworkSettings {
         }
         if let Some(p) = self.priority {
             v.push(("priority", Value::Plain(p.to_string())));
+        }
+        if let Some(f) = self.ap_frequency {
+            if !(1..=100_000).contains(&f) {
+                return Err(ConfigError::Frequency(f));
+            }
+            v.push(("mode", plain("2")));
+            v.push(("frequency", Value::Plain(f.to_string())));
+            match &self.security {
+                Security::Open => v.push(("key_mgmt", plain("NONE"))),
+                Security::Psk(psk) => {
+                    v.push(("key_mgmt", plain("WPA-PSK")));
+                    v.push(("proto", plain("RSN")));
+                    v.push(("pairwise", plain("CCMP")));
+                    v.push(("group", plain("CCMP")));
+                    v.push(("psk", Value::Secret(psk.value())));
+                }
+                _ => return Err(ConfigError::ApSecurity),
+            }
+            return Ok(v);
         }
         let mut pwe = None;
         match &self.security {
@@ -1174,6 +1200,20 @@ pub enum Event {
         /// Country code, when given.
         alpha2: Option<String>,
     },
+    /// `AP-ENABLED`: an access point network (`mode=2`) is beaconing.
+    ApEnabled,
+    /// `AP-DISABLED`: the access point stopped.
+    ApDisabled,
+    /// `AP-STA-CONNECTED <mac>`: a station joined the access point.
+    ApStaConnected {
+        /// The station.
+        mac: Mac,
+    },
+    /// `AP-STA-DISCONNECTED <mac>`: a station left the access point.
+    ApStaDisconnected {
+        /// The station.
+        mac: Mac,
+    },
     /// Anything else, text as received.
     Other(String),
 }
@@ -1355,6 +1395,17 @@ impl Event {
             "CTRL-EVENT-EAP-SUCCESS" => Event::EapSuccess,
             "CTRL-EVENT-EAP-FAILURE" => Event::EapFailure,
             "CTRL-EVENT-TERMINATING" => Event::Terminating,
+            "AP-ENABLED" => Event::ApEnabled,
+            "AP-DISABLED" => Event::ApDisabled,
+            "AP-STA-CONNECTED" | "AP-STA-DISCONNECTED" => {
+                let mac = rest.split(' ').next().unwrap_or_default();
+                let mac = Mac::parse(mac).ok_or_else(|| bad("mac", mac))?;
+                if name == "AP-STA-CONNECTED" {
+                    Event::ApStaConnected { mac }
+                } else {
+                    Event::ApStaDisconnected { mac }
+                }
+            }
             "CTRL-EVENT-REGDOM-CHANGE" => {
                 let t = t();
                 Event::RegdomChange {

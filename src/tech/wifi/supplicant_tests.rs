@@ -886,3 +886,73 @@ fn parsers_never_panic_on_arbitrary_input() {
         }
     }
 }
+
+/// An access point network (`mode=2`), open and WPA2-PSK; other security is refused.
+#[test]
+fn access_point_variables() {
+    let mut open = NetworkSettings::new(b"robot-0042".to_vec(), Security::Open).expect("settings");
+    open.ap_frequency = Some(2412);
+    let vars: Vec<(&str, String)> = open
+        .variables()
+        .expect("open AP")
+        .into_iter()
+        .map(|(k, v)| (k, format!("{v:?}")))
+        .collect();
+    let keys: Vec<&str> = vars.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, ["ssid", "mode", "frequency", "key_mgmt"]);
+    assert!(
+        vars[1].1.contains("\"2\"") && vars[2].1.contains("2412"),
+        "{vars:?}"
+    );
+    let psk = Psk::new(Secret::from("correct horse battery")).expect("psk");
+    let mut wpa2 = NetworkSettings::new(b"robot".to_vec(), Security::Psk(psk)).expect("settings");
+    wpa2.ap_frequency = Some(2437);
+    let vars = wpa2.variables().expect("WPA2 AP");
+    let keys: Vec<&str> = vars.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        keys,
+        [
+            "ssid",
+            "mode",
+            "frequency",
+            "key_mgmt",
+            "proto",
+            "pairwise",
+            "group",
+            "psk"
+        ]
+    );
+    assert!(
+        !format!("{vars:?}").contains("correct horse"),
+        "the passphrase is redacted"
+    );
+    let sae_psk = Psk::new(Secret::from("correct horse battery")).expect("psk");
+    let mut sae = NetworkSettings::new(
+        b"robot".to_vec(),
+        Security::Sae {
+            psk: sae_psk,
+            pwe: SaePwe::Both,
+        },
+    )
+    .expect("settings");
+    sae.ap_frequency = Some(2412);
+    assert_eq!(sae.variables(), Err(ConfigError::ApSecurity));
+}
+
+/// Access point events as wpa_supplicant 2.10 printed them in the hwsim guest (an AP on a
+/// virtual interface, a phone joining).
+#[test]
+fn access_point_events() {
+    let mac = Mac::parse("02:00:00:00:01:00").expect("mac");
+    assert_eq!(Event::parse("AP-ENABLED "), Ok(Event::ApEnabled));
+    assert_eq!(Event::parse("AP-DISABLED "), Ok(Event::ApDisabled));
+    assert_eq!(
+        Event::parse("AP-STA-CONNECTED 02:00:00:00:01:00"),
+        Ok(Event::ApStaConnected { mac })
+    );
+    assert_eq!(
+        Event::parse("AP-STA-DISCONNECTED 02:00:00:00:01:00"),
+        Ok(Event::ApStaDisconnected { mac })
+    );
+    assert!(Event::parse("AP-STA-CONNECTED not-a-mac").is_err());
+}

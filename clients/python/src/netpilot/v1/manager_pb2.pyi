@@ -3,6 +3,7 @@ import datetime
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from netpilot.v1 import resources_pb2 as _resources_pb2
+from netpilot.v1 import setup_pb2 as _setup_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -50,16 +51,18 @@ class WatchManagerRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ManagerSnapshot(_message.Message):
-    __slots__ = ("manager", "technologies", "services", "interfaces")
+    __slots__ = ("manager", "technologies", "services", "interfaces", "setup")
     MANAGER_FIELD_NUMBER: _ClassVar[int]
     TECHNOLOGIES_FIELD_NUMBER: _ClassVar[int]
     SERVICES_FIELD_NUMBER: _ClassVar[int]
     INTERFACES_FIELD_NUMBER: _ClassVar[int]
+    SETUP_FIELD_NUMBER: _ClassVar[int]
     manager: _resources_pb2.Manager
     technologies: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Technology]
     services: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Service]
     interfaces: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Interface]
-    def __init__(self, manager: _Optional[_Union[_resources_pb2.Manager, _Mapping]] = ..., technologies: _Optional[_Iterable[_Union[_resources_pb2.Technology, _Mapping]]] = ..., services: _Optional[_Iterable[_Union[_resources_pb2.Service, _Mapping]]] = ..., interfaces: _Optional[_Iterable[_Union[_resources_pb2.Interface, _Mapping]]] = ...) -> None: ...
+    setup: _setup_pb2.Setup
+    def __init__(self, manager: _Optional[_Union[_resources_pb2.Manager, _Mapping]] = ..., technologies: _Optional[_Iterable[_Union[_resources_pb2.Technology, _Mapping]]] = ..., services: _Optional[_Iterable[_Union[_resources_pb2.Service, _Mapping]]] = ..., interfaces: _Optional[_Iterable[_Union[_resources_pb2.Interface, _Mapping]]] = ..., setup: _Optional[_Union[_setup_pb2.Setup, _Mapping]] = ...) -> None: ...
 
 class ManagerChanged(_message.Message):
     __slots__ = ("manager",)
@@ -164,7 +167,7 @@ class CaptivePortalDetected(_message.Message):
     def __init__(self, service_id: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
 
 class WatchManagerResponse(_message.Message):
-    __slots__ = ("snapshot", "manager_changed", "technology_added", "technology_removed", "technology_changed", "services_changed", "service_state_changed", "interface_changed", "interface_removed", "connectivity_changed", "input_required", "connect_timed_out", "captive_portal_detected", "idle_timed_out")
+    __slots__ = ("snapshot", "manager_changed", "technology_added", "technology_removed", "technology_changed", "services_changed", "service_state_changed", "interface_changed", "interface_removed", "connectivity_changed", "input_required", "connect_timed_out", "captive_portal_detected", "idle_timed_out", "setup_changed", "setup_client_joined", "setup_credentials_submitted")
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     MANAGER_CHANGED_FIELD_NUMBER: _ClassVar[int]
     TECHNOLOGY_ADDED_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +182,9 @@ class WatchManagerResponse(_message.Message):
     CONNECT_TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
     CAPTIVE_PORTAL_DETECTED_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
+    SETUP_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    SETUP_CLIENT_JOINED_FIELD_NUMBER: _ClassVar[int]
+    SETUP_CREDENTIALS_SUBMITTED_FIELD_NUMBER: _ClassVar[int]
     snapshot: ManagerSnapshot
     manager_changed: ManagerChanged
     technology_added: TechnologyAdded
@@ -193,7 +199,10 @@ class WatchManagerResponse(_message.Message):
     connect_timed_out: ConnectTimedOut
     captive_portal_detected: CaptivePortalDetected
     idle_timed_out: IdleTimedOut
-    def __init__(self, snapshot: _Optional[_Union[ManagerSnapshot, _Mapping]] = ..., manager_changed: _Optional[_Union[ManagerChanged, _Mapping]] = ..., technology_added: _Optional[_Union[TechnologyAdded, _Mapping]] = ..., technology_removed: _Optional[_Union[TechnologyRemoved, _Mapping]] = ..., technology_changed: _Optional[_Union[TechnologyChanged, _Mapping]] = ..., services_changed: _Optional[_Union[ServicesChanged, _Mapping]] = ..., service_state_changed: _Optional[_Union[ServiceStateChanged, _Mapping]] = ..., interface_changed: _Optional[_Union[InterfaceChanged, _Mapping]] = ..., interface_removed: _Optional[_Union[InterfaceRemoved, _Mapping]] = ..., connectivity_changed: _Optional[_Union[ConnectivityChanged, _Mapping]] = ..., input_required: _Optional[_Union[InputRequired, _Mapping]] = ..., connect_timed_out: _Optional[_Union[ConnectTimedOut, _Mapping]] = ..., captive_portal_detected: _Optional[_Union[CaptivePortalDetected, _Mapping]] = ..., idle_timed_out: _Optional[_Union[IdleTimedOut, _Mapping]] = ...) -> None: ...
+    setup_changed: _setup_pb2.SetupChanged
+    setup_client_joined: _setup_pb2.SetupClientJoined
+    setup_credentials_submitted: _setup_pb2.SetupCredentialsSubmitted
+    def __init__(self, snapshot: _Optional[_Union[ManagerSnapshot, _Mapping]] = ..., manager_changed: _Optional[_Union[ManagerChanged, _Mapping]] = ..., technology_added: _Optional[_Union[TechnologyAdded, _Mapping]] = ..., technology_removed: _Optional[_Union[TechnologyRemoved, _Mapping]] = ..., technology_changed: _Optional[_Union[TechnologyChanged, _Mapping]] = ..., services_changed: _Optional[_Union[ServicesChanged, _Mapping]] = ..., service_state_changed: _Optional[_Union[ServiceStateChanged, _Mapping]] = ..., interface_changed: _Optional[_Union[InterfaceChanged, _Mapping]] = ..., interface_removed: _Optional[_Union[InterfaceRemoved, _Mapping]] = ..., connectivity_changed: _Optional[_Union[ConnectivityChanged, _Mapping]] = ..., input_required: _Optional[_Union[InputRequired, _Mapping]] = ..., connect_timed_out: _Optional[_Union[ConnectTimedOut, _Mapping]] = ..., captive_portal_detected: _Optional[_Union[CaptivePortalDetected, _Mapping]] = ..., idle_timed_out: _Optional[_Union[IdleTimedOut, _Mapping]] = ..., setup_changed: _Optional[_Union[_setup_pb2.SetupChanged, _Mapping]] = ..., setup_client_joined: _Optional[_Union[_setup_pb2.SetupClientJoined, _Mapping]] = ..., setup_credentials_submitted: _Optional[_Union[_setup_pb2.SetupCredentialsSubmitted, _Mapping]] = ...) -> None: ...
 
 class ListTechnologiesRequest(_message.Message):
     __slots__ = ()
