@@ -53,14 +53,18 @@ test-fuzz: deps
 ## netpilotd against ConnMan in the same run, medians and ratios: wired on the veth testbed
 ## (bench/carrier.sh, ../shared/bench/connman_baseline.sh; 100 cycles and two 60 s idle
 ## windows on each side, about 25 minutes), Wi-Fi on mac80211_hwsim (bench/wifi.sh,
-## ../shared/bench/wifi/connman-wifi-baseline.sh; about 12 minutes). Needs root.
-## `make bench BENCH_FLAGS=--no-connman` measures netpilotd alone. The baselines come from
-## ../shared beside the checkout, or from $NETPILOT_SHARED.
+## ../shared/bench/wifi/connman-wifi-baseline.sh; about 12 minutes), then sessions and the
+## API (bench/sessions.sh: fan-out to 1/100/1000 sessions, ListServices with 10/500 links
+## from ghz against ConnMan's GetServices, start-up with 2/200 links; about 8 minutes).
+## Needs root. `make bench BENCH_FLAGS=--no-connman` measures netpilotd alone. The
+## baselines come from ../shared beside the checkout, or from $NETPILOT_SHARED.
 bench: deps
 	cargo build --release --bins
 	cargo test --release --test wifi --no-run
+	cargo build --release --example session_bench
 	bench/carrier.sh $(BENCH_FLAGS)
 	bench/wifi.sh $(BENCH_FLAGS)
+	TOOLS=$(TOOLS) bench/sessions.sh $(BENCH_FLAGS)
 
 clean:
 	cargo clean

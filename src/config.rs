@@ -108,6 +108,9 @@ pub struct Config {
     pub wifi: Wifi,
     /// Wired IEEE 802.1X through wpa_supplicant's `wired` driver.
     pub ieee8021x: Ieee8021x,
+    /// Routing per session: the tables, rule priorities and firewall mark bits netpilot
+    /// uses.
+    pub sessions: Sessions,
     /// The API's socket, plain-TCP switch and limits.
     pub api: Api,
     /// The mutual-TLS listener for remote controllers.
@@ -250,6 +253,35 @@ pub fn channel_frequency(channel: u32) -> Option<u32> {
     }
 }
 
+/// `[sessions]`: where routing per session lives (`src/net/steer.rs`). netpilot owns routing
+/// tables `table_base + 1 ..= table_base + N`, `ip rule`s at priorities `rule_priority`
+/// (a service's firewall mark) and `rule_priority + 1` (a session's source address), the
+/// bits `mark_mask` of the firewall mark, and the nftables table `inet netpilot`; what an
+/// earlier run left there is removed at start. N, the most services that can carry
+/// sessions at once, is `mark_mask` shifted down (255 by default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sessions {
+    /// Tables after this one are netpilot's. Default 20000 (tables 20001..20255).
+    pub table_base: u32,
+    /// Priority of mark rules; source-address rules use the next. Default 10000 (between
+    /// `local` at 0 and `main` at 32766).
+    pub rule_priority: u32,
+    /// Firewall mark bits netpilot uses, contiguous. Default 0x00ff0000.
+    pub mark_mask: u32,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        let d = crate::net::steer::SteerConfig::default();
+        Self {
+            table_base: d.table_base,
+            rule_priority: d.rule_priority,
+            mark_mask: d.mark_mask,
+        }
+    }
+}
+
 /// `[api]`: the Unix socket's owner group and mode, the development-only plain-TCP switch,
 /// and the limits every caller is held to (DESIGN §4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -308,6 +340,18 @@ impl Default for Api {
             idle_timeout: 600,
             stream_queue_bytes: 16 * 1024,
             stuck_stream_timeout: 60,
+        }
+    }
+}
+
+impl Sessions {
+    /// As the applier takes it.
+    pub fn steer_config(&self) -> crate::net::steer::SteerConfig {
+        crate::net::steer::SteerConfig {
+            table_base: self.table_base,
+            rule_priority: self.rule_priority,
+            mark_mask: self.mark_mask,
+            ..crate::net::steer::SteerConfig::default()
         }
     }
 }
@@ -652,6 +696,7 @@ impl Default for Config {
             connect: Connect::default(),
             wifi: Wifi::default(),
             ieee8021x: Ieee8021x::default(),
+            sessions: Sessions::default(),
             api: Api::default(),
             tls: Tls::default(),
             access: Access::default(),
@@ -776,6 +821,41 @@ pub fn parse_text(text: &str) -> Result<Config, ConfigError> {
 }
 
 fn validate(config: &Config) -> Result<(), ConfigError> {
+    let sessions = &config.sessions;
+    let mask = sessions.mark_mask;
+    if mask == 0
+        || (mask >> mask.trailing_zeros()).wrapping_add(1) & (mask >> mask.trailing_zeros()) != 0
+    {
+        return Err(ConfigError::Invalid {
+            key: "sessions.mark_mask",
+            message: format!("{mask:#x} is not one contiguous run of bits"),
+        });
+    }
+    let slots = mask >> mask.trailing_zeros();
+    let reserved = [0u32, 253, 254, 255];
+    if sessions.table_base.checked_add(slots).is_none()
+        || reserved
+            .iter()
+            .any(|t| *t > sessions.table_base && *t <= sessions.table_base + slots)
+    {
+        return Err(ConfigError::Invalid {
+            key: "sessions.table_base",
+            message: format!(
+                "tables {}..={} must fit in 32 bits and leave out 253 (default), 254 (main) and 255 (local)",
+                u64::from(sessions.table_base) + 1,
+                u64::from(sessions.table_base) + u64::from(slots)
+            ),
+        });
+    }
+    if sessions.rule_priority == 0 || sessions.rule_priority >= 32765 {
+        return Err(ConfigError::Invalid {
+            key: "sessions.rule_priority",
+            message: format!(
+                "{} must be between 1 and 32764, after `local` (0) and before `main` (32766)",
+                sessions.rule_priority
+            ),
+        });
+    }
     if let Some(addr) = config.listen {
         if !addr.ip().is_loopback() {
             return Err(ConfigError::Invalid {

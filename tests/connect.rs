@@ -182,6 +182,7 @@ async fn dhcp_to_online_with_checksum_offload_on_and_off() {
             settings: Some(pb::SessionSettings {
                 allowed_bearers: None,
                 connection_type: pb::ConnectionType::Internet.into(),
+                ..Default::default()
             }),
         };
         let mut session = common::within("OpenSession", sessions.open_session(request))
@@ -277,8 +278,16 @@ async fn failover_to_the_other_link_and_back() {
     };
     assert_eq!(update(&first).interface(), "veth0");
 
-    // Carrier loss on the preferred link: one update moves the session to veth1.
+    // Carrier loss on the preferred link: a handover notice, then one update moves the
+    // session to veth1.
     bed.carrier("peer0", false);
+    let notice = common::next(&mut session, "handover").await;
+    assert!(
+        matches!(&notice.event, Some(pb::open_session_response::Event::Handover(h))
+            if (h.previous_service_id.as_str(), h.next_service_id.as_str(), h.reason.as_str())
+                == (svc0.as_str(), svc1.as_str(), "lost-carrier")),
+        "{notice:?}"
+    );
     let moved = update(&common::next(&mut session, "session update").await);
     assert_eq!(
         (moved.interface(), moved.service_id()),
@@ -293,6 +302,12 @@ async fn failover_to_the_other_link_and_back() {
 
     // Carrier back: the preferred link reconnects by itself and takes over again.
     bed.carrier("peer0", true);
+    let notice = common::next_within(&mut session, "handover", SLOW).await;
+    assert!(
+        matches!(&notice.event, Some(pb::open_session_response::Event::Handover(h))
+            if h.reason == "better-service"),
+        "{notice:?}"
+    );
     let back = update(&common::next_within(&mut session, "session update", SLOW).await);
     assert_eq!(
         (back.interface(), back.service_id()),

@@ -77,6 +77,7 @@ fn local_session(bearers: &[&str]) -> pb::OpenSessionRequest {
                 bearers: bearers.iter().map(|b| b.to_string()).collect(),
             }),
             connection_type: pb::ConnectionType::Local.into(),
+            ..Default::default()
         }),
     }
 }
@@ -431,6 +432,7 @@ async fn unix_socket_callers_get_the_role_the_config_maps() {
             settings: Some(pb::SessionSettings {
                 allowed_bearers: None,
                 connection_type: pb::ConnectionType::Internet.into(),
+                ..Default::default()
             }),
         })
         .await;
@@ -753,6 +755,7 @@ async fn session_policy_files_filter_release_and_survive_a_broken_file() {
             settings: Some(pb::SessionSettings {
                 allowed_bearers: None,
                 connection_type: pb::ConnectionType::Internet.into(),
+                ..Default::default()
             }),
         })
         .await;
@@ -928,6 +931,7 @@ async fn hostile_requests_get_invalid_argument_and_store_nothing() {
                 settings: Some(pb::SessionSettings {
                     allowed_bearers: None,
                     connection_type: 42,
+                    ..Default::default()
                 }),
             })
             .await
@@ -1343,6 +1347,7 @@ async fn a_client_that_never_reads_costs_bounded_memory_and_is_closed() {
                         bearers: lists[round % 2].clone(),
                     }),
                     connection_type: 0,
+                    ..Default::default()
                 }),
             };
             calls.spawn(async move { root.change_session(request).await });

@@ -1,9 +1,20 @@
 //! Sessions against the real daemon: first full update, changed-fields-only updates,
-//! carrier loss, stickiness, invalid settings, dropped streams, and release at shutdown.
+//! carrier loss, stickiness, invalid settings, dropped streams, release at shutdown;
+//! ConnectSession and DisconnectSession on a managed link with dnsmasq; a pinned interface;
+//! metered links; the handover notice; and routing per session: connections of the
+//! session owner's uid (setpriv) and from its source address leave through its link, checked
+//! by which peer namespace sees them.
 
 mod common;
 
-use common::{eventually, next, read_until, watch, within, Daemon, Testbed};
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{
+    eventually, next, peer_script, read_until, wait_service, watch, within, Daemon, Netns, Peer,
+    Testbed,
+};
 use netpilot::pb;
 use pb::open_session_response::Event as SessionEvent;
 use tonic_types::StatusExt;
@@ -15,6 +26,7 @@ fn local_ethernet() -> pb::OpenSessionRequest {
                 bearers: vec!["ethernet".into()],
             }),
             connection_type: pb::ConnectionType::Local.into(),
+            ..Default::default()
         }),
     }
 }
@@ -23,6 +35,18 @@ fn update(m: &pb::OpenSessionResponse) -> &pb::SessionUpdate {
     match &m.event {
         Some(SessionEvent::Update(u)) => u,
         other => panic!("expected an update, got {other:?}"),
+    }
+}
+
+/// A handover notice's previous service, next service and reason.
+fn handover(m: &pb::OpenSessionResponse) -> (&str, &str, &str) {
+    match &m.event {
+        Some(SessionEvent::Handover(h)) => (
+            h.previous_service_id.as_str(),
+            h.next_service_id.as_str(),
+            h.reason.as_str(),
+        ),
+        other => panic!("expected a handover notice, got {other:?}"),
     }
 }
 
@@ -43,6 +67,11 @@ fn fields(u: &pb::SessionUpdate) -> Vec<&'static str> {
     add(u.ipv6.is_some(), "ipv6");
     add(u.allowed_bearers.is_some(), "allowed_bearers");
     add(u.connection_type.is_some(), "connection_type");
+    add(u.allowed_interface.is_some(), "allowed_interface");
+    add(u.context_identifier.is_some(), "context_identifier");
+    add(u.source_ip_rule.is_some(), "source_ip_rule");
+    add(u.allow_metered.is_some(), "allow_metered");
+    add(u.connect_requested.is_some(), "connect_requested");
     f
 }
 
@@ -64,7 +93,7 @@ async fn local_ethernet_session_follows_the_link() {
     let u = update(&first);
     assert_eq!(
         fields(u).len(),
-        9,
+        14,
         "the first update carries every field: {u:?}"
     );
     assert_eq!(u.state(), pb::SessionState::Disconnected);
@@ -113,7 +142,8 @@ async fn local_ethernet_session_follows_the_link() {
             if c.service_id == svc1 && c.state() == pb::ServiceState::Ready)
     })
     .await;
-    // …unless it becomes preferred. The next session message must be the move.
+    // …unless it becomes preferred. The next session messages must be the move: the
+    // handover notice, then the update.
     manager
         .move_service(pb::MoveServiceRequest {
             service_id: svc1.clone(),
@@ -121,6 +151,12 @@ async fn local_ethernet_session_follows_the_link() {
         })
         .await
         .expect("move");
+    let m = next(&mut stream, "handover").await;
+    assert_eq!(
+        handover(&m),
+        (svc0.as_str(), svc1.as_str(), "better-service"),
+        "{m:?}"
+    );
     let m = next(&mut stream, "update").await;
     let u = update(&m);
     assert_eq!(
@@ -139,6 +175,7 @@ async fn local_ethernet_session_follows_the_link() {
                     bearers: vec!["wifi".into()],
                 }),
                 connection_type: 0,
+                ..Default::default()
             }),
         })
         .await
@@ -164,6 +201,7 @@ async fn invalid_settings_are_rejected_naming_the_field() {
                     bearers: vec!["ethernet".into(), "wimax".into()],
                 }),
                 connection_type: 0,
+                ..Default::default()
             },
             "settings.allowed_bearers.bearers[1]",
         ),
@@ -171,8 +209,16 @@ async fn invalid_settings_are_rejected_naming_the_field() {
             pb::SessionSettings {
                 allowed_bearers: None,
                 connection_type: 42,
+                ..Default::default()
             },
             "settings.connection_type",
+        ),
+        (
+            pb::SessionSettings {
+                allowed_interface: Some("not/a/name".into()),
+                ..Default::default()
+            },
+            "settings.allowed_interface",
         ),
     ];
     for (settings, field) in cases {
@@ -325,4 +371,601 @@ async fn sigterm_releases_every_session_and_exits_zero() {
         "netpilotd exit status {status}:\n{}",
         daemon.log()
     );
+}
+
+/// Managed `veth*` with short retries; no online check.
+const MANAGED: &str = r#"managed_interfaces = ["veth*"]
+
+[connect]
+timeout = 10
+retry_min = 1
+retry_max = 2
+"#;
+
+/// Longer than any DHCP path here needs; a deadline, not a measurement.
+const SLOW: Duration = Duration::from_secs(45);
+
+/// `<net>.1/24` on the peer end `peer_if` in `ns`, and a dnsmasq there serving
+/// `<net>.100-150` with router `<net>.1`.
+fn dhcp(ns: &Netns, peer_if: &str, net: &str, dir: &std::path::Path) -> Peer {
+    ns.ip(&["addr", "add", &format!("{net}.1/24"), "dev", peer_if]);
+    let range = format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,2m");
+    let router = format!("--dhcp-option=option:router,{net}.1");
+    let interface = format!("--interface={peer_if}");
+    let leases = format!(
+        "--dhcp-leasefile={}",
+        dir.join(format!("{peer_if}.leases")).display()
+    );
+    Peer::start(
+        ns,
+        "dnsmasq",
+        "dnsmasq",
+        &[
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--no-ping",
+            "--no-resolv",
+            "--no-hosts",
+            "--port=0",
+            &interface,
+            "--bind-interfaces",
+            "--dhcp-authoritative",
+            &range,
+            &router,
+            &leases,
+            "--pid-file=",
+            "--user=root",
+            "--group=root",
+        ],
+        &dir.join(format!("dnsmasq-{peer_if}.log")),
+    )
+}
+
+/// Opens a session and returns its id and stream, after the first update.
+async fn open(
+    sessions: &mut pb::session_service_client::SessionServiceClient<tonic::transport::Channel>,
+    settings: pb::SessionSettings,
+) -> (
+    String,
+    tonic::Streaming<pb::OpenSessionResponse>,
+    pb::SessionUpdate,
+) {
+    let mut stream = within(
+        "OpenSession",
+        sessions.open_session(pb::OpenSessionRequest {
+            settings: Some(settings),
+        }),
+    )
+    .await
+    .expect("open")
+    .into_inner();
+    let first = next(&mut stream, "first update").await;
+    let u = update(&first).clone();
+    (first.session_id, stream, u)
+}
+
+fn bearers(list: &[&str]) -> Option<pb::BearerList> {
+    Some(pb::BearerList {
+        bearers: list.iter().map(|b| b.to_string()).collect(),
+    })
+}
+
+/// Reads session messages until an update's state is `state`; returns that update.
+async fn until_state(
+    stream: &mut tonic::Streaming<pb::OpenSessionResponse>,
+    state: pb::SessionState,
+) -> pb::SessionUpdate {
+    let seen = read_until(
+        stream,
+        &format!("session {state:?}"),
+        |m| matches!(&m.event, Some(SessionEvent::Update(u)) if u.state == Some(state.into())),
+    )
+    .await;
+    update(seen.last().expect("a message")).clone()
+}
+
+#[tokio::test]
+async fn connect_session_brings_a_link_up_and_disconnect_lets_it_go() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _dhcp = dhcp(&bed.peer, "peer0", "198.18.1", peers.path());
+    let svc = bed.service_id("veth0");
+    let daemon = Daemon::start(&bed.host, MANAGED, &[]).await;
+    let mut manager = daemon.manager().await;
+    // A managed link nothing keeps up: autoconnect off, disconnected.
+    manager
+        .update_service(pb::UpdateServiceRequest {
+            service: Some(pb::Service {
+                id: svc.clone(),
+                autoconnect: false,
+                ..Default::default()
+            }),
+            update_mask: Some(pbjson_types::FieldMask {
+                paths: vec!["autoconnect".into()],
+            }),
+        })
+        .await
+        .expect("autoconnect off");
+    manager
+        .disconnect_service(pb::DisconnectServiceRequest {
+            service_id: svc.clone(),
+        })
+        .await
+        .expect("disconnect");
+    wait_service(&mut manager, "veth0 idle", SLOW, |s| {
+        s.id == svc && s.state() == pb::ServiceState::Idle
+    })
+    .await;
+
+    let mut sessions = daemon.sessions().await;
+    // Nothing allowed: no-service, and no claim is recorded.
+    let (wifi_id, _wifi, _) = open(
+        &mut sessions,
+        pb::SessionSettings {
+            allowed_bearers: bearers(&["wifi"]),
+            ..Default::default()
+        },
+    )
+    .await;
+    let err = sessions
+        .connect_session(pb::ConnectSessionRequest {
+            session_id: wifi_id,
+        })
+        .await
+        .expect_err("nothing allowed can connect");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+    assert_eq!(
+        err.get_details_error_info().map(|i| i.reason),
+        Some("no-service".to_string()),
+        "{err:?}"
+    );
+
+    let (id, mut stream, first) = open(
+        &mut sessions,
+        pb::SessionSettings {
+            allowed_bearers: bearers(&["ethernet"]),
+            context_identifier: Some("telemetry".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(first.state(), pb::SessionState::Disconnected);
+    assert_eq!(first.context_identifier(), "telemetry");
+    assert!(!first.connect_requested());
+    // Returns at once; the progress comes through the stream.
+    sessions
+        .connect_session(pb::ConnectSessionRequest {
+            session_id: id.clone(),
+        })
+        .await
+        .expect("connect");
+    let up = until_state(&mut stream, pb::SessionState::Connected).await;
+    assert_eq!((up.interface(), up.service_id()), ("veth0", svc.as_str()));
+    assert!(
+        up.ipv4
+            .as_ref()
+            .is_some_and(|i| i.address.starts_with("198.18.1.")),
+        "a DHCP lease: {up:?}"
+    );
+    let listed = sessions
+        .list_sessions(pb::ListSessionsRequest {})
+        .await
+        .expect("list")
+        .into_inner();
+    let me = listed
+        .sessions
+        .iter()
+        .find(|s| s.session_id == id)
+        .expect("listed");
+    assert!(
+        me.connect_requested && me.context_identifier == "telemetry",
+        "{me:?}"
+    );
+
+    // Withdrawn: nothing else keeps the link, so it goes down.
+    sessions
+        .disconnect_session(pb::DisconnectSessionRequest {
+            session_id: id.clone(),
+        })
+        .await
+        .expect("disconnect session");
+    until_state(&mut stream, pb::SessionState::Disconnected).await;
+    wait_service(&mut manager, "veth0 idle again", SLOW, |s| {
+        s.id == svc && s.state() == pb::ServiceState::Idle && s.ipv4.is_none()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn metered_links_are_refused_and_a_pinned_session_follows_its_link_alone() {
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    bed.veth("veth1", "peer1");
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _d0 = dhcp(&bed.peer, "peer0", "198.18.1", peers.path());
+    let _d1 = dhcp(&bed.peer, "peer1", "198.18.2", peers.path());
+    let (svc0, svc1) = (bed.service_id("veth0"), bed.service_id("veth1"));
+    let daemon = Daemon::start(&bed.host, MANAGED, &[]).await;
+    let mut manager = daemon.manager().await;
+    for id in [&svc0, &svc1] {
+        wait_service(&mut manager, "both ready", SLOW, |s| {
+            &s.id == id && s.state() == pb::ServiceState::Ready
+        })
+        .await;
+    }
+    // veth1 is a paid uplink.
+    let metered = manager
+        .update_service(pb::UpdateServiceRequest {
+            service: Some(pb::Service {
+                id: svc1.clone(),
+                metered: true,
+                ..Default::default()
+            }),
+            update_mask: Some(pbjson_types::FieldMask {
+                paths: vec!["metered".into()],
+            }),
+        })
+        .await
+        .expect("metered")
+        .into_inner();
+    assert!(metered.service.expect("service").metered);
+    let order: Vec<String> = manager
+        .list_services(pb::ListServicesRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .services
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(order, vec![svc0.clone(), svc1.clone()], "unmetered first");
+
+    let mut sessions = daemon.sessions().await;
+    let (_, mut free, first) = open(
+        &mut sessions,
+        pb::SessionSettings {
+            allowed_bearers: bearers(&["ethernet"]),
+            allow_metered: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(first.service_id(), svc0, "{first:?}");
+    assert!(!first.allow_metered());
+    let (_, mut pinned, first) = open(
+        &mut sessions,
+        pb::SessionSettings {
+            allowed_interface: Some("veth1".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        (first.service_id(), first.allowed_interface()),
+        (svc1.as_str(), "veth1"),
+        "pinned to veth1 although veth0 ranks first: {first:?}"
+    );
+
+    // veth0 loses carrier: the metered link is the only one ready, and the unmetered
+    // session does not take it.
+    bed.carrier("peer0", false);
+    let u = until_state(&mut free, pb::SessionState::Disconnected).await;
+    assert_eq!(u.service_id(), "", "{u:?}");
+    bed.carrier("peer0", true);
+    let u = until_state(&mut free, pb::SessionState::Connected).await;
+    assert_eq!(u.service_id(), svc0);
+    // The pinned session heard nothing of veth0; its own link going is its next message,
+    // and it does not move to veth0.
+    bed.carrier("peer1", false);
+    let m = next(&mut pinned, "update").await;
+    let u = update(&m);
+    assert_eq!(
+        (u.state(), u.service_id()),
+        (pb::SessionState::Disconnected, ""),
+        "pinned: never moved to veth0: {u:?}"
+    );
+}
+
+/// The address every peer namespace answers on, reachable through either link.
+const FAR: &str = "198.18.9.1";
+
+/// A `netpilot session open …` run as `uid` in the daemon's namespace (setpriv), whose
+/// output lines come through a channel. Killed by its PID on drop, which ends the session.
+struct CliSession {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl CliSession {
+    fn start(ns: &Netns, daemon: &Daemon, uid: u32, args: &[&str]) -> Self {
+        let uid = uid.to_string();
+        let mut child = Command::new("ip")
+            .args([
+                "netns", "exec", &ns.name, "setpriv", "--reuid", &uid, "--regid", &uid,
+            ])
+            .args([
+                "--clear-groups",
+                "--",
+                env!("CARGO_BIN_EXE_netpilot"),
+                "--socket",
+            ])
+            .arg(&daemon.socket)
+            .args(["session", "open"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start netpilot session open");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        CliSession { child, lines }
+    }
+
+    /// Waits for an output line containing `needle`, and returns it.
+    fn wait_line(&self, needle: &str) -> String {
+        let end = std::time::Instant::now() + SLOW;
+        loop {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("netpilot session open: no line with {needle:?}: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for CliSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Opens a TCP connection to [`FAR`] from the daemon's namespace as `uid` (setpriv),
+/// optionally bound to `bind`, and sends `tag`.
+fn connect_as(ns: &Netns, uid: u32, tag: &str, bind: Option<&str>) {
+    let code = "import socket, sys\n\
+s = socket.socket()\n\
+s.settimeout(5)\n\
+if len(sys.argv) > 3: s.bind((sys.argv[3], 0))\n\
+s.connect((sys.argv[2], 7000))\n\
+s.sendall(sys.argv[1].encode())\n\
+s.close()\n";
+    let uid = uid.to_string();
+    let mut args = vec![
+        "netns", "exec", &ns.name, "setpriv", "--reuid", &uid, "--regid", &uid,
+    ];
+    // The system python: a per-user one (pyenv) may not be readable by uid.
+    args.extend([
+        "--clear-groups",
+        "--",
+        "/usr/bin/python3",
+        "-c",
+        code,
+        tag,
+        FAR,
+    ]);
+    args.extend(bind);
+    common::run("ip", &args);
+}
+
+/// Waits until `log` (a tcp_who.py log) has a line for `tag`; returns the client address.
+async fn seen_in(log: &std::path::Path, tag: &str) -> String {
+    let mut from = String::new();
+    eventually(&format!("{tag} logged in {}", log.display()), || {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let hit = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{tag} from ")).map(str::to_string));
+        if let Some(h) = hit {
+            from = h;
+        }
+        let found = !from.is_empty();
+        async move { found }
+    })
+    .await;
+    from
+}
+
+fn steering_state(ns: &Netns) -> (String, String) {
+    (
+        ns.ip(&["rule", "show"]),
+        ns.ip(&["route", "show", "table", "all"]),
+    )
+}
+
+#[tokio::test]
+async fn a_session_owners_traffic_leaves_through_its_link() {
+    let bed = Testbed::new();
+    // Two peers, each in its own namespace, each answering on FAR.
+    let other = Netns::new("q");
+    bed.veth("veth0", "peer0");
+    common::run(
+        "ip",
+        &[
+            "link",
+            "add",
+            "veth1",
+            "netns",
+            &bed.host.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "peer1",
+            "netns",
+            &other.name,
+        ],
+    );
+    other.ip(&["link", "set", "peer1", "up"]);
+    bed.host.ip(&["link", "set", "veth1", "up"]);
+    let peers = tempfile::tempdir().expect("tempdir");
+    let _d0 = dhcp(&bed.peer, "peer0", "198.18.1", peers.path());
+    let _d1 = dhcp(&other, "peer1", "198.18.2", peers.path());
+    let (log_a, log_b) = (
+        peers.path().join("far-a.log"),
+        peers.path().join("far-b.log"),
+    );
+    let script = peer_script("tcp_who.py");
+    let mut far = Vec::new();
+    for (ns, log) in [(&bed.peer, &log_a), (&other, &log_b)] {
+        ns.ip(&["addr", "add", &format!("{FAR}/32"), "dev", "lo"]);
+        far.push(Peer::start(
+            ns,
+            "tcp_who",
+            "python3",
+            &[&script, FAR, "7000"],
+            log,
+        ));
+    }
+    for ns in [&bed.peer, &other] {
+        eventually("the far end listens", || {
+            let listening = ns.exec("ss", &["-ltnH"]);
+            async move { listening.contains(&format!("{FAR}:7000")) }
+        })
+        .await;
+    }
+    let (svc0, svc1) = (bed.service_id("veth0"), bed.service_id("veth1"));
+    // uids 1000 and 1001 are users (they may open sessions), and reach the socket.
+    let config = format!(
+        "{MANAGED}\n[api]\nsocket_mode = 0o666\n[access]\nuser = [\"uid:1000\", \"uid:1001\"]\n"
+    );
+    let daemon = Daemon::start(&bed.host, &config, &[]).await;
+    let mut manager = daemon.manager().await;
+    for id in [&svc0, &svc1] {
+        wait_service(&mut manager, "both ready", SLOW, |s| {
+            &s.id == id && s.state() == pb::ServiceState::Ready
+        })
+        .await;
+    }
+    let prefer = |first: &str, then: &str| pb::MoveServiceRequest {
+        service_id: first.to_string(),
+        target: Some(pb::move_service_request::Target::Before(then.to_string())),
+    };
+    manager
+        .move_service(prefer(&svc0, &svc1))
+        .await
+        .expect("move");
+    eventually("the default route through veth0", || {
+        let routes = bed.host.ip(&["route", "show", "default"]);
+        async move {
+            routes
+                .lines()
+                .next()
+                .is_some_and(|l| l.contains("dev veth0"))
+        }
+    })
+    .await;
+    // Unprivileged users reach the socket (the daemon's temp dir is root's).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(daemon.dir.path(), std::fs::Permissions::from_mode(0o711))
+        .expect("chmod");
+
+    // As a new user would: uid 1000 pins a session to veth1 and asks to connect.
+    let s1000 = CliSession::start(
+        &bed.host,
+        &daemon,
+        1000,
+        &[
+            "--bearers",
+            "ethernet",
+            "--interface",
+            "veth1",
+            "--connect",
+            "--source-ip-rule",
+        ],
+    );
+    let line = s1000.wait_line("ipv4=198.18.2.");
+    let addr1 = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("ipv4="))
+        .and_then(|a| a.split('/').next())
+        .expect("the session's address")
+        .to_string();
+    let s1001 = CliSession::start(
+        &bed.host,
+        &daemon,
+        1001,
+        &["--bearers", "ethernet", "--interface", "veth0"],
+    );
+    s1001.wait_line("ipv4=198.18.1.");
+    eventually(
+        "a mark rule per steered service, and both owners marked",
+        || {
+            let rules = bed.host.ip(&["rule", "show"]);
+            let nft = bed.host.exec("nft", &["list", "ruleset"]);
+            async move {
+                rules.matches("fwmark").count() == 2
+                    && nft.contains("skuid 1000")
+                    && nft.contains("skuid 1001")
+            }
+        },
+    )
+    .await;
+
+    // The owner's connection leaves through veth1 (masqueraded to its address there); the
+    // other owner's through veth0; root's, not steered, follows the default route.
+    connect_as(&bed.host, 1000, "u1000-a", None);
+    assert_eq!(seen_in(&log_b, "u1000-a").await, addr1);
+    connect_as(&bed.host, 1001, "u1001-a", None);
+    assert!(seen_in(&log_a, "u1001-a").await.starts_with("198.18.1."));
+    connect_as(&bed.host, 0, "root-a", None);
+    assert!(seen_in(&log_a, "root-a").await.starts_with("198.18.1."));
+    // With source_ip_rule, a socket bound to the session's address leaves through veth1,
+    // whoever owns it.
+    connect_as(&bed.host, 0, "root-bound", Some(&addr1));
+    assert_eq!(seen_in(&log_b, "root-bound").await, addr1);
+
+    // The default moves to veth1: uid 1001 still leaves through its veth0.
+    manager
+        .move_service(prefer(&svc1, &svc0))
+        .await
+        .expect("move");
+    eventually("the default route through veth1", || {
+        let routes = bed.host.ip(&["route", "show", "default"]);
+        async move {
+            routes
+                .lines()
+                .next()
+                .is_some_and(|l| l.contains("dev veth1"))
+        }
+    })
+    .await;
+    connect_as(&bed.host, 1001, "u1001-b", None);
+    assert!(seen_in(&log_a, "u1001-b").await.starts_with("198.18.1."));
+    connect_as(&bed.host, 1000, "u1000-b", None);
+    assert_eq!(seen_in(&log_b, "u1000-b").await, addr1);
+    for (tag, log) in [("u1000-a", &log_a), ("u1001-a", &log_b), ("root-a", &log_b)] {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(!text.contains(tag), "{tag} reached the wrong peer: {text}");
+    }
+
+    // The sessions end: their rules, tables and marks go.
+    drop(s1000);
+    drop(s1001);
+    eventually("netpilot's rules and tables are gone", || {
+        let (rules, routes) = steering_state(&bed.host);
+        async move {
+            !rules.contains("fwmark")
+                && !rules.contains("lookup 200")
+                && !routes.contains("table 200")
+        }
+    })
+    .await;
+    eventually("the nftables table is gone", || {
+        let tables = bed.host.exec("nft", &["list", "tables"]);
+        async move { !tables.contains("netpilot") }
+    })
+    .await;
+    drop(far);
 }

@@ -221,7 +221,7 @@ impl Policy {
                 }
                 SessionSettings {
                     allowed_bearers: bearers,
-                    connection_type: requested.connection_type,
+                    ..requested.clone()
                 }
             }
         };
@@ -308,6 +308,7 @@ pub fn fuzz_one(data: &[u8]) {
                     Bearer::Technology(TechnologyKind::Ethernet),
                 ],
                 connection_type: ConnectionType::Internet,
+                ..SessionSettings::default()
             },
         ] {
             if let Ok(e) = p.apply(&requested) {
@@ -337,6 +338,7 @@ mod tests {
         SessionSettings {
             allowed_bearers: bearers.to_vec(),
             connection_type: t,
+            ..SessionSettings::default()
         }
     }
 

@@ -10,6 +10,14 @@ use tonic::{Code, Status};
 use tonic_prost::{ProstCodec, ProstEncoder};
 use tonic_types::{ErrorDetails, StatusExt};
 
+/// First capacity, bytes, of a response stream's encode buffer. It lives as long as the
+/// stream, so tonic's default (8 KiB) was most of what an idle session stream costs; it
+/// grows for larger messages (ListServices with many services).
+const ENCODE_BUFFER: usize = 1024;
+
+/// Encoded bytes after which a stream yields to the runtime (tonic's default).
+const YIELD_THRESHOLD: usize = 32 * 1024;
+
 /// The codec the generated services and clients use (build.rs `codec_path`).
 #[derive(Debug, Clone)]
 pub struct Codec<T, U>(PhantomData<(T, U)>);
@@ -31,7 +39,7 @@ where
     type Decoder = CheckedDecoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        ProstCodec::<T, U>::raw_encoder(BufferSettings::default())
+        ProstCodec::<T, U>::raw_encoder(BufferSettings::new(ENCODE_BUFFER, YIELD_THRESHOLD))
     }
 
     fn decoder(&mut self) -> Self::Decoder {

@@ -5,8 +5,8 @@ use crate::engine::{Event, EventBatch, InterfaceView, ManagerInfo, Snapshot};
 use crate::model::{
     validate_ssid, Bearer, ConnectionType, Credentials, EapConfig, EapMethod, EapPhase2, Family,
     Interface, IpMethod, Ipv4Config, Ipv6Config, ManagerState, ProxyConfig, Secret, Security,
-    Service, ServiceState, SessionInfo, SessionSettings, SessionState, SessionView, Technology,
-    TechnologyKind,
+    Service, ServiceState, SessionChange, SessionInfo, SessionSettings, SessionState, SessionView,
+    Technology, TechnologyKind, MAX_CONTEXT_IDENTIFIER,
 };
 use crate::pb;
 
@@ -166,6 +166,7 @@ impl From<&Service> for pb::Service {
                 .map(seconds),
             idle_timeout: s.config.as_ref().and_then(|c| c.idle_timeout).map(seconds),
             admin_down_on_timeout: s.config.as_ref().and_then(|c| c.admin_down_on_timeout),
+            metered: s.metered,
         }
     }
 }
@@ -729,6 +730,21 @@ pub fn full_session_update(v: &SessionView) -> pb::SessionUpdate {
         ipv6: Some(ipv6(&v.ipv6).unwrap_or_default()),
         allowed_bearers: Some(bearer_list(&v.settings.allowed_bearers)),
         connection_type: Some(pb::ConnectionType::from(v.settings.connection_type).into()),
+        allowed_interface: Some(v.settings.allowed_interface.clone().unwrap_or_default()),
+        context_identifier: Some(v.settings.context_identifier.clone()),
+        source_ip_rule: Some(v.settings.source_ip_rule),
+        allow_metered: Some(v.settings.allow_metered),
+        connect_requested: Some(v.connect_requested),
+    }
+}
+
+impl From<&crate::model::Handover> for pb::SessionHandover {
+    fn from(h: &crate::model::Handover) -> Self {
+        pb::SessionHandover {
+            previous_service_id: h.previous.0.clone(),
+            next_service_id: h.next.0.clone(),
+            reason: h.reason.as_str().to_string(),
+        }
     }
 }
 
@@ -745,6 +761,11 @@ impl From<&SessionInfo> for pb::SessionInfo {
                 .as_ref()
                 .map(|i| i.0.clone())
                 .unwrap_or_default(),
+            context_identifier: s.settings.context_identifier.clone(),
+            allowed_interface: s.settings.allowed_interface.clone().unwrap_or_default(),
+            source_ip_rule: s.settings.source_ip_rule,
+            allow_metered: s.settings.allow_metered,
+            connect_requested: s.connect_requested,
         }
     }
 }
@@ -777,18 +798,60 @@ pub fn connection_type(field: &str, value: i32) -> Result<Option<ConnectionType>
     }
 }
 
+/// An interface name from the wire: "" or "*" is any (`None`); otherwise 1..15 bytes
+/// (IFNAMSIZ - 1) without '/', ':' or white space, as the kernel's dev_valid_name wants.
+fn allowed_interface(field: &str, name: &str) -> Result<Option<String>, tonic::Status> {
+    if name.is_empty() || name == "*" {
+        return Ok(None);
+    }
+    let valid = name.len() <= super::bounds::IFNAME_MAX
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
+    if !valid {
+        return Err(status::invalid(
+            field,
+            format!(
+                "{name:?} is not an interface name: 1 to 15 bytes, no '/', ':' or spaces (\"\" or \"*\" for any)"
+            ),
+        ));
+    }
+    Ok(Some(name.to_string()))
+}
+
+/// The settings a request names, as a change (ChangeSession; OpenSession applies it to the
+/// defaults). Errors name the field under `settings.`.
+pub fn session_change(s: &pb::SessionSettings) -> Result<SessionChange, tonic::Status> {
+    let allowed_bearers = match &s.allowed_bearers {
+        Some(list) => Some(bearers("settings.allowed_bearers", list)?),
+        None => None,
+    };
+    let allowed_interface = match &s.allowed_interface {
+        Some(name) => Some(allowed_interface("settings.allowed_interface", name)?),
+        None => None,
+    };
+    if let Some(c) = &s.context_identifier {
+        super::bounds::text("settings.context_identifier", c, MAX_CONTEXT_IDENTIFIER)?;
+    }
+    Ok(SessionChange {
+        allowed_bearers,
+        connection_type: connection_type("settings.connection_type", s.connection_type)?,
+        allowed_interface,
+        context_identifier: s.context_identifier.clone(),
+        source_ip_rule: s.source_ip_rule,
+        allow_metered: s.allow_metered,
+    })
+}
+
 /// Settings for a new session: unset fields take ConnMan's defaults.
 pub fn new_session_settings(
     s: Option<&pb::SessionSettings>,
 ) -> Result<SessionSettings, tonic::Status> {
     let mut settings = SessionSettings::default();
     if let Some(s) = s {
-        if let Some(list) = &s.allowed_bearers {
-            settings.allowed_bearers = bearers("settings.allowed_bearers", list)?;
-        }
-        if let Some(c) = connection_type("settings.connection_type", s.connection_type)? {
-            settings.connection_type = c;
-        }
+        session_change(s)?.apply_to(&mut settings);
     }
     Ok(settings)
 }
@@ -810,6 +873,7 @@ mod tests {
                 bearers: vec!["wifi".into(), "*".into()],
             }),
             connection_type: pb::ConnectionType::Local.into(),
+            ..Default::default()
         });
         assert_eq!(
             s.allowed_bearers,
@@ -819,11 +883,32 @@ mod tests {
         let empty = ok(pb::SessionSettings {
             allowed_bearers: Some(pb::BearerList::default()),
             connection_type: 0,
+            ..Default::default()
         });
         assert!(
             empty.allowed_bearers.is_empty(),
             "set but empty stays empty: never connects"
         );
+        let defaults = SessionSettings::default();
+        assert!(defaults.allow_metered && !defaults.source_ip_rule);
+        assert_eq!(defaults.allowed_interface, None);
+        let pinned = ok(pb::SessionSettings {
+            allowed_interface: Some("eth1".into()),
+            context_identifier: Some("telemetry".into()),
+            source_ip_rule: Some(true),
+            allow_metered: Some(false),
+            ..Default::default()
+        });
+        assert_eq!(pinned.allowed_interface.as_deref(), Some("eth1"));
+        assert_eq!(pinned.context_identifier, "telemetry");
+        assert!(pinned.source_ip_rule && !pinned.allow_metered);
+        for any in ["", "*"] {
+            let s = ok(pb::SessionSettings {
+                allowed_interface: Some(any.into()),
+                ..Default::default()
+            });
+            assert_eq!(s.allowed_interface, None, "{any:?} means any interface");
+        }
 
         let cases = [
             (
@@ -832,13 +917,36 @@ mod tests {
                         bearers: vec!["ethernet".into(), "wimax".into()],
                     }),
                     connection_type: 0,
+                    ..Default::default()
                 },
                 "settings.allowed_bearers.bearers[1]",
             ),
             (
                 pb::SessionSettings {
+                    allowed_interface: Some("eth/1".into()),
+                    ..Default::default()
+                },
+                "settings.allowed_interface",
+            ),
+            (
+                pb::SessionSettings {
+                    allowed_interface: Some("a-very-long-name0".into()),
+                    ..Default::default()
+                },
+                "settings.allowed_interface",
+            ),
+            (
+                pb::SessionSettings {
+                    context_identifier: Some("x".repeat(MAX_CONTEXT_IDENTIFIER + 1)),
+                    ..Default::default()
+                },
+                "settings.context_identifier",
+            ),
+            (
+                pb::SessionSettings {
                     allowed_bearers: None,
                     connection_type: 42,
+                    ..Default::default()
                 },
                 "settings.connection_type",
             ),

@@ -108,6 +108,7 @@ fn service() -> Service {
         ipv4: None,
         ipv6: None,
         ready_since: None,
+        metered: false,
         managed: true,
         config: None,
         nameservers: vec![],
@@ -227,6 +228,10 @@ mod tests {
                             bearers: vec!["wifi".into(), "*".into()],
                         }),
                         connection_type: pb::ConnectionType::Internet.into(),
+                        allowed_interface: Some("eth1".into()),
+                        context_identifier: Some("telemetry".into()),
+                        source_ip_rule: Some(true),
+                        allow_metered: Some(false),
                     }),
                 }
                 .encode_to_vec(),
@@ -241,6 +246,7 @@ mod tests {
                             bearers: vec!["ethernet".into()],
                         }),
                         connection_type: pb::ConnectionType::Local.into(),
+                        ..Default::default()
                     }),
                 }
                 .encode_to_vec(),

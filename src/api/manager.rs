@@ -35,6 +35,7 @@ const UPDATABLE_SERVICE_FIELDS: &[&str] = &[
     "connect_timeout",
     "idle_timeout",
     "admin_down_on_timeout",
+    "metered",
 ];
 
 /// The ManagerService implementation.
@@ -211,6 +212,7 @@ pub fn service_update(wanted: &pb::Service, paths: &[String]) -> Result<ServiceU
     for (i, path) in paths.iter().enumerate() {
         match path.as_str() {
             "autoconnect" => update.autoconnect = Some(wanted.autoconnect),
+            "metered" => update.metered = Some(wanted.metered),
             "ipv4_config" => {
                 update.ipv4 = Some(convert::ipv4_config_from(wanted.ipv4_config.as_ref())?)
             }

@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::auth::caller;
 use super::convert::{self, full_session_update};
 use super::server::ConnHandle;
-use super::status::not_supported;
 use crate::engine::{parse_session_id, EngineHandle};
 use crate::model::{SessionId, SessionView};
 use crate::pb;
@@ -22,6 +21,11 @@ use crate::pb;
 /// the next message (the session view is a state, not a log), so a client that does not
 /// read costs one message here plus the HTTP/2 send buffer (`[api] stream_queue_bytes`).
 const SESSION_BUFFER: usize = 1;
+
+/// One queued message of a session stream, boxed: a tokio channel allocates its slots 32 at
+/// a time whatever its bound, and unboxed slots of a message with its status made about
+/// 16 KB per idle session.
+type Queued = Box<Result<pb::OpenSessionResponse, Status>>;
 
 /// The SessionService implementation.
 pub struct SessionApi {
@@ -58,9 +62,31 @@ pub fn diff(last: &pb::SessionUpdate, new: &pb::SessionUpdate) -> pb::SessionUpd
         ipv4,
         ipv6,
         allowed_bearers,
-        connection_type
+        connection_type,
+        allowed_interface,
+        context_identifier,
+        source_ip_rule,
+        allow_metered,
+        connect_requested
     );
     out
+}
+
+/// The handover notice to send before an update that moves the session from the service
+/// the client was last told about to another one: the engine's reason for the move to
+/// that service, with the previous service as the client knew it.
+pub fn handover_notice(
+    last: Option<&pb::SessionUpdate>,
+    view: &SessionView,
+) -> Option<pb::SessionHandover> {
+    let previous = last?.service_id.as_deref().filter(|s| !s.is_empty())?;
+    let next = view.service_id.as_ref()?;
+    let handover = view.handover.as_ref().filter(|h| &h.next == next)?;
+    (previous != next.0).then(|| pb::SessionHandover {
+        previous_service_id: previous.to_string(),
+        next_service_id: next.0.clone(),
+        reason: handover.reason.as_str().to_string(),
+    })
 }
 
 fn message(id: SessionId, event: pb::open_session_response::Event) -> pb::OpenSessionResponse {
@@ -71,8 +97,8 @@ fn message(id: SessionId, event: pb::open_session_response::Event) -> pb::OpenSe
 }
 
 /// Where a stream's messages go, and what to do with a client that does not take them.
-pub(super) struct Outlet<T> {
-    pub tx: mpsc::Sender<Result<T, Status>>,
+pub(super) struct Outlet<M> {
+    pub tx: mpsc::Sender<M>,
     /// How long a message may wait for the client.
     pub stuck: Duration,
     /// The stream's connection, closed when the client is stuck.
@@ -90,11 +116,11 @@ pub(super) enum Gone {
     Stuck,
 }
 
-impl<T> Outlet<T> {
+impl<M> Outlet<M> {
     /// Waits for room for one message, at most `stuck`; a client that stays stuck loses its
     /// connection (logged, naming it). Everything that changes meanwhile is coalesced by
     /// the caller, which builds the message only once it has room.
-    pub async fn reserve(&self, what: &str) -> Result<mpsc::Permit<'_, Result<T, Status>>, Gone> {
+    pub async fn reserve(&self, what: &str) -> Result<mpsc::Permit<'_, M>, Gone> {
         match tokio::time::timeout(self.stuck, self.tx.reserve()).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) => Err(Gone::Closed),
@@ -114,12 +140,13 @@ impl<T> Outlet<T> {
     }
 }
 
-/// Sends the session's updates until the daemon releases it or the client goes away.
+/// Sends the session's updates until the daemon releases it or the client goes away. A
+/// handover notice goes just before the update that moves the session.
 async fn follow(
     engine: EngineHandle,
     id: SessionId,
     mut views: watch::Receiver<SessionView>,
-    out: Outlet<pb::OpenSessionResponse>,
+    out: Outlet<Queued>,
 ) {
     use pb::open_session_response::Event;
     let what = format!("session {id}");
@@ -131,21 +158,32 @@ async fn follow(
         };
         let view = views.borrow_and_update().clone();
         if let Some(reason) = view.released {
-            permit.send(Ok(message(
+            permit.send(Box::new(Ok(message(
                 id,
                 Event::Release(pb::SessionRelease {
                     reason: reason.into(),
                 }),
-            )));
+            ))));
             return;
         }
         let full = full_session_update(&view);
+        let permit = match handover_notice(last.as_ref(), &view) {
+            Some(notice) => {
+                permit.send(Box::new(Ok(message(id, Event::Handover(notice)))));
+                let Ok(permit) = out.reserve(&what).await else {
+                    engine.close_session(id);
+                    return;
+                };
+                permit
+            }
+            None => permit,
+        };
         let update = match &last {
             None => full.clone(),
             Some(last) => diff(last, &full),
         };
         if update != pb::SessionUpdate::default() {
-            permit.send(Ok(message(id, Event::Update(update))));
+            permit.send(Box::new(Ok(message(id, Event::Update(update)))));
         }
         last = Some(full);
         tokio::select! {
@@ -153,7 +191,7 @@ async fn follow(
                 // The engine dropped the session without a release: it has stopped.
                 if let Ok(permit) = out.reserve(&what).await {
                     let release = pb::SessionRelease { reason: "shutdown".into() };
-                    permit.send(Ok(message(id, Event::Release(release))));
+                    permit.send(Box::new(Ok(message(id, Event::Release(release)))));
                 }
                 return;
             },
@@ -190,7 +228,7 @@ impl pb::session_service_server::SessionService for SessionApi {
             client,
         };
         tokio::spawn(follow(self.engine.clone(), id, views, out));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(|m| *m))))
     }
 
     async fn connect_session(
@@ -198,10 +236,8 @@ impl pb::session_service_server::SessionService for SessionApi {
         req: Request<pb::ConnectSessionRequest>,
     ) -> Result<Response<pb::ConnectSessionResponse>, Status> {
         let id = parse_session_id("session_id", &req.get_ref().session_id)?;
-        self.engine.check_session(id, caller(&req)?).await?;
-        Err(not_supported(
-            "netpilot observes links but does not connect services yet; the session follows whatever is connected",
-        ))
+        self.engine.connect_session(id, caller(&req)?).await?;
+        Ok(Response::new(pb::ConnectSessionResponse {}))
     }
 
     async fn disconnect_session(
@@ -209,10 +245,8 @@ impl pb::session_service_server::SessionService for SessionApi {
         req: Request<pb::DisconnectSessionRequest>,
     ) -> Result<Response<pb::DisconnectSessionResponse>, Status> {
         let id = parse_session_id("session_id", &req.get_ref().session_id)?;
-        self.engine.check_session(id, caller(&req)?).await?;
-        Err(not_supported(
-            "netpilot observes links but does not disconnect services yet",
-        ))
+        self.engine.disconnect_session(id, caller(&req)?).await?;
+        Ok(Response::new(pb::DisconnectSessionResponse {}))
     }
 
     async fn change_session(
@@ -222,16 +256,8 @@ impl pb::session_service_server::SessionService for SessionApi {
         let who = caller(&req)?;
         let req = req.into_inner();
         let id = parse_session_id("session_id", &req.session_id)?;
-        let settings = req.settings.unwrap_or_default();
-        let bearers = match &settings.allowed_bearers {
-            Some(list) => Some(convert::bearers("settings.allowed_bearers", list)?),
-            None => None,
-        };
-        let connection_type =
-            convert::connection_type("settings.connection_type", settings.connection_type)?;
-        self.engine
-            .change_session(id, who, bearers, connection_type)
-            .await?;
+        let change = convert::session_change(&req.settings.unwrap_or_default())?;
+        self.engine.change_session(id, who, change).await?;
         Ok(Response::new(pb::ChangeSessionResponse {}))
     }
 
@@ -284,7 +310,10 @@ mod tests {
             settings: SessionSettings {
                 allowed_bearers: vec![],
                 connection_type: ConnectionType::Local,
+                ..SessionSettings::default()
             },
+            connect_requested: false,
+            handover: None,
             released: None,
         }
     }
@@ -334,6 +363,17 @@ mod tests {
             if u.connection_type.is_some() {
                 v.push("connection_type")
             }
+            for (set, name) in [
+                (u.allowed_interface.is_some(), "allowed_interface"),
+                (u.context_identifier.is_some(), "context_identifier"),
+                (u.source_ip_rule.is_some(), "source_ip_rule"),
+                (u.allow_metered.is_some(), "allow_metered"),
+                (u.connect_requested.is_some(), "connect_requested"),
+            ] {
+                if set {
+                    v.push(name)
+                }
+            }
             v
         };
         let cases = [
@@ -368,6 +408,55 @@ mod tests {
             "a value that went away is sent empty"
         );
         assert_eq!(gone.ipv4, Some(pb::Ipv4Settings::default()));
-        assert_eq!(set(&full(&none)).len(), 9, "a full update sets every field");
+        assert_eq!(
+            set(&full(&none)).len(),
+            14,
+            "a full update sets every field"
+        );
+    }
+
+    #[test]
+    fn handover_notice_only_between_two_services() {
+        use crate::model::{Handover, HandoverReason};
+        let a = view(
+            SessionState::Connected,
+            Some(("eth_a", "veth0", "198.18.0.2")),
+        );
+        let mut b = view(
+            SessionState::Connected,
+            Some(("eth_b", "veth1", "198.18.1.2")),
+        );
+        b.handover = Some(Handover {
+            previous: ServiceId("eth_a".into()),
+            next: ServiceId("eth_b".into()),
+            reason: HandoverReason::LostCarrier,
+        });
+        let none = view(SessionState::Disconnected, None);
+        let full = |v: &SessionView| full_session_update(v);
+        let notice = handover_notice(Some(&full(&a)), &b).expect("a to b");
+        assert_eq!(
+            (
+                notice.previous_service_id.as_str(),
+                notice.next_service_id.as_str(),
+                notice.reason.as_str()
+            ),
+            ("eth_a", "eth_b", "lost-carrier")
+        );
+        assert_eq!(
+            handover_notice(None, &b),
+            None,
+            "the first update is no move"
+        );
+        assert_eq!(
+            handover_notice(Some(&full(&none)), &b),
+            None,
+            "a connect is no move"
+        );
+        assert_eq!(handover_notice(Some(&full(&b)), &b), None, "no change");
+        assert_eq!(
+            handover_notice(Some(&full(&b)), &none),
+            None,
+            "a loss is no move"
+        );
     }
 }

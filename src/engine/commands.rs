@@ -111,13 +111,20 @@ impl Manager {
             Command::ChangeSession {
                 id,
                 caller,
-                allowed_bearers,
-                connection_type,
+                change,
                 reply,
             } => {
                 let result = self
                     .sessions
-                    .change(id, &caller, allowed_bearers, connection_type);
+                    .change(id, &caller, &change, &self.published.services);
+                let _ = reply.send(result);
+            }
+            Command::ConnectSession { id, caller, reply } => {
+                let result = self.connect_session(id, &caller);
+                let _ = reply.send(result);
+            }
+            Command::DisconnectSession { id, caller, reply } => {
+                let result = self.sessions.disconnect(id, &caller);
                 let _ = reply.send(result);
             }
             Command::CheckSession { id, caller, reply } => {
@@ -132,7 +139,7 @@ impl Manager {
             }
             Command::SetSessionPolicies(policies, reply) => {
                 self.sessions.set_policies(policies);
-                self.sessions.update(&self.published.services);
+                self.sessions.update(&self.published.services, &|_| false);
                 let _ = reply.send(Ok(()));
             }
             Command::RegisterAgent {

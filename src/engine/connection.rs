@@ -110,6 +110,8 @@ pub(super) struct Connection {
     pub id: ServiceId,
     state: State,
     pub intent: Intent,
+    /// A session's connect request (ConnectSession) wants this service now.
+    pub claimed: bool,
     pub config: ServiceConfig,
     /// The current DHCP lease.
     pub lease: Option<Lease>,
@@ -198,6 +200,7 @@ impl Connection {
             id,
             state: State::Idle,
             intent: Intent::Auto,
+            claimed: false,
             config,
             lease: None,
             recheck: false,
@@ -317,12 +320,13 @@ impl Connection {
         }
     }
 
-    /// What the link's admin state should be: down while held, up while a connect was asked
-    /// for (Zephyr: a connect on a down link sets it up), else left as the user set it.
+    /// What the link's admin state should be: down while held, up while a connect (or a
+    /// session's claim) was asked for (Zephyr: a connect on a down link sets it up), else
+    /// left as the user set it.
     pub fn link_admin(&self) -> Option<bool> {
         if self.held_down {
             Some(false)
-        } else if self.intent == Intent::Connect {
+        } else if self.intent == Intent::Connect || (self.claimed && self.intent == Intent::Auto) {
             Some(true)
         } else {
             None

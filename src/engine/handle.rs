@@ -8,8 +8,8 @@ use super::agent::{AgentId, InputAnswer, ToAgent};
 use super::input::Input;
 use super::{Caller, EngineError, EventBatch, InterfaceView, ManagerInfo, Snapshot};
 use crate::model::{
-    Bearer, ConnectionType, Credentials, Service, ServiceId, SessionId, SessionInfo,
-    SessionSettings, SessionView, Technology, TechnologyKind,
+    Credentials, Service, ServiceId, SessionChange, SessionId, SessionInfo, SessionSettings,
+    SessionView, Technology, TechnologyKind,
 };
 
 type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
@@ -64,8 +64,19 @@ pub(crate) enum Command {
     ChangeSession {
         id: SessionId,
         caller: Caller,
-        allowed_bearers: Option<Vec<Bearer>>,
-        connection_type: Option<ConnectionType>,
+        change: SessionChange,
+        reply: Reply<()>,
+    },
+    /// A session asks for a service to be connected for it.
+    ConnectSession {
+        id: SessionId,
+        caller: Caller,
+        reply: Reply<()>,
+    },
+    /// A session withdraws its connect request.
+    DisconnectSession {
+        id: SessionId,
+        caller: Caller,
         reply: Reply<()>,
     },
     /// Check that a session exists and the caller may act on it.
@@ -135,6 +146,23 @@ pub(crate) enum Command {
     Setup(super::setup::SetupCommand),
     /// Release every session and stop.
     Shutdown(oneshot::Sender<()>),
+}
+
+impl Command {
+    /// Whether the command only touches sessions (their settings, streams and list), so
+    /// the engine need not settle connections or publish after it. A session's connect and
+    /// disconnect change which services are wanted, so they are not.
+    pub(super) fn sessions_only(&self) -> bool {
+        matches!(
+            self,
+            Command::OpenSession { .. }
+                | Command::ChangeSession { .. }
+                | Command::CheckSession { .. }
+                | Command::DestroySession { .. }
+                | Command::CloseSession(_)
+                | Command::ListSessions { .. }
+        )
+    }
 }
 
 /// A subscription to the engine's state: a snapshot plus the event batches after it.
@@ -362,17 +390,37 @@ impl EngineHandle {
         &self,
         id: SessionId,
         caller: Caller,
-        allowed_bearers: Option<Vec<Bearer>>,
-        connection_type: Option<ConnectionType>,
+        change: SessionChange,
     ) -> Result<(), EngineError> {
         self.call(|reply| Command::ChangeSession {
             id,
             caller,
-            allowed_bearers,
-            connection_type,
+            change,
             reply,
         })
         .await
+    }
+
+    /// ConnectSession (ConnMan Session.Connect): the session claims the best allowed service
+    /// that can connect, and the daemon keeps one connected for it until
+    /// [`EngineHandle::disconnect_session`]. Answers at once; progress goes to the session's
+    /// stream. [`EngineError::FailedPrecondition`] with reason `no-service` when no allowed
+    /// service can connect.
+    pub async fn connect_session(&self, id: SessionId, caller: Caller) -> Result<(), EngineError> {
+        self.call(|reply| Command::ConnectSession { id, caller, reply })
+            .await
+    }
+
+    /// DisconnectSession (ConnMan Session.Disconnect): the session's claim goes; a service
+    /// brought up only for sessions goes down once none claims it and autoconnect does not
+    /// keep it. Answers at once.
+    pub async fn disconnect_session(
+        &self,
+        id: SessionId,
+        caller: Caller,
+    ) -> Result<(), EngineError> {
+        self.call(|reply| Command::DisconnectSession { id, caller, reply })
+            .await
     }
 
     /// Checks that a session exists and `caller` may act on it.

@@ -210,6 +210,7 @@ impl Manager {
             // made on half of a burst (a backend announcing several services).
             let mut next = Some(first);
             let mut taken = 0;
+            let mut settle = false;
             while let Some(one) = next.take() {
                 if let Input::Command(Command::Shutdown(done)) = one {
                     let _ = stopping.send(true);
@@ -219,14 +220,41 @@ impl Manager {
                     let _ = done.send(());
                     return;
                 }
+                settle |= !matches!(&one, Input::Command(c) if c.sessions_only());
                 self.take(one);
                 taken += 1;
                 if taken < QUEUE {
                     next = input.try_recv().ok();
                 }
             }
-            self.step();
+            // A session command changes no service: only its own session's view (done by the
+            // command) and what routing per session needs.
+            if settle {
+                self.step();
+            } else {
+                self.steer();
+            }
         }
+    }
+
+    /// Hands the applier a plan whose routing per session is up to date, when the
+    /// sessions changed it.
+    fn steer(&mut self) {
+        if !std::mem::take(&mut self.sessions.steer_dirty) {
+            return;
+        }
+        let steering = super::steering::plan(
+            self.config.sessions.steer_config(),
+            &self.sessions.carried,
+            &self.published,
+        );
+        self.plan_tx.send_if_modified(|current| {
+            let changed = current.steering != steering;
+            if changed {
+                current.steering = steering;
+            }
+            changed
+        });
     }
 
     fn take(&mut self, input: Input) {
@@ -260,6 +288,12 @@ impl Manager {
         let metrics = plan::metrics(&self.published);
         let mut next = plan::plan(&self.published, &self.managed_netdevs(), &metrics);
         next.complete = self.kernel_known;
+        self.sessions.steer_dirty = false;
+        next.steering = super::steering::plan(
+            self.config.sessions.steer_config(),
+            &self.sessions.carried,
+            &self.published,
+        );
         if self.kernel_known {
             self.kernel_known_tx
                 .send_if_modified(|known| !std::mem::replace(known, true));
@@ -517,8 +551,17 @@ impl Manager {
                 events,
             }));
         }
+        let services_changed = old.services != next.services;
         self.published = Arc::new(next);
         self.snapshot_tx.send_replace(self.published.clone());
-        self.sessions.update(&self.published.services);
+        if services_changed {
+            let entries = &self.services;
+            let link_lost = |id: &ServiceId| {
+                entries
+                    .get(id)
+                    .is_none_or(|e| !matches!(e.l2, L2State::Associated { .. }))
+            };
+            self.sessions.update(&self.published.services, &link_lost);
+        }
     }
 }

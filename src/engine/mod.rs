@@ -18,6 +18,7 @@ mod plan;
 mod services;
 mod sessions;
 mod setup;
+mod steering;
 mod technologies;
 mod view;
 

@@ -172,6 +172,7 @@ pub(super) fn plan(
         links,
         resolv_conf,
         complete: false,
+        steering: Default::default(),
     }
 }
 

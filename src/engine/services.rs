@@ -1,7 +1,7 @@
 //! Services and their connections: what backends report, what tasks report, and driving
 //! every connection toward what policy wants.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::connection::{Connection, Context, L2Request, TimerKind};
@@ -16,6 +16,7 @@ use crate::net::online::OnlineReport;
 use crate::policy::autoconnect::{self, Candidate};
 use crate::policy::connection::{self as connection_policy, Facts, State};
 use crate::policy::credentials::{self, Need};
+use crate::policy::session as session_policy;
 use crate::store::Written;
 use crate::tech::{self, wifi};
 
@@ -206,6 +207,7 @@ impl Manager {
                         && (c.config.favorite || e.info.technology == TechnologyKind::Ethernet),
                     needs_user: !missing.is_empty()
                         || matches!(c.state(), State::Failure { error, .. } if !error.retryable()),
+                    claimed: false,
                 };
                 Some((rank.get(&c.id).copied().unwrap_or(usize::MAX), candidate))
             })
@@ -226,7 +228,12 @@ impl Manager {
         // The setup access point's decision: no background retries while a phone is on the
         // page, nor while the AP has a radio that cannot run a station beside it.
         allowed.retain(|t| *t != TechnologyKind::Wifi || self.setup.autoconnect_wifi);
-        let wanted = autoconnect::wanted(&self.candidates(), &allowed);
+        let mut candidates = self.candidates();
+        let claims = self.session_claims(&candidates);
+        for c in &mut candidates {
+            c.claimed = claims.contains(&c.id);
+        }
+        let wanted = autoconnect::wanted(&candidates, &allowed);
         let interfaces: BTreeMap<u32, _> = self
             .interfaces()
             .into_iter()
@@ -245,6 +252,7 @@ impl Manager {
                 _ => None,
             };
             let want = wanted.contains(&c.id);
+            c.claimed = claims.contains(&c.id);
             changed |= c.settle(&Facts {
                 wanted: want,
                 l2: entry.l2,
@@ -294,6 +302,73 @@ impl Manager {
             self.request_l2(&id, request);
         }
         changed
+    }
+
+    /// The services a session could connect now: managed, powered, needing nothing from the
+    /// user; with `after_disconnect`, also those the user disconnected (a new request wins
+    /// over an earlier DisconnectService).
+    fn connectable(&self, candidates: &[Candidate], after_disconnect: bool) -> BTreeSet<ServiceId> {
+        candidates
+            .iter()
+            .filter(|c| {
+                !c.needs_user
+                    && self.powered(c.technology)
+                    && (after_disconnect || c.intent != super::connection::Intent::Disconnected)
+            })
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    /// The services sessions' connect requests claim now ([`policy::session::claim_on`]).
+    fn session_claims(&self, candidates: &[Candidate]) -> BTreeSet<ServiceId> {
+        let mut claims = BTreeSet::new();
+        let mut requests = self.sessions.requests().peekable();
+        if requests.peek().is_none() {
+            return claims;
+        }
+        let connectable = self.connectable(candidates, false);
+        for effective in requests {
+            if let Some(s) = session_policy::claim_on(
+                &effective.settings,
+                effective.interface.as_deref(),
+                &self.published.services,
+                |s| connectable.contains(&s.id),
+            ) {
+                claims.insert(s.id.clone());
+            }
+        }
+        claims
+    }
+
+    /// ConnectSession: the session's request stands from now on and claims the best allowed
+    /// service that can connect; `no-service` when there is none.
+    pub(super) fn connect_session(
+        &mut self,
+        id: crate::model::SessionId,
+        caller: &super::Caller,
+    ) -> Result<(), EngineError> {
+        let connectable = self.connectable(&self.candidates(), true);
+        let published = self.published.clone();
+        let claimed = self.sessions.connect(id, caller, |effective| {
+            session_policy::claim_on(
+                &effective.settings,
+                effective.interface.as_deref(),
+                &published.services,
+                |s| connectable.contains(&s.id),
+            )
+            .map(|s| s.id.clone())
+        })?;
+        if let Some(c) = self
+            .services
+            .get_mut(&claimed)
+            .and_then(|e| e.connection.as_mut())
+        {
+            if c.intent == super::connection::Intent::Disconnected {
+                tracing::info!(service = %claimed, "a session's connect request undoes an earlier disconnect");
+                c.intent = super::connection::Intent::Auto;
+            }
+        }
+        Ok(())
     }
 
     /// Asks a service's backend to connect or disconnect its L2. Plain Ethernet has nothing

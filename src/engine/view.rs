@@ -87,6 +87,10 @@ pub(super) fn service(
         security: info.security.clone(),
         wifi: info.wifi.clone(),
         credentials: Default::default(),
+        metered: connection.map_or(
+            info.technology == crate::model::TechnologyKind::Cellular,
+            |c| c.config.is_metered(info.technology),
+        ),
     };
     match connection {
         Some(c) => managed(&mut service, c, carrier, routes, ra_dns),

@@ -287,6 +287,17 @@ pub struct ServiceConfig {
     /// Take the link admin-down after a disconnect, a connect timeout, a hard failure or a
     /// loss while not persistent, instead of `[connect] admin_down_on_timeout`.
     pub admin_down_on_timeout: Option<bool>,
+    /// The service costs per byte; `None`: its technology's default (cellular metered,
+    /// the others not).
+    pub metered: Option<bool>,
+}
+
+impl ServiceConfig {
+    /// Whether a service of `technology` with this configuration is metered.
+    pub fn is_metered(&self, technology: crate::model::TechnologyKind) -> bool {
+        self.metered
+            .unwrap_or(technology == crate::model::TechnologyKind::Cellular)
+    }
 }
 
 impl Default for ServiceConfig {
@@ -304,6 +315,7 @@ impl Default for ServiceConfig {
             connect_timeout: None,
             idle_timeout: None,
             admin_down_on_timeout: None,
+            metered: None,
         }
     }
 }
@@ -553,6 +565,8 @@ pub struct ServiceUpdate {
     pub idle_timeout: Option<Option<u64>>,
     /// `admin_down_on_timeout`; `Some(None)` clears it.
     pub admin_down_on_timeout: Option<Option<bool>>,
+    /// `metered`.
+    pub metered: Option<bool>,
 }
 
 impl ServiceUpdate {
@@ -570,6 +584,7 @@ impl ServiceUpdate {
             connect_timeout,
             idle_timeout,
             admin_down_on_timeout,
+            metered,
         } = self;
         if let Some(v) = autoconnect {
             config.autoconnect = *v;
@@ -603,6 +618,9 @@ impl ServiceUpdate {
         }
         if let Some(v) = admin_down_on_timeout {
             config.admin_down_on_timeout = *v;
+        }
+        if let Some(v) = metered {
+            config.metered = Some(*v);
         }
     }
 }

@@ -23,7 +23,8 @@ pub use service::{
     IpMethod, Ipv4Info, Ipv6Info, L2State, Service, ServiceError, ServiceId, ServiceState,
 };
 pub use session::{
-    Bearer, ConnectionType, SessionId, SessionInfo, SessionSettings, SessionState, SessionView,
+    Bearer, ConnectionType, Handover, HandoverReason, SessionChange, SessionId, SessionInfo,
+    SessionSettings, SessionState, SessionView, MAX_CONTEXT_IDENTIFIER,
 };
 pub use setup::{
     ApRole, ApState, Attempt, AttemptPhase, SetupMode, SetupReason, SetupStatus, TetheringSettings,

@@ -249,4 +249,6 @@ pub struct Service {
     pub wifi: Option<WifiInfo>,
     /// Which credentials are stored (never the values).
     pub credentials: CredentialFlags,
+    /// The service costs per byte (cellular by default, or set by UpdateService).
+    pub metered: bool,
 }

@@ -78,13 +78,27 @@ impl ConnectionType {
     }
 }
 
-/// What a session asks for.
+/// Longest `context_identifier`, bytes.
+pub const MAX_CONTEXT_IDENTIFIER: usize = 256;
+
+/// What a session asks for (ConnMan doc/session-api.txt settings).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionSettings {
     /// Allowed bearers, the caller's preference first. Empty: never connects.
     pub allowed_bearers: Vec<Bearer>,
     /// Connectivity asked for.
     pub connection_type: ConnectionType,
+    /// Only a service on this kernel interface may carry the session ("AllowedInterface");
+    /// `None`: any.
+    pub allowed_interface: Option<String>,
+    /// Free text naming what the session is for ("ContextIdentifier"), at most
+    /// [`MAX_CONTEXT_IDENTIFIER`] bytes.
+    pub context_identifier: String,
+    /// Route traffic from the session's source address through its service
+    /// ("SourceIPRule").
+    pub source_ip_rule: bool,
+    /// A metered service may carry the session.
+    pub allow_metered: bool,
 }
 
 impl Default for SessionSettings {
@@ -92,8 +106,103 @@ impl Default for SessionSettings {
         Self {
             allowed_bearers: vec![Bearer::Any],
             connection_type: ConnectionType::Any,
+            allowed_interface: None,
+            context_identifier: String::new(),
+            source_ip_rule: false,
+            allow_metered: true,
         }
     }
+}
+
+/// A change of a session's settings (ChangeSession): `None` keeps a setting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionChange {
+    /// New allowed bearers.
+    pub allowed_bearers: Option<Vec<Bearer>>,
+    /// New connection type.
+    pub connection_type: Option<ConnectionType>,
+    /// New pinned interface; `Some(None)`: any.
+    pub allowed_interface: Option<Option<String>>,
+    /// New context identifier.
+    pub context_identifier: Option<String>,
+    /// New source-address rule switch.
+    pub source_ip_rule: Option<bool>,
+    /// New metered switch.
+    pub allow_metered: Option<bool>,
+}
+
+impl SessionChange {
+    /// Sets the fields this change names.
+    pub fn apply_to(&self, settings: &mut SessionSettings) {
+        let SessionChange {
+            allowed_bearers,
+            connection_type,
+            allowed_interface,
+            context_identifier,
+            source_ip_rule,
+            allow_metered,
+        } = self;
+        if let Some(v) = allowed_bearers {
+            settings.allowed_bearers = v.clone();
+        }
+        if let Some(v) = connection_type {
+            settings.connection_type = *v;
+        }
+        if let Some(v) = allowed_interface {
+            settings.allowed_interface = v.clone();
+        }
+        if let Some(v) = context_identifier {
+            settings.context_identifier = v.clone();
+        }
+        if let Some(v) = source_ip_rule {
+            settings.source_ip_rule = *v;
+        }
+        if let Some(v) = allow_metered {
+            settings.allow_metered = *v;
+        }
+    }
+}
+
+/// Why a session moves from one service to another (its handover notice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandoverReason {
+    /// The next service ranks higher now (it became online, the user moved it up).
+    BetterService,
+    /// The previous service lost its link (carrier, access point).
+    LostCarrier,
+    /// The previous service failed.
+    Failed,
+    /// The previous service is no longer online, which an internet session needs.
+    Demoted,
+    /// The previous service was disconnected or went away.
+    Disconnected,
+    /// The session's own settings changed.
+    Settings,
+}
+
+impl HandoverReason {
+    /// The word the API sends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BetterService => "better-service",
+            Self::LostCarrier => "lost-carrier",
+            Self::Failed => "failed",
+            Self::Demoted => "demoted",
+            Self::Disconnected => "disconnected",
+            Self::Settings => "settings",
+        }
+    }
+}
+
+/// A move of a session from one service to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handover {
+    /// The service left.
+    pub previous: ServiceId,
+    /// The service moved to.
+    pub next: ServiceId,
+    /// Why.
+    pub reason: HandoverReason,
 }
 
 /// Session state (ConnMan session "State").
@@ -139,6 +248,11 @@ pub struct SessionView {
     pub ipv6: Option<Ipv6Info>,
     /// Settings in effect.
     pub settings: SessionSettings,
+    /// The session asked the daemon to connect (ConnectSession) and has not withdrawn.
+    pub connect_requested: bool,
+    /// The last move between two services, kept until the next one: the stream sends it
+    /// before the update naming `next` (the handover notice).
+    pub handover: Option<Handover>,
     /// Set once the daemon ended the session: the reason ("shutdown", "destroyed").
     pub released: Option<&'static str>,
 }
@@ -156,4 +270,6 @@ pub struct SessionInfo {
     pub state: SessionState,
     /// Chosen service.
     pub service_id: Option<ServiceId>,
+    /// The session asked the daemon to connect.
+    pub connect_requested: bool,
 }

@@ -136,6 +136,8 @@ pub struct NetPlan {
     /// Built after the engine has seen a full kernel dump. Until then the applier changes
     /// nothing (an empty plan at start-up must not remove what an earlier run left).
     pub complete: bool,
+    /// Routing per session: tables, rules and marks ([`super::steer`]).
+    pub steering: super::steer::SteerPlan,
 }
 
 /// Why the applier could not start.
@@ -157,6 +159,8 @@ pub fn spawn(plans: watch::Receiver<NetPlan>) -> Result<tokio::task::JoinHandle<
         MulticastGroup::Ipv6Ifaddr,
         MulticastGroup::Ipv4Route,
         MulticastGroup::Ipv6Route,
+        MulticastGroup::Ipv4Rule,
+        MulticastGroup::Ipv6Rule,
     ];
     let (monitor, _, kernel) =
         rtnetlink::new_multicast_connection(&groups).map_err(ApplyError::Open)?;
@@ -170,6 +174,7 @@ pub fn spawn(plans: watch::Receiver<NetPlan>) -> Result<tokio::task::JoinHandle<
         retry: RETRY_MIN,
         retry_at: None,
         last_actions: Vec::new(),
+        steerer: super::steer::Steerer::default(),
     };
     Ok(tokio::spawn(applier.run(plans, kernel.boxed())))
 }
@@ -214,11 +219,13 @@ enum Action {
 }
 
 /// What the kernel has now: every address, and every main-table route with an output
-/// interface, each with its message (for deletion) and whether netpilot's tag is on it.
+/// interface, each with its message (for deletion) and whether netpilot's tag is on it;
+/// and the routes in netpilot's session tables, by (table, ifindex, route).
 #[derive(Default)]
 struct KernelState {
     addresses: BTreeMap<Item, (bool, AddressMessage)>,
     routes: BTreeMap<Item, (bool, RouteMessage)>,
+    tables: BTreeMap<(u32, u32, PlannedRoute), RouteMessage>,
 }
 
 /// Why a pass runs: only a kernel change (no new plan) means the last pass's actions did
@@ -247,6 +254,8 @@ struct Applier {
     retry_at: Option<tokio::time::Instant>,
     /// The previous pass's changes, to notice a kernel that keeps undoing them.
     last_actions: Vec<Action>,
+    /// Routing per session.
+    steerer: super::steer::Steerer,
 }
 
 /// The applier's multicast messages (links, addresses, routes): only their arrival matters.
@@ -291,7 +300,7 @@ impl Applier {
             return;
         }
         let mut failed = self.set_links(plan).await;
-        let kernel = match self.read_kernel().await {
+        let kernel = match self.read_kernel(&plan.steering.config).await {
             Ok(k) => k,
             Err(e) => {
                 tracing::warn!(error = %display_chain(&e), "read addresses and routes from the kernel");
@@ -316,25 +325,32 @@ impl Applier {
             self.leftovers = Some(found);
         }
         let actions = self.actions(plan, &kernel);
-        if actions.is_empty() {
-            self.last_actions.clear();
-            self.failed(failed);
-            return;
-        }
-        if cause == Cause::Kernel && actions == self.last_actions {
+        if !actions.is_empty() && cause == Cause::Kernel && actions == self.last_actions {
             // The same changes again, with no new plan: something undoes them at once.
             // Waiting (backoff) keeps this from becoming a busy loop.
             tracing::warn!(
                 ?actions,
                 "the kernel does not keep netpilot's changes; trying again later"
             );
-            self.failed(true);
-            return;
-        }
-        for action in &actions {
-            failed |= !self.carry_out(plan, action).await;
+            failed = true;
+        } else {
+            for action in &actions {
+                failed |= !self.carry_out(plan, action).await;
+            }
         }
         self.last_actions = actions;
+        // Routing per session after the main table: its routes need the addresses and
+        // gateways just set, and removing it (an nft run) must not hold up an address
+        // that has to go.
+        failed |= !self
+            .steerer
+            .reconcile(
+                &self.handle,
+                &plan.steering,
+                &kernel.tables,
+                cause == Cause::Kernel,
+            )
+            .await;
         self.failed(failed);
     }
 
@@ -392,7 +408,10 @@ impl Applier {
         failed
     }
 
-    async fn read_kernel(&self) -> Result<KernelState, rtnetlink::Error> {
+    async fn read_kernel(
+        &self,
+        steering: &super::steer::SteerConfig,
+    ) -> Result<KernelState, rtnetlink::Error> {
         let mut state = KernelState::default();
         let addresses: Vec<AddressMessage> =
             self.handle.address().get().execute().try_collect().await?;
@@ -423,9 +442,15 @@ impl Applier {
             .await?;
         routes.extend(v6);
         for msg in routes {
-            if let Some(item) = route_item(&msg) {
-                let ours = msg.header.protocol == RouteProtocol::Other(PROTOCOL);
-                state.routes.insert(item, (ours, msg));
+            match route_parts(&msg) {
+                Some((table, item)) if table == u32::from(RouteHeader::RT_TABLE_MAIN) => {
+                    let ours = msg.header.protocol == RouteProtocol::Other(PROTOCOL);
+                    state.routes.insert(item, (ours, msg));
+                }
+                Some((table, Item::Route { index, route })) if steering.owns_table(table) => {
+                    state.tables.insert((table, index, route), msg);
+                }
+                _ => {}
             }
         }
         Ok(state)
@@ -649,7 +674,15 @@ fn address_item(msg: &AddressMessage) -> Option<Item> {
 }
 
 /// A main-table unicast route with one output interface, as a [`PlannedRoute`].
+#[cfg(test)]
 fn route_item(msg: &RouteMessage) -> Option<Item> {
+    route_parts(msg)
+        .filter(|(table, _)| *table == u32::from(RouteHeader::RT_TABLE_MAIN))
+        .map(|(_, item)| item)
+}
+
+/// A unicast route with one output interface: its table, and it as a [`PlannedRoute`].
+fn route_parts(msg: &RouteMessage) -> Option<(u32, Item)> {
     let header = &msg.header;
     let mut table = u32::from(header.table);
     let mut index = None;
@@ -666,23 +699,23 @@ fn route_item(msg: &RouteMessage) -> Option<Item> {
             _ => {}
         }
     }
-    if table != u32::from(RouteHeader::RT_TABLE_MAIN) {
-        return None;
-    }
     let unspecified = match header.address_family {
         rtnetlink::packet_route::AddressFamily::Inet => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         rtnetlink::packet_route::AddressFamily::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         _ => return None,
     };
-    Some(Item::Route {
-        index: index?,
-        route: PlannedRoute {
-            destination: destination.unwrap_or(unspecified),
-            prefix_len: header.destination_prefix_length,
-            gateway,
-            metric,
+    Some((
+        table,
+        Item::Route {
+            index: index?,
+            route: PlannedRoute {
+                destination: destination.unwrap_or(unspecified),
+                prefix_len: header.destination_prefix_length,
+                gateway,
+                metric,
+            },
         },
-    })
+    ))
 }
 
 fn route_address(a: &RouteAddress) -> Option<IpAddr> {

@@ -10,3 +10,4 @@ pub mod netlink;
 pub mod online;
 pub mod resolv;
 pub mod resolved;
+pub mod steer;

@@ -1,6 +1,7 @@
-//! Which services netpilot wants connected: the user's intent, `autoconnect`, ConnMan's
-//! main.conf SingleConnectedTechnology and AlwaysConnectedTechnologies, and one service per
-//! netdev (a Wi-Fi radio joins one network at a time).
+//! Which services netpilot wants connected: the user's intent, sessions' connects,
+//! `autoconnect`, ConnMan's main.conf SingleConnectedTechnology and
+//! AlwaysConnectedTechnologies, and one service per netdev (a Wi-Fi radio joins one network
+//! at a time).
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -37,20 +38,32 @@ pub struct Candidate {
     /// key), or it needs credentials that are not stored (an 802.1X port never connected).
     /// Autoconnect passes it over for the next candidate on the same netdev.
     pub needs_user: bool,
+    /// A session that asked to connect (ConnectSession) wants this service.
+    pub claimed: bool,
 }
 
 /// The services netpilot wants connected. `candidates` are in service order, preferred
 /// first; `allowed` comes from [`allowed_technologies`].
 ///
-/// An explicit connect counts and claims its netdev. Otherwise a service is wanted
-/// when it may autoconnect, its technology is allowed, it does not need the user, and no
-/// service before it (or an explicit connect) claimed its netdev.
+/// An explicit connect counts and claims its netdev. Next, a service a session claims is
+/// wanted (unless the user disconnected it: an explicit call supersedes a session's claim)
+/// when no explicit connect took its netdev. Otherwise a service is wanted when it may
+/// autoconnect, its technology is allowed, it does not need the user, and no service before
+/// it (or an explicit connect or a session's claim) claimed its netdev.
 pub fn wanted(candidates: &[Candidate], allowed: &[TechnologyKind]) -> BTreeSet<ServiceId> {
     let mut claimed: HashSet<u32> = HashSet::new();
     let mut wanted: BTreeSet<ServiceId> = BTreeSet::new();
     // Explicit connects first; of two on one netdev the first in service order keeps it
     // (the engine clears a superseded one, so this only guards against a slip).
     for c in candidates.iter().filter(|c| c.intent == Intent::Connect) {
+        if c.netdev.is_none_or(|n| claimed.insert(n)) {
+            wanted.insert(c.id.clone());
+        }
+    }
+    for c in candidates
+        .iter()
+        .filter(|c| c.claimed && c.intent == Intent::Auto)
+    {
         if c.netdev.is_none_or(|n| claimed.insert(n)) {
             wanted.insert(c.id.clone());
         }
@@ -112,6 +125,7 @@ mod tests {
             intent: Intent::Auto,
             autoconnect: true,
             needs_user: false,
+            claimed: false,
         }
     }
 
@@ -181,6 +195,51 @@ mod tests {
             (
                 "an explicit connect ignores the technology rule",
                 vec![eth.clone(), with(&home, &|c| c.intent = Intent::Connect)],
+                vec![Ethernet],
+                vec!["eth", "home"],
+            ),
+            (
+                "a session's claim connects a service autoconnect would not",
+                vec![with(&eth, &|c| {
+                    c.autoconnect = false;
+                    c.claimed = true
+                })],
+                all.clone(),
+                vec!["eth"],
+            ),
+            (
+                "no claim left and no autoconnect: let go",
+                vec![with(&eth, &|c| c.autoconnect = false)],
+                all.clone(),
+                vec![],
+            ),
+            (
+                "a claim takes the radio from autoconnect",
+                vec![home.clone(), with(&office, &|c| c.claimed = true)],
+                all.clone(),
+                vec!["office"],
+            ),
+            (
+                "an explicit connect supersedes a claim on the same radio",
+                vec![
+                    with(&home, &|c| c.claimed = true),
+                    with(&office, &|c| c.intent = Intent::Connect),
+                ],
+                all.clone(),
+                vec!["office"],
+            ),
+            (
+                "a user's disconnect supersedes a claim",
+                vec![with(&eth, &|c| {
+                    c.claimed = true;
+                    c.intent = Intent::Disconnected
+                })],
+                all.clone(),
+                vec![],
+            ),
+            (
+                "a claim ignores the technology rule",
+                vec![eth.clone(), with(&home, &|c| c.claimed = true)],
                 vec![Ethernet],
                 vec!["eth", "home"],
             ),

@@ -29,5 +29,6 @@ pub fn service(id: &str, technology: TechnologyKind, state: ServiceState) -> Ser
         security: vec![],
         wifi: None,
         credentials: Default::default(),
+        metered: false,
     }
 }

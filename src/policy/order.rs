@@ -5,10 +5,11 @@
 //! 2. online before ready;
 //! 3. favorite before not;
 //! 4. user order from MoveService: moved services in their user order, before the rest;
-//! 5. technology preference (config `preferred_technologies`, unlisted ones last);
-//! 6. stronger signal first;
-//! 7. the one that became ready earlier first (stability: an equal newcomer never overtakes);
-//! 8. name, then id (total order).
+//! 5. unmetered before metered (a free network before a paid LTE uplink);
+//! 6. technology preference (config `preferred_technologies`, unlisted ones last);
+//! 7. stronger signal first;
+//! 8. the one that became ready earlier first (stability: an equal newcomer never overtakes);
+//! 9. name, then id (total order).
 
 use std::cmp::{Ordering, Reverse};
 
@@ -45,6 +46,7 @@ pub fn compare(a: &Service, b: &Service, prefs: &OrderPreferences) -> Ordering {
             s.state != ServiceState::Online,
             !s.favorite,
             position(&prefs.user_order, &s.id),
+            s.metered,
             position(&prefs.technologies, &s.technology),
             Reverse(s.strength),
             s.ready_since.unwrap_or(u64::MAX),
@@ -106,6 +108,10 @@ mod tests {
         };
         let strength = |mut s: Service, v| {
             s.strength = v;
+            s
+        };
+        let metered = |mut s: Service| {
+            s.metered = true;
             s
         };
         let since = |mut s: Service, v| {
@@ -187,6 +193,37 @@ mod tests {
                     user_order: vec![ServiceId("wifi".into())],
                 },
                 want: vec!["eth", "wifi"],
+            },
+            Case {
+                name: "unmetered before metered, beating the technology preference",
+                services: vec![
+                    metered(service("cell", Cellular, Ready)),
+                    metered(service("eth", Ethernet, Ready)),
+                    service("wifi", Wifi, Ready),
+                ],
+                prefs: default_prefs.clone(),
+                want: vec!["wifi", "eth", "cell"],
+            },
+            Case {
+                name: "metered does not beat online",
+                services: vec![
+                    service("wifi", Wifi, Ready),
+                    metered(service("cell", Cellular, Online)),
+                ],
+                prefs: default_prefs.clone(),
+                want: vec!["cell", "wifi"],
+            },
+            Case {
+                name: "user order beats metering",
+                services: vec![
+                    service("wifi", Wifi, Ready),
+                    metered(service("cell", Cellular, Ready)),
+                ],
+                prefs: OrderPreferences {
+                    technologies: vec![],
+                    user_order: vec![ServiceId("cell".into())],
+                },
+                want: vec!["cell", "wifi"],
             },
             Case {
                 name: "stronger signal first",

@@ -1,11 +1,15 @@
-//! Which service a session gets and what state it is in (DESIGN §3, ConnMan
-//! doc/session-api.txt).
+//! Which service a session gets, what state it is in, which service its connect brings up,
+//! and why it moves (DESIGN §3, ConnMan doc/session-api.txt).
 //!
 //! The choice is deterministic: the first allowed bearer (in the caller's order) that has a
-//! usable service wins, and among that bearer's services the first in service order.
+//! usable service wins, and among that bearer's services the first in service order. A
+//! service is allowed when its technology is an allowed bearer, it is on the session's
+//! `allowed_interface` (when set), and it is not metered unless the session allows metered
+//! services.
 
 use crate::model::{
-    ConnectionType, Service, ServiceState, SessionSettings, SessionState, SessionView,
+    ConnectionType, HandoverReason, Service, ServiceState, SessionSettings, SessionState,
+    SessionView,
 };
 
 /// Whether a service in this state can carry a session of this connection type.
@@ -14,6 +18,18 @@ pub fn usable(state: ServiceState, connection_type: ConnectionType) -> bool {
         ConnectionType::Local | ConnectionType::Any => state.is_connected(),
         ConnectionType::Internet => state == ServiceState::Online,
     }
+}
+
+/// Whether the session's settings and its policy's interface pin (`policy_interface`) let
+/// `service` carry it, whatever its state: interface and metering (the bearer is checked
+/// by the callers, in the caller's order).
+fn fits(settings: &SessionSettings, policy_interface: Option<&str>, service: &Service) -> bool {
+    settings
+        .allowed_interface
+        .as_deref()
+        .is_none_or(|i| service.interface == i)
+        && policy_interface.is_none_or(|i| service.interface == i)
+        && (settings.allow_metered || !service.metered)
 }
 
 /// The service a session gets; `services` must be in service order.
@@ -33,8 +49,37 @@ pub fn choose_service_on<'a>(
     settings.allowed_bearers.iter().find_map(|bearer| {
         services.iter().find(|s| {
             bearer.allows(s.technology)
+                && fits(settings, interface, s)
                 && usable(s.state, settings.connection_type)
-                && interface.is_none_or(|i| s.interface == i)
+        })
+    })
+}
+
+/// The service a session's connect (ConnectSession) wants connected; `services` in
+/// service order. The first allowed bearer that has a service already connected or
+/// connecting, or one `connectable` says netpilot can bring up, wins; within a bearer the
+/// first in service order (connected services come first there). `None`: no allowed
+/// service can connect (the API's `no-service`).
+pub fn claim<'a>(
+    settings: &SessionSettings,
+    services: &'a [Service],
+    connectable: impl Fn(&Service) -> bool,
+) -> Option<&'a Service> {
+    claim_on(settings, None, services, connectable)
+}
+
+/// [`claim`] for a session pinned to `interface` by its policy (`None`: any).
+pub fn claim_on<'a>(
+    settings: &SessionSettings,
+    interface: Option<&str>,
+    services: &'a [Service],
+    connectable: impl Fn(&Service) -> bool,
+) -> Option<&'a Service> {
+    settings.allowed_bearers.iter().find_map(|bearer| {
+        services.iter().find(|s| {
+            bearer.allows(s.technology)
+                && fits(settings, interface, s)
+                && (s.state.is_connected() || s.state.is_connecting() || connectable(s))
         })
     })
 }
@@ -51,7 +96,8 @@ pub fn session_state(connection_type: ConnectionType, service: Option<&Service>)
     }
 }
 
-/// Everything the session's client is told, for these settings and services.
+/// Everything the session's client is told, for these settings and services. The
+/// handover and the connect request are the engine's to fill in.
 pub fn session_view(settings: &SessionSettings, services: &[Service]) -> SessionView {
     session_view_on(settings, None, services)
 }
@@ -72,7 +118,35 @@ pub fn session_view_on(
         ipv4: chosen.and_then(|s| s.ipv4.clone()),
         ipv6: chosen.and_then(|s| s.ipv6.clone()),
         settings: settings.clone(),
+        connect_requested: false,
+        handover: None,
         released: None,
+    }
+}
+
+/// Why a session leaves `previous` for another service. `previous` is the service as it is
+/// now (`None`: it went away); `link_lost` says whether its link (carrier, access point)
+/// is gone; `settings_changed` whether the session's settings changed in the same step.
+pub fn handover_reason(
+    connection_type: ConnectionType,
+    previous: Option<&Service>,
+    link_lost: bool,
+    settings_changed: bool,
+) -> HandoverReason {
+    if settings_changed {
+        return HandoverReason::Settings;
+    }
+    let Some(previous) = previous else {
+        return HandoverReason::Disconnected;
+    };
+    match previous.state {
+        ServiceState::Failure => HandoverReason::Failed,
+        ServiceState::Ready if connection_type == ConnectionType::Internet => {
+            HandoverReason::Demoted
+        }
+        state if state.is_connected() => HandoverReason::BetterService,
+        _ if link_lost => HandoverReason::LostCarrier,
+        _ => HandoverReason::Disconnected,
     }
 }
 
@@ -181,6 +255,7 @@ mod tests {
             let settings = SessionSettings {
                 allowed_bearers: bearers,
                 connection_type: ct,
+                ..SessionSettings::default()
             };
             let view = session_view(&settings, &services);
             assert_eq!(
@@ -224,5 +299,204 @@ mod tests {
         assert_eq!(view.interface, "veth0");
         assert_eq!(view.bearer, Some(Ethernet));
         assert_eq!(view.name, "eth");
+    }
+
+    fn settings(bearers: Vec<Bearer>) -> SessionSettings {
+        SessionSettings {
+            allowed_bearers: bearers,
+            ..SessionSettings::default()
+        }
+    }
+
+    #[test]
+    fn interface_and_metering_narrow_the_choice() {
+        let mut cell = service("cell", Cellular, Online);
+        cell.metered = true;
+        let mut eth0 = service("eth0", Ethernet, Ready);
+        eth0.interface = "eth0".into();
+        let mut eth1 = service("eth1", Ethernet, Ready);
+        eth1.interface = "eth1".into();
+        let services = vec![cell.clone(), eth0.clone(), eth1.clone()];
+        type Case = (
+            &'static str,
+            SessionSettings,
+            &'static [ServiceState],
+            Option<&'static str>,
+        );
+        let pinned = |name: &str| SessionSettings {
+            allowed_interface: Some(name.into()),
+            ..settings(vec![Any])
+        };
+        let unmetered = SessionSettings {
+            allow_metered: false,
+            ..settings(vec![Any])
+        };
+        let cases: Vec<Case> = vec![
+            (
+                "metered allowed: the first in order",
+                settings(vec![Any]),
+                &[],
+                Some("cell"),
+            ),
+            (
+                "metered refused: the next one",
+                unmetered.clone(),
+                &[],
+                Some("eth0"),
+            ),
+            ("pinned to eth1", pinned("eth1"), &[], Some("eth1")),
+            ("pinned to a missing interface", pinned("wlan0"), &[], None),
+        ];
+        for (name, settings, _, want) in cases {
+            let got = choose_service(&settings, &services).map(|s| s.id.0.as_str());
+            assert_eq!(got, want, "{name}");
+        }
+        // The metered link is the only one ready: an unmetered session stays disconnected.
+        let only_cell = vec![cell, service("eth", Ethernet, Idle)];
+        let view = session_view(&unmetered, &only_cell);
+        assert_eq!(view.state, SessionState::Disconnected);
+        assert_eq!(view.service_id, None);
+    }
+
+    #[test]
+    fn claim_table() {
+        let mut eth0 = service("eth0", Ethernet, Idle);
+        eth0.interface = "eth0".into();
+        let mut eth1 = service("eth1", Ethernet, Idle);
+        eth1.interface = "eth1".into();
+        let mut wifi = service("wifi", Wifi, Ready);
+        wifi.interface = "wlan0".into();
+        let mut cell = service("cell", Cellular, Idle);
+        cell.metered = true;
+        // Service order: connected first.
+        let services = vec![wifi.clone(), eth0.clone(), eth1.clone(), cell.clone()];
+        let all = |_: &Service| true;
+        let none = |_: &Service| false;
+        let only = |id: &'static str| move |s: &Service| s.id.0 == id;
+        type Case = (
+            &'static str,
+            SessionSettings,
+            Box<dyn Fn(&Service) -> bool>,
+            Option<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "the caller's first bearer with something connectable",
+                settings(vec![tech(Ethernet), tech(Wifi)]),
+                Box::new(all),
+                Some("eth0"),
+            ),
+            (
+                "nothing connectable on the first bearer: a connected one on the next",
+                settings(vec![tech(Ethernet), tech(Wifi)]),
+                Box::new(none),
+                Some("wifi"),
+            ),
+            (
+                "any bearer: the connected service first in order",
+                settings(vec![Any]),
+                Box::new(all),
+                Some("wifi"),
+            ),
+            (
+                "ties by service order, skipping what cannot connect",
+                settings(vec![tech(Ethernet)]),
+                Box::new(only("eth1")),
+                Some("eth1"),
+            ),
+            (
+                "pinned interface",
+                SessionSettings {
+                    allowed_interface: Some("eth1".into()),
+                    ..settings(vec![tech(Ethernet)])
+                },
+                Box::new(all),
+                Some("eth1"),
+            ),
+            (
+                "metered refused",
+                SessionSettings {
+                    allow_metered: false,
+                    ..settings(vec![tech(Cellular)])
+                },
+                Box::new(all),
+                None,
+            ),
+            ("nothing allowed", settings(vec![]), Box::new(all), None),
+            (
+                "allowed bearer without services",
+                settings(vec![tech(Bluetooth)]),
+                Box::new(all),
+                None,
+            ),
+        ];
+        for (name, settings, connectable, want) in cases {
+            let got = claim(&settings, &services, |s| connectable(s)).map(|s| s.id.0.as_str());
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn handover_reason_table() {
+        let ready = service("r", Ethernet, Ready);
+        let online = service("o", Ethernet, Online);
+        let failed = service("f", Ethernet, Failure);
+        let idle = service("i", Ethernet, Idle);
+        use HandoverReason::*;
+        let cases = [
+            (
+                "still online: something better",
+                AnyType,
+                Some(&online),
+                false,
+                false,
+                BetterService,
+            ),
+            (
+                "still ready, local",
+                Local,
+                Some(&ready),
+                false,
+                false,
+                BetterService,
+            ),
+            (
+                "ready for an internet session: demoted",
+                Internet,
+                Some(&ready),
+                false,
+                false,
+                Demoted,
+            ),
+            ("failed", AnyType, Some(&failed), false, false, Failed),
+            (
+                "idle after losing carrier",
+                AnyType,
+                Some(&idle),
+                true,
+                false,
+                LostCarrier,
+            ),
+            (
+                "idle with carrier: disconnected",
+                AnyType,
+                Some(&idle),
+                false,
+                false,
+                Disconnected,
+            ),
+            ("gone", AnyType, None, true, false, Disconnected),
+            (
+                "the session's own settings",
+                AnyType,
+                Some(&online),
+                false,
+                true,
+                Settings,
+            ),
+        ];
+        for (name, ct, previous, lost, changed, want) in cases {
+            assert_eq!(handover_reason(ct, previous, lost, changed), want, "{name}");
+        }
     }
 }

@@ -589,6 +589,7 @@ fn open_session(
                 bearers: bearers.iter().map(|b| b.to_string()).collect(),
             }),
             connection_type: pb::ConnectionType::Local.into(),
+            ..Default::default()
         }),
     };
     let mut stream = station

@@ -2517,7 +2517,8 @@ type UpdateServiceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The new values; service.id names the service.
 	Service *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
-	// Which fields to change, e.g. "ipv4_config", "nameservers_config", "autoconnect".
+	// Which fields to change, e.g. "ipv4_config", "nameservers_config", "autoconnect",
+	// "metered".
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

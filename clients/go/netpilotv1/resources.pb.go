@@ -1267,8 +1267,12 @@ type Service struct {
 	// while not autoconnecting; unset: the daemon's `[connect] admin_down_on_timeout`
 	// ("admin_down_on_timeout").
 	AdminDownOnTimeout *bool `protobuf:"varint,38,opt,name=admin_down_on_timeout,json=adminDownOnTimeout,proto3,oneof" json:"admin_down_on_timeout,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The service costs per byte, e.g. a paid LTE uplink: among otherwise equal services an
+	// unmetered one is preferred, and a session with allow_metered false never gets it.
+	// Cellular services are metered unless set otherwise ("metered" in UpdateService's mask).
+	Metered       bool `protobuf:"varint,39,opt,name=metered,proto3" json:"metered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Service) Reset() {
@@ -1567,6 +1571,13 @@ func (x *Service) GetAdminDownOnTimeout() bool {
 	return false
 }
 
+func (x *Service) GetMetered() bool {
+	if x != nil {
+		return x.Metered
+	}
+	return false
+}
+
 // One address on an interface, as the kernel reports it.
 type InterfaceAddress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1849,7 +1860,7 @@ const file_netpilot_v1_resources_proto_rawDesc = "" +
 	"\bEthernet\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x10\n" +
-	"\x03mtu\x18\x03 \x01(\rR\x03mtu\"\x83\f\n" +
+	"\x03mtu\x18\x03 \x01(\rR\x03mtu\"\x9d\f\n" +
 	"\aService\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
@@ -1892,7 +1903,8 @@ const file_netpilot_v1_resources_proto_rawDesc = "" +
 	"eap_config\x18# \x01(\v2\x18.netpilot.v1.EapSettingsR\teapConfig\x12B\n" +
 	"\x0fconnect_timeout\x18$ \x01(\v2\x19.google.protobuf.DurationR\x0econnectTimeout\x12<\n" +
 	"\fidle_timeout\x18% \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\x126\n" +
-	"\x15admin_down_on_timeout\x18& \x01(\bH\x00R\x12adminDownOnTimeout\x88\x01\x01B\x18\n" +
+	"\x15admin_down_on_timeout\x18& \x01(\bH\x00R\x12adminDownOnTimeout\x88\x01\x01\x12\x18\n" +
+	"\ametered\x18' \x01(\bR\ameteredB\x18\n" +
 	"\x16_admin_down_on_timeout\"\x85\x01\n" +
 	"\x10InterfaceAddress\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12#\n" +

@@ -195,8 +195,25 @@ type SessionSettings struct {
 	AllowedBearers *BearerList `protobuf:"bytes,1,opt,name=allowed_bearers,json=allowedBearers,proto3" json:"allowed_bearers,omitempty"`
 	// Connectivity asked for (ConnMan "ConnectionType").
 	ConnectionType ConnectionType `protobuf:"varint,2,opt,name=connection_type,json=connectionType,proto3,enum=netpilot.v1.ConnectionType" json:"connection_type,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Pins the session to one kernel interface, e.g. "eth1" (ConnMan "AllowedInterface"): only
+	// a service on that netdev is chosen. Unset: any when opening, unchanged in ChangeSession;
+	// "" (or "*") means any. At most 15 bytes (IFNAMSIZ - 1).
+	AllowedInterface *string `protobuf:"bytes,3,opt,name=allowed_interface,json=allowedInterface,proto3,oneof" json:"allowed_interface,omitempty"`
+	// Free text naming what the session is for, e.g. "telemetry" (ConnMan
+	// "ContextIdentifier"); shown in ListSessions. Unset: "" when opening, unchanged in
+	// ChangeSession. At most 256 bytes.
+	ContextIdentifier *string `protobuf:"bytes,4,opt,name=context_identifier,json=contextIdentifier,proto3,oneof" json:"context_identifier,omitempty"`
+	// Adds a routing rule for the session's source address (ConnMan "SourceIPRule"): a socket
+	// bound to the IPv4 address the session reports leaves through the session's service, even
+	// when another service carries the default route. Unset: false when opening, unchanged in
+	// ChangeSession.
+	SourceIpRule *bool `protobuf:"varint,5,opt,name=source_ip_rule,json=sourceIpRule,proto3,oneof" json:"source_ip_rule,omitempty"`
+	// Whether a metered service (Service.metered, e.g. cellular) may carry the session. Unset:
+	// true when opening, unchanged in ChangeSession. With false the session never gets a
+	// metered service, even when it is the only one ready.
+	AllowMetered  *bool `protobuf:"varint,6,opt,name=allow_metered,json=allowMetered,proto3,oneof" json:"allow_metered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionSettings) Reset() {
@@ -241,6 +258,34 @@ func (x *SessionSettings) GetConnectionType() ConnectionType {
 		return x.ConnectionType
 	}
 	return ConnectionType_CONNECTION_TYPE_UNSPECIFIED
+}
+
+func (x *SessionSettings) GetAllowedInterface() string {
+	if x != nil && x.AllowedInterface != nil {
+		return *x.AllowedInterface
+	}
+	return ""
+}
+
+func (x *SessionSettings) GetContextIdentifier() string {
+	if x != nil && x.ContextIdentifier != nil {
+		return *x.ContextIdentifier
+	}
+	return ""
+}
+
+func (x *SessionSettings) GetSourceIpRule() bool {
+	if x != nil && x.SourceIpRule != nil {
+		return *x.SourceIpRule
+	}
+	return false
+}
+
+func (x *SessionSettings) GetAllowMetered() bool {
+	if x != nil && x.AllowMetered != nil {
+		return *x.AllowMetered
+	}
+	return false
 }
 
 // Request of OpenSession.
@@ -312,8 +357,19 @@ type SessionUpdate struct {
 	AllowedBearers *BearerList `protobuf:"bytes,8,opt,name=allowed_bearers,json=allowedBearers,proto3" json:"allowed_bearers,omitempty"`
 	// Connection type in effect ("ConnectionType").
 	ConnectionType *ConnectionType `protobuf:"varint,9,opt,name=connection_type,json=connectionType,proto3,enum=netpilot.v1.ConnectionType,oneof" json:"connection_type,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Interface the session is pinned to; "" when any ("AllowedInterface").
+	AllowedInterface *string `protobuf:"bytes,10,opt,name=allowed_interface,json=allowedInterface,proto3,oneof" json:"allowed_interface,omitempty"`
+	// The session's context identifier ("ContextIdentifier").
+	ContextIdentifier *string `protobuf:"bytes,11,opt,name=context_identifier,json=contextIdentifier,proto3,oneof" json:"context_identifier,omitempty"`
+	// Whether the session's source address has its routing rule ("SourceIPRule").
+	SourceIpRule *bool `protobuf:"varint,12,opt,name=source_ip_rule,json=sourceIpRule,proto3,oneof" json:"source_ip_rule,omitempty"`
+	// Whether a metered service may carry the session.
+	AllowMetered *bool `protobuf:"varint,13,opt,name=allow_metered,json=allowMetered,proto3,oneof" json:"allow_metered,omitempty"`
+	// Whether the session asked the daemon to connect (ConnectSession) and has not said
+	// otherwise since (DisconnectSession).
+	ConnectRequested *bool `protobuf:"varint,14,opt,name=connect_requested,json=connectRequested,proto3,oneof" json:"connect_requested,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *SessionUpdate) Reset() {
@@ -409,6 +465,112 @@ func (x *SessionUpdate) GetConnectionType() ConnectionType {
 	return ConnectionType_CONNECTION_TYPE_UNSPECIFIED
 }
 
+func (x *SessionUpdate) GetAllowedInterface() string {
+	if x != nil && x.AllowedInterface != nil {
+		return *x.AllowedInterface
+	}
+	return ""
+}
+
+func (x *SessionUpdate) GetContextIdentifier() string {
+	if x != nil && x.ContextIdentifier != nil {
+		return *x.ContextIdentifier
+	}
+	return ""
+}
+
+func (x *SessionUpdate) GetSourceIpRule() bool {
+	if x != nil && x.SourceIpRule != nil {
+		return *x.SourceIpRule
+	}
+	return false
+}
+
+func (x *SessionUpdate) GetAllowMetered() bool {
+	if x != nil && x.AllowMetered != nil {
+		return *x.AllowMetered
+	}
+	return false
+}
+
+func (x *SessionUpdate) GetConnectRequested() bool {
+	if x != nil && x.ConnectRequested != nil {
+		return *x.ConnectRequested
+	}
+	return false
+}
+
+// The daemon is about to move the session from one service to another (Android's
+// onLosing). Sent before the update that names the next service, so that the program can
+// move its connections: sockets bound to the previous service's address stop working
+// once it is gone.
+type SessionHandover struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the service the session leaves.
+	PreviousServiceId string `protobuf:"bytes,1,opt,name=previous_service_id,json=previousServiceId,proto3" json:"previous_service_id,omitempty"`
+	// Id of the service the session moves to.
+	NextServiceId string `protobuf:"bytes,2,opt,name=next_service_id,json=nextServiceId,proto3" json:"next_service_id,omitempty"`
+	// Why: "better-service" (the next service ranks higher now, e.g. it became online or the
+	// user moved it up), "lost-carrier" (the previous service lost its link), "failed" (the
+	// previous service failed), "demoted" (the previous service is no longer online for an
+	// internet session), "disconnected" (the previous service was disconnected or went away),
+	// "settings" (the session's own settings changed).
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionHandover) Reset() {
+	*x = SessionHandover{}
+	mi := &file_netpilot_v1_session_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionHandover) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionHandover) ProtoMessage() {}
+
+func (x *SessionHandover) ProtoReflect() protoreflect.Message {
+	mi := &file_netpilot_v1_session_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionHandover.ProtoReflect.Descriptor instead.
+func (*SessionHandover) Descriptor() ([]byte, []int) {
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SessionHandover) GetPreviousServiceId() string {
+	if x != nil {
+		return x.PreviousServiceId
+	}
+	return ""
+}
+
+func (x *SessionHandover) GetNextServiceId() string {
+	if x != nil {
+		return x.NextServiceId
+	}
+	return ""
+}
+
+func (x *SessionHandover) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // The daemon ended the session (ConnMan Notification.Release). Nothing follows it.
 type SessionRelease struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -421,7 +583,7 @@ type SessionRelease struct {
 
 func (x *SessionRelease) Reset() {
 	*x = SessionRelease{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[4]
+	mi := &file_netpilot_v1_session_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +595,7 @@ func (x *SessionRelease) String() string {
 func (*SessionRelease) ProtoMessage() {}
 
 func (x *SessionRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[4]
+	mi := &file_netpilot_v1_session_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +608,7 @@ func (x *SessionRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRelease.ProtoReflect.Descriptor instead.
 func (*SessionRelease) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SessionRelease) GetReason() string {
@@ -467,6 +629,7 @@ type OpenSessionResponse struct {
 	//
 	//	*OpenSessionResponse_Update
 	//	*OpenSessionResponse_Release
+	//	*OpenSessionResponse_Handover
 	Event         isOpenSessionResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -474,7 +637,7 @@ type OpenSessionResponse struct {
 
 func (x *OpenSessionResponse) Reset() {
 	*x = OpenSessionResponse{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[5]
+	mi := &file_netpilot_v1_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -486,7 +649,7 @@ func (x *OpenSessionResponse) String() string {
 func (*OpenSessionResponse) ProtoMessage() {}
 
 func (x *OpenSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[5]
+	mi := &file_netpilot_v1_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -499,7 +662,7 @@ func (x *OpenSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenSessionResponse.ProtoReflect.Descriptor instead.
 func (*OpenSessionResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *OpenSessionResponse) GetSessionId() string {
@@ -534,6 +697,15 @@ func (x *OpenSessionResponse) GetRelease() *SessionRelease {
 	return nil
 }
 
+func (x *OpenSessionResponse) GetHandover() *SessionHandover {
+	if x != nil {
+		if x, ok := x.Event.(*OpenSessionResponse_Handover); ok {
+			return x.Handover
+		}
+	}
+	return nil
+}
+
 type isOpenSessionResponse_Event interface {
 	isOpenSessionResponse_Event()
 }
@@ -548,9 +720,16 @@ type OpenSessionResponse_Release struct {
 	Release *SessionRelease `protobuf:"bytes,3,opt,name=release,proto3,oneof"`
 }
 
+type OpenSessionResponse_Handover struct {
+	// The session is about to move to another service; the update naming it follows.
+	Handover *SessionHandover `protobuf:"bytes,4,opt,name=handover,proto3,oneof"`
+}
+
 func (*OpenSessionResponse_Update) isOpenSessionResponse_Event() {}
 
 func (*OpenSessionResponse_Release) isOpenSessionResponse_Event() {}
+
+func (*OpenSessionResponse_Handover) isOpenSessionResponse_Event() {}
 
 // Request of ConnectSession.
 type ConnectSessionRequest struct {
@@ -563,7 +742,7 @@ type ConnectSessionRequest struct {
 
 func (x *ConnectSessionRequest) Reset() {
 	*x = ConnectSessionRequest{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[6]
+	mi := &file_netpilot_v1_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +754,7 @@ func (x *ConnectSessionRequest) String() string {
 func (*ConnectSessionRequest) ProtoMessage() {}
 
 func (x *ConnectSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[6]
+	mi := &file_netpilot_v1_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +767,7 @@ func (x *ConnectSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectSessionRequest.ProtoReflect.Descriptor instead.
 func (*ConnectSessionRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{6}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ConnectSessionRequest) GetSessionId() string {
@@ -607,7 +786,7 @@ type ConnectSessionResponse struct {
 
 func (x *ConnectSessionResponse) Reset() {
 	*x = ConnectSessionResponse{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[7]
+	mi := &file_netpilot_v1_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +798,7 @@ func (x *ConnectSessionResponse) String() string {
 func (*ConnectSessionResponse) ProtoMessage() {}
 
 func (x *ConnectSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[7]
+	mi := &file_netpilot_v1_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +811,7 @@ func (x *ConnectSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectSessionResponse.ProtoReflect.Descriptor instead.
 func (*ConnectSessionResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{7}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{8}
 }
 
 // Request of DisconnectSession.
@@ -646,7 +825,7 @@ type DisconnectSessionRequest struct {
 
 func (x *DisconnectSessionRequest) Reset() {
 	*x = DisconnectSessionRequest{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[8]
+	mi := &file_netpilot_v1_session_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +837,7 @@ func (x *DisconnectSessionRequest) String() string {
 func (*DisconnectSessionRequest) ProtoMessage() {}
 
 func (x *DisconnectSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[8]
+	mi := &file_netpilot_v1_session_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +850,7 @@ func (x *DisconnectSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectSessionRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectSessionRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{8}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DisconnectSessionRequest) GetSessionId() string {
@@ -690,7 +869,7 @@ type DisconnectSessionResponse struct {
 
 func (x *DisconnectSessionResponse) Reset() {
 	*x = DisconnectSessionResponse{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[9]
+	mi := &file_netpilot_v1_session_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +881,7 @@ func (x *DisconnectSessionResponse) String() string {
 func (*DisconnectSessionResponse) ProtoMessage() {}
 
 func (x *DisconnectSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[9]
+	mi := &file_netpilot_v1_session_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +894,7 @@ func (x *DisconnectSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectSessionResponse.ProtoReflect.Descriptor instead.
 func (*DisconnectSessionResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{9}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{10}
 }
 
 // Request of ChangeSession.
@@ -731,7 +910,7 @@ type ChangeSessionRequest struct {
 
 func (x *ChangeSessionRequest) Reset() {
 	*x = ChangeSessionRequest{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[10]
+	mi := &file_netpilot_v1_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +922,7 @@ func (x *ChangeSessionRequest) String() string {
 func (*ChangeSessionRequest) ProtoMessage() {}
 
 func (x *ChangeSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[10]
+	mi := &file_netpilot_v1_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +935,7 @@ func (x *ChangeSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSessionRequest.ProtoReflect.Descriptor instead.
 func (*ChangeSessionRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{10}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ChangeSessionRequest) GetSessionId() string {
@@ -782,7 +961,7 @@ type ChangeSessionResponse struct {
 
 func (x *ChangeSessionResponse) Reset() {
 	*x = ChangeSessionResponse{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[11]
+	mi := &file_netpilot_v1_session_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -794,7 +973,7 @@ func (x *ChangeSessionResponse) String() string {
 func (*ChangeSessionResponse) ProtoMessage() {}
 
 func (x *ChangeSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[11]
+	mi := &file_netpilot_v1_session_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -807,7 +986,7 @@ func (x *ChangeSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSessionResponse.ProtoReflect.Descriptor instead.
 func (*ChangeSessionResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{11}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{12}
 }
 
 // Request of DestroySession.
@@ -821,7 +1000,7 @@ type DestroySessionRequest struct {
 
 func (x *DestroySessionRequest) Reset() {
 	*x = DestroySessionRequest{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[12]
+	mi := &file_netpilot_v1_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +1012,7 @@ func (x *DestroySessionRequest) String() string {
 func (*DestroySessionRequest) ProtoMessage() {}
 
 func (x *DestroySessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[12]
+	mi := &file_netpilot_v1_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +1025,7 @@ func (x *DestroySessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroySessionRequest.ProtoReflect.Descriptor instead.
 func (*DestroySessionRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{12}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DestroySessionRequest) GetSessionId() string {
@@ -865,7 +1044,7 @@ type DestroySessionResponse struct {
 
 func (x *DestroySessionResponse) Reset() {
 	*x = DestroySessionResponse{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[13]
+	mi := &file_netpilot_v1_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +1056,7 @@ func (x *DestroySessionResponse) String() string {
 func (*DestroySessionResponse) ProtoMessage() {}
 
 func (x *DestroySessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[13]
+	mi := &file_netpilot_v1_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +1069,7 @@ func (x *DestroySessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroySessionResponse.ProtoReflect.Descriptor instead.
 func (*DestroySessionResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{13}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{14}
 }
 
 // Request of ListSessions.
@@ -902,7 +1081,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[14]
+	mi := &file_netpilot_v1_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1093,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[14]
+	mi := &file_netpilot_v1_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1106,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{14}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{15}
 }
 
 // One open session, as an administrator sees it.
@@ -945,14 +1124,24 @@ type SessionInfo struct {
 	// Current state.
 	State SessionState `protobuf:"varint,5,opt,name=state,proto3,enum=netpilot.v1.SessionState" json:"state,omitempty"`
 	// Id of the chosen service; empty when none.
-	ServiceId     string `protobuf:"bytes,6,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ServiceId string `protobuf:"bytes,6,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
+	// The session's context identifier.
+	ContextIdentifier string `protobuf:"bytes,7,opt,name=context_identifier,json=contextIdentifier,proto3" json:"context_identifier,omitempty"`
+	// Interface the session is pinned to; empty when any.
+	AllowedInterface string `protobuf:"bytes,8,opt,name=allowed_interface,json=allowedInterface,proto3" json:"allowed_interface,omitempty"`
+	// Whether the session's source address has its routing rule.
+	SourceIpRule bool `protobuf:"varint,9,opt,name=source_ip_rule,json=sourceIpRule,proto3" json:"source_ip_rule,omitempty"`
+	// Whether a metered service may carry the session.
+	AllowMetered bool `protobuf:"varint,10,opt,name=allow_metered,json=allowMetered,proto3" json:"allow_metered,omitempty"`
+	// Whether the session asked the daemon to connect (ConnectSession).
+	ConnectRequested bool `protobuf:"varint,11,opt,name=connect_requested,json=connectRequested,proto3" json:"connect_requested,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *SessionInfo) Reset() {
 	*x = SessionInfo{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[15]
+	mi := &file_netpilot_v1_session_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1153,7 @@ func (x *SessionInfo) String() string {
 func (*SessionInfo) ProtoMessage() {}
 
 func (x *SessionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[15]
+	mi := &file_netpilot_v1_session_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1166,7 @@ func (x *SessionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionInfo.ProtoReflect.Descriptor instead.
 func (*SessionInfo) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{15}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SessionInfo) GetSessionId() string {
@@ -1022,6 +1211,41 @@ func (x *SessionInfo) GetServiceId() string {
 	return ""
 }
 
+func (x *SessionInfo) GetContextIdentifier() string {
+	if x != nil {
+		return x.ContextIdentifier
+	}
+	return ""
+}
+
+func (x *SessionInfo) GetAllowedInterface() string {
+	if x != nil {
+		return x.AllowedInterface
+	}
+	return ""
+}
+
+func (x *SessionInfo) GetSourceIpRule() bool {
+	if x != nil {
+		return x.SourceIpRule
+	}
+	return false
+}
+
+func (x *SessionInfo) GetAllowMetered() bool {
+	if x != nil {
+		return x.AllowMetered
+	}
+	return false
+}
+
+func (x *SessionInfo) GetConnectRequested() bool {
+	if x != nil {
+		return x.ConnectRequested
+	}
+	return false
+}
+
 // Response of ListSessions.
 type ListSessionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1033,7 +1257,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_netpilot_v1_session_proto_msgTypes[16]
+	mi := &file_netpilot_v1_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1269,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_netpilot_v1_session_proto_msgTypes[16]
+	mi := &file_netpilot_v1_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1282,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{16}
+	return file_netpilot_v1_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*SessionInfo {
@@ -1075,12 +1299,20 @@ const file_netpilot_v1_session_proto_rawDesc = "" +
 	"\x19netpilot/v1/session.proto\x12\vnetpilot.v1\x1a\x1bnetpilot/v1/resources.proto\"&\n" +
 	"\n" +
 	"BearerList\x12\x18\n" +
-	"\abearers\x18\x01 \x03(\tR\abearers\"\x99\x01\n" +
+	"\abearers\x18\x01 \x03(\tR\abearers\"\xa6\x03\n" +
 	"\x0fSessionSettings\x12@\n" +
 	"\x0fallowed_bearers\x18\x01 \x01(\v2\x17.netpilot.v1.BearerListR\x0eallowedBearers\x12D\n" +
-	"\x0fconnection_type\x18\x02 \x01(\x0e2\x1b.netpilot.v1.ConnectionTypeR\x0econnectionType\"N\n" +
+	"\x0fconnection_type\x18\x02 \x01(\x0e2\x1b.netpilot.v1.ConnectionTypeR\x0econnectionType\x120\n" +
+	"\x11allowed_interface\x18\x03 \x01(\tH\x00R\x10allowedInterface\x88\x01\x01\x122\n" +
+	"\x12context_identifier\x18\x04 \x01(\tH\x01R\x11contextIdentifier\x88\x01\x01\x12)\n" +
+	"\x0esource_ip_rule\x18\x05 \x01(\bH\x02R\fsourceIpRule\x88\x01\x01\x12(\n" +
+	"\rallow_metered\x18\x06 \x01(\bH\x03R\fallowMetered\x88\x01\x01B\x14\n" +
+	"\x12_allowed_interfaceB\x15\n" +
+	"\x13_context_identifierB\x11\n" +
+	"\x0f_source_ip_ruleB\x10\n" +
+	"\x0e_allow_metered\"N\n" +
 	"\x12OpenSessionRequest\x128\n" +
-	"\bsettings\x18\x01 \x01(\v2\x1c.netpilot.v1.SessionSettingsR\bsettings\"\xfc\x03\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1c.netpilot.v1.SessionSettingsR\bsettings\"\xd1\x06\n" +
 	"\rSessionUpdate\x124\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x19.netpilot.v1.SessionStateH\x00R\x05state\x88\x01\x01\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\x1b\n" +
@@ -1091,21 +1323,38 @@ const file_netpilot_v1_session_proto_rawDesc = "" +
 	"\x04ipv4\x18\x06 \x01(\v2\x19.netpilot.v1.Ipv4SettingsR\x04ipv4\x12-\n" +
 	"\x04ipv6\x18\a \x01(\v2\x19.netpilot.v1.Ipv6SettingsR\x04ipv6\x12@\n" +
 	"\x0fallowed_bearers\x18\b \x01(\v2\x17.netpilot.v1.BearerListR\x0eallowedBearers\x12I\n" +
-	"\x0fconnection_type\x18\t \x01(\x0e2\x1b.netpilot.v1.ConnectionTypeH\x05R\x0econnectionType\x88\x01\x01B\b\n" +
+	"\x0fconnection_type\x18\t \x01(\x0e2\x1b.netpilot.v1.ConnectionTypeH\x05R\x0econnectionType\x88\x01\x01\x120\n" +
+	"\x11allowed_interface\x18\n" +
+	" \x01(\tH\x06R\x10allowedInterface\x88\x01\x01\x122\n" +
+	"\x12context_identifier\x18\v \x01(\tH\aR\x11contextIdentifier\x88\x01\x01\x12)\n" +
+	"\x0esource_ip_rule\x18\f \x01(\bH\bR\fsourceIpRule\x88\x01\x01\x12(\n" +
+	"\rallow_metered\x18\r \x01(\bH\tR\fallowMetered\x88\x01\x01\x120\n" +
+	"\x11connect_requested\x18\x0e \x01(\bH\n" +
+	"R\x10connectRequested\x88\x01\x01B\b\n" +
 	"\x06_stateB\a\n" +
 	"\x05_nameB\t\n" +
 	"\a_bearerB\f\n" +
 	"\n" +
 	"_interfaceB\r\n" +
 	"\v_service_idB\x12\n" +
-	"\x10_connection_type\"(\n" +
+	"\x10_connection_typeB\x14\n" +
+	"\x12_allowed_interfaceB\x15\n" +
+	"\x13_context_identifierB\x11\n" +
+	"\x0f_source_ip_ruleB\x10\n" +
+	"\x0e_allow_meteredB\x14\n" +
+	"\x12_connect_requested\"\x81\x01\n" +
+	"\x0fSessionHandover\x12.\n" +
+	"\x13previous_service_id\x18\x01 \x01(\tR\x11previousServiceId\x12&\n" +
+	"\x0fnext_service_id\x18\x02 \x01(\tR\rnextServiceId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"(\n" +
 	"\x0eSessionRelease\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xac\x01\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xe8\x01\n" +
 	"\x13OpenSessionResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x124\n" +
 	"\x06update\x18\x02 \x01(\v2\x1a.netpilot.v1.SessionUpdateH\x00R\x06update\x127\n" +
-	"\arelease\x18\x03 \x01(\v2\x1b.netpilot.v1.SessionReleaseH\x00R\areleaseB\a\n" +
+	"\arelease\x18\x03 \x01(\v2\x1b.netpilot.v1.SessionReleaseH\x00R\arelease\x12:\n" +
+	"\bhandover\x18\x04 \x01(\v2\x1c.netpilot.v1.SessionHandoverH\x00R\bhandoverB\a\n" +
 	"\x05event\"6\n" +
 	"\x15ConnectSessionRequest\x12\x1d\n" +
 	"\n" +
@@ -1124,7 +1373,7 @@ const file_netpilot_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"\x18\n" +
 	"\x16DestroySessionResponse\"\x15\n" +
-	"\x13ListSessionsRequest\"\x9a\x02\n" +
+	"\x13ListSessionsRequest\"\xee\x03\n" +
 	"\vSessionInfo\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x14\n" +
@@ -1133,7 +1382,13 @@ const file_netpilot_v1_session_proto_rawDesc = "" +
 	"\x0fconnection_type\x18\x04 \x01(\x0e2\x1b.netpilot.v1.ConnectionTypeR\x0econnectionType\x12/\n" +
 	"\x05state\x18\x05 \x01(\x0e2\x19.netpilot.v1.SessionStateR\x05state\x12\x1d\n" +
 	"\n" +
-	"service_id\x18\x06 \x01(\tR\tserviceId\"L\n" +
+	"service_id\x18\x06 \x01(\tR\tserviceId\x12-\n" +
+	"\x12context_identifier\x18\a \x01(\tR\x11contextIdentifier\x12+\n" +
+	"\x11allowed_interface\x18\b \x01(\tR\x10allowedInterface\x12$\n" +
+	"\x0esource_ip_rule\x18\t \x01(\bR\fsourceIpRule\x12#\n" +
+	"\rallow_metered\x18\n" +
+	" \x01(\bR\fallowMetered\x12+\n" +
+	"\x11connect_requested\x18\v \x01(\bR\x10connectRequested\"L\n" +
 	"\x14ListSessionsResponse\x124\n" +
 	"\bsessions\x18\x01 \x03(\v2\x18.netpilot.v1.SessionInfoR\bsessions*\x84\x01\n" +
 	"\fSessionState\x12\x1d\n" +
@@ -1167,7 +1422,7 @@ func file_netpilot_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_netpilot_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_netpilot_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_netpilot_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_netpilot_v1_session_proto_goTypes = []any{
 	(SessionState)(0),                 // 0: netpilot.v1.SessionState
 	(ConnectionType)(0),               // 1: netpilot.v1.ConnectionType
@@ -1175,55 +1430,57 @@ var file_netpilot_v1_session_proto_goTypes = []any{
 	(*SessionSettings)(nil),           // 3: netpilot.v1.SessionSettings
 	(*OpenSessionRequest)(nil),        // 4: netpilot.v1.OpenSessionRequest
 	(*SessionUpdate)(nil),             // 5: netpilot.v1.SessionUpdate
-	(*SessionRelease)(nil),            // 6: netpilot.v1.SessionRelease
-	(*OpenSessionResponse)(nil),       // 7: netpilot.v1.OpenSessionResponse
-	(*ConnectSessionRequest)(nil),     // 8: netpilot.v1.ConnectSessionRequest
-	(*ConnectSessionResponse)(nil),    // 9: netpilot.v1.ConnectSessionResponse
-	(*DisconnectSessionRequest)(nil),  // 10: netpilot.v1.DisconnectSessionRequest
-	(*DisconnectSessionResponse)(nil), // 11: netpilot.v1.DisconnectSessionResponse
-	(*ChangeSessionRequest)(nil),      // 12: netpilot.v1.ChangeSessionRequest
-	(*ChangeSessionResponse)(nil),     // 13: netpilot.v1.ChangeSessionResponse
-	(*DestroySessionRequest)(nil),     // 14: netpilot.v1.DestroySessionRequest
-	(*DestroySessionResponse)(nil),    // 15: netpilot.v1.DestroySessionResponse
-	(*ListSessionsRequest)(nil),       // 16: netpilot.v1.ListSessionsRequest
-	(*SessionInfo)(nil),               // 17: netpilot.v1.SessionInfo
-	(*ListSessionsResponse)(nil),      // 18: netpilot.v1.ListSessionsResponse
-	(*Ipv4Settings)(nil),              // 19: netpilot.v1.Ipv4Settings
-	(*Ipv6Settings)(nil),              // 20: netpilot.v1.Ipv6Settings
+	(*SessionHandover)(nil),           // 6: netpilot.v1.SessionHandover
+	(*SessionRelease)(nil),            // 7: netpilot.v1.SessionRelease
+	(*OpenSessionResponse)(nil),       // 8: netpilot.v1.OpenSessionResponse
+	(*ConnectSessionRequest)(nil),     // 9: netpilot.v1.ConnectSessionRequest
+	(*ConnectSessionResponse)(nil),    // 10: netpilot.v1.ConnectSessionResponse
+	(*DisconnectSessionRequest)(nil),  // 11: netpilot.v1.DisconnectSessionRequest
+	(*DisconnectSessionResponse)(nil), // 12: netpilot.v1.DisconnectSessionResponse
+	(*ChangeSessionRequest)(nil),      // 13: netpilot.v1.ChangeSessionRequest
+	(*ChangeSessionResponse)(nil),     // 14: netpilot.v1.ChangeSessionResponse
+	(*DestroySessionRequest)(nil),     // 15: netpilot.v1.DestroySessionRequest
+	(*DestroySessionResponse)(nil),    // 16: netpilot.v1.DestroySessionResponse
+	(*ListSessionsRequest)(nil),       // 17: netpilot.v1.ListSessionsRequest
+	(*SessionInfo)(nil),               // 18: netpilot.v1.SessionInfo
+	(*ListSessionsResponse)(nil),      // 19: netpilot.v1.ListSessionsResponse
+	(*Ipv4Settings)(nil),              // 20: netpilot.v1.Ipv4Settings
+	(*Ipv6Settings)(nil),              // 21: netpilot.v1.Ipv6Settings
 }
 var file_netpilot_v1_session_proto_depIdxs = []int32{
 	2,  // 0: netpilot.v1.SessionSettings.allowed_bearers:type_name -> netpilot.v1.BearerList
 	1,  // 1: netpilot.v1.SessionSettings.connection_type:type_name -> netpilot.v1.ConnectionType
 	3,  // 2: netpilot.v1.OpenSessionRequest.settings:type_name -> netpilot.v1.SessionSettings
 	0,  // 3: netpilot.v1.SessionUpdate.state:type_name -> netpilot.v1.SessionState
-	19, // 4: netpilot.v1.SessionUpdate.ipv4:type_name -> netpilot.v1.Ipv4Settings
-	20, // 5: netpilot.v1.SessionUpdate.ipv6:type_name -> netpilot.v1.Ipv6Settings
+	20, // 4: netpilot.v1.SessionUpdate.ipv4:type_name -> netpilot.v1.Ipv4Settings
+	21, // 5: netpilot.v1.SessionUpdate.ipv6:type_name -> netpilot.v1.Ipv6Settings
 	2,  // 6: netpilot.v1.SessionUpdate.allowed_bearers:type_name -> netpilot.v1.BearerList
 	1,  // 7: netpilot.v1.SessionUpdate.connection_type:type_name -> netpilot.v1.ConnectionType
 	5,  // 8: netpilot.v1.OpenSessionResponse.update:type_name -> netpilot.v1.SessionUpdate
-	6,  // 9: netpilot.v1.OpenSessionResponse.release:type_name -> netpilot.v1.SessionRelease
-	3,  // 10: netpilot.v1.ChangeSessionRequest.settings:type_name -> netpilot.v1.SessionSettings
-	2,  // 11: netpilot.v1.SessionInfo.allowed_bearers:type_name -> netpilot.v1.BearerList
-	1,  // 12: netpilot.v1.SessionInfo.connection_type:type_name -> netpilot.v1.ConnectionType
-	0,  // 13: netpilot.v1.SessionInfo.state:type_name -> netpilot.v1.SessionState
-	17, // 14: netpilot.v1.ListSessionsResponse.sessions:type_name -> netpilot.v1.SessionInfo
-	4,  // 15: netpilot.v1.SessionService.OpenSession:input_type -> netpilot.v1.OpenSessionRequest
-	8,  // 16: netpilot.v1.SessionService.ConnectSession:input_type -> netpilot.v1.ConnectSessionRequest
-	10, // 17: netpilot.v1.SessionService.DisconnectSession:input_type -> netpilot.v1.DisconnectSessionRequest
-	12, // 18: netpilot.v1.SessionService.ChangeSession:input_type -> netpilot.v1.ChangeSessionRequest
-	14, // 19: netpilot.v1.SessionService.DestroySession:input_type -> netpilot.v1.DestroySessionRequest
-	16, // 20: netpilot.v1.SessionService.ListSessions:input_type -> netpilot.v1.ListSessionsRequest
-	7,  // 21: netpilot.v1.SessionService.OpenSession:output_type -> netpilot.v1.OpenSessionResponse
-	9,  // 22: netpilot.v1.SessionService.ConnectSession:output_type -> netpilot.v1.ConnectSessionResponse
-	11, // 23: netpilot.v1.SessionService.DisconnectSession:output_type -> netpilot.v1.DisconnectSessionResponse
-	13, // 24: netpilot.v1.SessionService.ChangeSession:output_type -> netpilot.v1.ChangeSessionResponse
-	15, // 25: netpilot.v1.SessionService.DestroySession:output_type -> netpilot.v1.DestroySessionResponse
-	18, // 26: netpilot.v1.SessionService.ListSessions:output_type -> netpilot.v1.ListSessionsResponse
-	21, // [21:27] is the sub-list for method output_type
-	15, // [15:21] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	7,  // 9: netpilot.v1.OpenSessionResponse.release:type_name -> netpilot.v1.SessionRelease
+	6,  // 10: netpilot.v1.OpenSessionResponse.handover:type_name -> netpilot.v1.SessionHandover
+	3,  // 11: netpilot.v1.ChangeSessionRequest.settings:type_name -> netpilot.v1.SessionSettings
+	2,  // 12: netpilot.v1.SessionInfo.allowed_bearers:type_name -> netpilot.v1.BearerList
+	1,  // 13: netpilot.v1.SessionInfo.connection_type:type_name -> netpilot.v1.ConnectionType
+	0,  // 14: netpilot.v1.SessionInfo.state:type_name -> netpilot.v1.SessionState
+	18, // 15: netpilot.v1.ListSessionsResponse.sessions:type_name -> netpilot.v1.SessionInfo
+	4,  // 16: netpilot.v1.SessionService.OpenSession:input_type -> netpilot.v1.OpenSessionRequest
+	9,  // 17: netpilot.v1.SessionService.ConnectSession:input_type -> netpilot.v1.ConnectSessionRequest
+	11, // 18: netpilot.v1.SessionService.DisconnectSession:input_type -> netpilot.v1.DisconnectSessionRequest
+	13, // 19: netpilot.v1.SessionService.ChangeSession:input_type -> netpilot.v1.ChangeSessionRequest
+	15, // 20: netpilot.v1.SessionService.DestroySession:input_type -> netpilot.v1.DestroySessionRequest
+	17, // 21: netpilot.v1.SessionService.ListSessions:input_type -> netpilot.v1.ListSessionsRequest
+	8,  // 22: netpilot.v1.SessionService.OpenSession:output_type -> netpilot.v1.OpenSessionResponse
+	10, // 23: netpilot.v1.SessionService.ConnectSession:output_type -> netpilot.v1.ConnectSessionResponse
+	12, // 24: netpilot.v1.SessionService.DisconnectSession:output_type -> netpilot.v1.DisconnectSessionResponse
+	14, // 25: netpilot.v1.SessionService.ChangeSession:output_type -> netpilot.v1.ChangeSessionResponse
+	16, // 26: netpilot.v1.SessionService.DestroySession:output_type -> netpilot.v1.DestroySessionResponse
+	19, // 27: netpilot.v1.SessionService.ListSessions:output_type -> netpilot.v1.ListSessionsResponse
+	22, // [22:28] is the sub-list for method output_type
+	16, // [16:22] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_netpilot_v1_session_proto_init() }
@@ -1232,10 +1489,12 @@ func file_netpilot_v1_session_proto_init() {
 		return
 	}
 	file_netpilot_v1_resources_proto_init()
+	file_netpilot_v1_session_proto_msgTypes[1].OneofWrappers = []any{}
 	file_netpilot_v1_session_proto_msgTypes[3].OneofWrappers = []any{}
-	file_netpilot_v1_session_proto_msgTypes[5].OneofWrappers = []any{
+	file_netpilot_v1_session_proto_msgTypes[6].OneofWrappers = []any{
 		(*OpenSessionResponse_Update)(nil),
 		(*OpenSessionResponse_Release)(nil),
+		(*OpenSessionResponse_Handover)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1243,7 +1502,7 @@ func file_netpilot_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_netpilot_v1_session_proto_rawDesc), len(file_netpilot_v1_session_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,15 +39,29 @@ const (
 // so does the session.
 //
 // Errors: INVALID_ARGUMENT (with a google.rpc.BadRequest naming the field) for unknown
-// bearers or connection types; NOT_FOUND for an unknown session id; PERMISSION_DENIED when
-// the caller neither owns the session nor is an administrator.
+// bearers or connection types, and for a request that is not a valid protobuf message;
+// NOT_FOUND for an unknown session id; PERMISSION_DENIED when the caller neither owns the
+// session nor is an administrator.
+//
+// Routing: each service that carries sessions gets its own routing table with its routes.
+// New connections of the session owner's processes (its socket uid) are steered through
+// the table of its session's service by a firewall mark (nftables), and with
+// source_ip_rule an ip rule sends traffic from the session's address through it too.
 type SessionServiceClient interface {
 	// Opens a session and streams its updates: first every field, then only the fields that
 	// changed, and a final release when the daemon ends the session. Nothing follows a release.
 	OpenSession(ctx context.Context, in *OpenSessionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[OpenSessionResponse], error)
-	// Asks the daemon to connect a service for this session (ConnMan Session.Connect).
+	// Asks the daemon to connect a service for this session (ConnMan Session.Connect): the
+	// best allowed service, the first allowed bearer with a connectable service, ties broken
+	// by service order. Returns at once; progress comes through the session's stream. The
+	// claim stands until DisconnectSession or the session ends: while it stands the daemon
+	// keeps an allowed service connected for the session. FAILED_PRECONDITION with reason
+	// "no-service" when no allowed service could connect; PERMISSION_DENIED when a policy
+	// forbids it.
 	ConnectSession(ctx context.Context, in *ConnectSessionRequest, opts ...grpc.CallOption) (*ConnectSessionResponse, error)
-	// Says the session no longer needs a connection (ConnMan Session.Disconnect).
+	// Says the session no longer needs a connection (ConnMan Session.Disconnect): its claim is
+	// dropped, and a service brought up only for sessions goes down once no session claims it
+	// and autoconnect does not keep it. Returns at once.
 	DisconnectSession(ctx context.Context, in *DisconnectSessionRequest, opts ...grpc.CallOption) (*DisconnectSessionResponse, error)
 	// Changes the settings of a session (ConnMan Session.Change).
 	ChangeSession(ctx context.Context, in *ChangeSessionRequest, opts ...grpc.CallOption) (*ChangeSessionResponse, error)
@@ -142,15 +156,29 @@ func (c *sessionServiceClient) ListSessions(ctx context.Context, in *ListSession
 // so does the session.
 //
 // Errors: INVALID_ARGUMENT (with a google.rpc.BadRequest naming the field) for unknown
-// bearers or connection types; NOT_FOUND for an unknown session id; PERMISSION_DENIED when
-// the caller neither owns the session nor is an administrator.
+// bearers or connection types, and for a request that is not a valid protobuf message;
+// NOT_FOUND for an unknown session id; PERMISSION_DENIED when the caller neither owns the
+// session nor is an administrator.
+//
+// Routing: each service that carries sessions gets its own routing table with its routes.
+// New connections of the session owner's processes (its socket uid) are steered through
+// the table of its session's service by a firewall mark (nftables), and with
+// source_ip_rule an ip rule sends traffic from the session's address through it too.
 type SessionServiceServer interface {
 	// Opens a session and streams its updates: first every field, then only the fields that
 	// changed, and a final release when the daemon ends the session. Nothing follows a release.
 	OpenSession(*OpenSessionRequest, grpc.ServerStreamingServer[OpenSessionResponse]) error
-	// Asks the daemon to connect a service for this session (ConnMan Session.Connect).
+	// Asks the daemon to connect a service for this session (ConnMan Session.Connect): the
+	// best allowed service, the first allowed bearer with a connectable service, ties broken
+	// by service order. Returns at once; progress comes through the session's stream. The
+	// claim stands until DisconnectSession or the session ends: while it stands the daemon
+	// keeps an allowed service connected for the session. FAILED_PRECONDITION with reason
+	// "no-service" when no allowed service could connect; PERMISSION_DENIED when a policy
+	// forbids it.
 	ConnectSession(context.Context, *ConnectSessionRequest) (*ConnectSessionResponse, error)
-	// Says the session no longer needs a connection (ConnMan Session.Disconnect).
+	// Says the session no longer needs a connection (ConnMan Session.Disconnect): its claim is
+	// dropped, and a service brought up only for sessions goes down once no session claims it
+	// and autoconnect does not keep it. Returns at once.
 	DisconnectSession(context.Context, *DisconnectSessionRequest) (*DisconnectSessionResponse, error)
 	// Changes the settings of a session (ConnMan Session.Change).
 	ChangeSession(context.Context, *ChangeSessionRequest) (*ChangeSessionResponse, error)

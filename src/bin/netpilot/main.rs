@@ -553,6 +553,32 @@ enum SessionCommand {
         /// Connection type.
         #[arg(long = "type", value_enum)]
         connection_type: Option<ConnectionTypeArg>,
+        /// Pin the session to this interface, e.g. eth1 (ConnMan AllowedInterface).
+        #[arg(long)]
+        interface: Option<String>,
+        /// What the session is for, shown in `session list` (ConnMan ContextIdentifier).
+        #[arg(long)]
+        context: Option<String>,
+        /// Route traffic from the session's address through its service (SourceIPRule).
+        #[arg(long)]
+        source_ip_rule: bool,
+        /// Never use a metered service (e.g. cellular).
+        #[arg(long)]
+        no_metered: bool,
+        /// Ask the daemon to bring a service up for the session (ConnMan Session.Connect);
+        /// it stays up while the session lasts, unless autoconnect keeps it anyway.
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Ask the daemon to connect a service for an open session.
+    Connect {
+        /// Session id.
+        id: String,
+    },
+    /// Withdraw a session's connect request.
+    Disconnect {
+        /// Session id.
+        id: String,
     },
     /// List open sessions and their owners.
     List,
@@ -889,21 +915,54 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Session(SessionCommand::Open {
             bearers,
             connection_type,
+            interface,
+            context,
+            source_ip_rule,
+            no_metered,
+            connect,
         }) => {
             let settings = pb::SessionSettings {
                 allowed_bearers: bearers.clone().map(|bearers| pb::BearerList { bearers }),
                 connection_type: connection_type
                     .map(|c| pb::ConnectionType::from(c).into())
                     .unwrap_or_default(),
+                allowed_interface: interface.clone(),
+                context_identifier: context.clone(),
+                source_ip_rule: source_ip_rule.then_some(true),
+                allow_metered: no_metered.then_some(false),
             };
             let request = pb::OpenSessionRequest {
                 settings: Some(settings),
             };
             let mut stream = sessions.open_session(request).await?.into_inner();
+            let mut first = true;
             while let Some(message) = stream.message().await? {
                 out.session_message(&message)?;
+                if std::mem::take(&mut first) && *connect {
+                    sessions
+                        .connect_session(pb::ConnectSessionRequest {
+                            session_id: message.session_id.clone(),
+                        })
+                        .await?;
+                }
             }
             Ok(())
+        }
+        Command::Session(SessionCommand::Connect { id }) => {
+            sessions
+                .connect_session(pb::ConnectSessionRequest {
+                    session_id: id.clone(),
+                })
+                .await?;
+            out.done(&format!("session {id}: connect requested"))
+        }
+        Command::Session(SessionCommand::Disconnect { id }) => {
+            sessions
+                .disconnect_session(pb::DisconnectSessionRequest {
+                    session_id: id.clone(),
+                })
+                .await?;
+            out.done(&format!("session {id}: connect request withdrawn"))
         }
         Command::Session(SessionCommand::List) => out.sessions(
             &sessions

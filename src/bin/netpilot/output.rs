@@ -724,18 +724,29 @@ impl Printer {
                     .unwrap_or_default()
                     .bearers
                     .join(",");
+                let or_dash = |v: &str| {
+                    if v.is_empty() {
+                        "-".to_string()
+                    } else {
+                        v.to_string()
+                    }
+                };
                 vec![
                     s.session_id.clone(),
                     state,
                     ct,
                     bearers,
+                    or_dash(&s.allowed_interface),
                     s.service_id.clone(),
                     s.owner.clone(),
+                    or_dash(&s.context_identifier),
                 ]
             })
             .collect();
         table(
-            &["ID", "STATE", "TYPE", "BEARERS", "SERVICE", "OWNER"],
+            &[
+                "ID", "STATE", "TYPE", "BEARERS", "IFACE", "SERVICE", "OWNER", "CONTEXT",
+            ],
             rows,
         );
         Ok(())
@@ -916,9 +927,27 @@ impl Printer {
                             .unwrap_or_default()
                     ));
                 }
+                text("allowed_interface", &u.allowed_interface, &mut fields);
+                text("context", &u.context_identifier, &mut fields);
+                for (name, v) in [
+                    ("source_ip_rule", u.source_ip_rule),
+                    ("allow_metered", u.allow_metered),
+                    ("connect", u.connect_requested),
+                ] {
+                    if let Some(v) = v {
+                        fields.push(format!("{name}={}", if v { "yes" } else { "no" }));
+                    }
+                }
                 outln!("session {}: {}", m.session_id, fields.join(" "));
             }
             Some(S::Release(r)) => outln!("session {}: released ({})", m.session_id, r.reason),
+            Some(S::Handover(h)) => outln!(
+                "session {}: handover {} -> {} ({})",
+                m.session_id,
+                h.previous_service_id,
+                h.next_service_id,
+                h.reason
+            ),
             None => {}
         }
         Ok(())

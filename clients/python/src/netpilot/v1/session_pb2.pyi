@@ -37,12 +37,20 @@ class BearerList(_message.Message):
     def __init__(self, bearers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SessionSettings(_message.Message):
-    __slots__ = ("allowed_bearers", "connection_type")
+    __slots__ = ("allowed_bearers", "connection_type", "allowed_interface", "context_identifier", "source_ip_rule", "allow_metered")
     ALLOWED_BEARERS_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_INTERFACE_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_IP_RULE_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_METERED_FIELD_NUMBER: _ClassVar[int]
     allowed_bearers: BearerList
     connection_type: ConnectionType
-    def __init__(self, allowed_bearers: _Optional[_Union[BearerList, _Mapping]] = ..., connection_type: _Optional[_Union[ConnectionType, str]] = ...) -> None: ...
+    allowed_interface: str
+    context_identifier: str
+    source_ip_rule: bool
+    allow_metered: bool
+    def __init__(self, allowed_bearers: _Optional[_Union[BearerList, _Mapping]] = ..., connection_type: _Optional[_Union[ConnectionType, str]] = ..., allowed_interface: _Optional[str] = ..., context_identifier: _Optional[str] = ..., source_ip_rule: _Optional[bool] = ..., allow_metered: _Optional[bool] = ...) -> None: ...
 
 class OpenSessionRequest(_message.Message):
     __slots__ = ("settings",)
@@ -51,7 +59,7 @@ class OpenSessionRequest(_message.Message):
     def __init__(self, settings: _Optional[_Union[SessionSettings, _Mapping]] = ...) -> None: ...
 
 class SessionUpdate(_message.Message):
-    __slots__ = ("state", "name", "bearer", "interface", "service_id", "ipv4", "ipv6", "allowed_bearers", "connection_type")
+    __slots__ = ("state", "name", "bearer", "interface", "service_id", "ipv4", "ipv6", "allowed_bearers", "connection_type", "allowed_interface", "context_identifier", "source_ip_rule", "allow_metered", "connect_requested")
     STATE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     BEARER_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +69,11 @@ class SessionUpdate(_message.Message):
     IPV6_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_BEARERS_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_INTERFACE_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_IP_RULE_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_METERED_FIELD_NUMBER: _ClassVar[int]
+    CONNECT_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     state: SessionState
     name: str
     bearer: str
@@ -70,7 +83,22 @@ class SessionUpdate(_message.Message):
     ipv6: _resources_pb2.Ipv6Settings
     allowed_bearers: BearerList
     connection_type: ConnectionType
-    def __init__(self, state: _Optional[_Union[SessionState, str]] = ..., name: _Optional[str] = ..., bearer: _Optional[str] = ..., interface: _Optional[str] = ..., service_id: _Optional[str] = ..., ipv4: _Optional[_Union[_resources_pb2.Ipv4Settings, _Mapping]] = ..., ipv6: _Optional[_Union[_resources_pb2.Ipv6Settings, _Mapping]] = ..., allowed_bearers: _Optional[_Union[BearerList, _Mapping]] = ..., connection_type: _Optional[_Union[ConnectionType, str]] = ...) -> None: ...
+    allowed_interface: str
+    context_identifier: str
+    source_ip_rule: bool
+    allow_metered: bool
+    connect_requested: bool
+    def __init__(self, state: _Optional[_Union[SessionState, str]] = ..., name: _Optional[str] = ..., bearer: _Optional[str] = ..., interface: _Optional[str] = ..., service_id: _Optional[str] = ..., ipv4: _Optional[_Union[_resources_pb2.Ipv4Settings, _Mapping]] = ..., ipv6: _Optional[_Union[_resources_pb2.Ipv6Settings, _Mapping]] = ..., allowed_bearers: _Optional[_Union[BearerList, _Mapping]] = ..., connection_type: _Optional[_Union[ConnectionType, str]] = ..., allowed_interface: _Optional[str] = ..., context_identifier: _Optional[str] = ..., source_ip_rule: _Optional[bool] = ..., allow_metered: _Optional[bool] = ..., connect_requested: _Optional[bool] = ...) -> None: ...
+
+class SessionHandover(_message.Message):
+    __slots__ = ("previous_service_id", "next_service_id", "reason")
+    PREVIOUS_SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    previous_service_id: str
+    next_service_id: str
+    reason: str
+    def __init__(self, previous_service_id: _Optional[str] = ..., next_service_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class SessionRelease(_message.Message):
     __slots__ = ("reason",)
@@ -79,14 +107,16 @@ class SessionRelease(_message.Message):
     def __init__(self, reason: _Optional[str] = ...) -> None: ...
 
 class OpenSessionResponse(_message.Message):
-    __slots__ = ("session_id", "update", "release")
+    __slots__ = ("session_id", "update", "release", "handover")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
     RELEASE_FIELD_NUMBER: _ClassVar[int]
+    HANDOVER_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     update: SessionUpdate
     release: SessionRelease
-    def __init__(self, session_id: _Optional[str] = ..., update: _Optional[_Union[SessionUpdate, _Mapping]] = ..., release: _Optional[_Union[SessionRelease, _Mapping]] = ...) -> None: ...
+    handover: SessionHandover
+    def __init__(self, session_id: _Optional[str] = ..., update: _Optional[_Union[SessionUpdate, _Mapping]] = ..., release: _Optional[_Union[SessionRelease, _Mapping]] = ..., handover: _Optional[_Union[SessionHandover, _Mapping]] = ...) -> None: ...
 
 class ConnectSessionRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -135,20 +165,30 @@ class ListSessionsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class SessionInfo(_message.Message):
-    __slots__ = ("session_id", "owner", "allowed_bearers", "connection_type", "state", "service_id")
+    __slots__ = ("session_id", "owner", "allowed_bearers", "connection_type", "state", "service_id", "context_identifier", "allowed_interface", "source_ip_rule", "allow_metered", "connect_requested")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_BEARERS_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_TYPE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_INTERFACE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_IP_RULE_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_METERED_FIELD_NUMBER: _ClassVar[int]
+    CONNECT_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     owner: str
     allowed_bearers: BearerList
     connection_type: ConnectionType
     state: SessionState
     service_id: str
-    def __init__(self, session_id: _Optional[str] = ..., owner: _Optional[str] = ..., allowed_bearers: _Optional[_Union[BearerList, _Mapping]] = ..., connection_type: _Optional[_Union[ConnectionType, str]] = ..., state: _Optional[_Union[SessionState, str]] = ..., service_id: _Optional[str] = ...) -> None: ...
+    context_identifier: str
+    allowed_interface: str
+    source_ip_rule: bool
+    allow_metered: bool
+    connect_requested: bool
+    def __init__(self, session_id: _Optional[str] = ..., owner: _Optional[str] = ..., allowed_bearers: _Optional[_Union[BearerList, _Mapping]] = ..., connection_type: _Optional[_Union[ConnectionType, str]] = ..., state: _Optional[_Union[SessionState, str]] = ..., service_id: _Optional[str] = ..., context_identifier: _Optional[str] = ..., allowed_interface: _Optional[str] = ..., source_ip_rule: _Optional[bool] = ..., allow_metered: _Optional[bool] = ..., connect_requested: _Optional[bool] = ...) -> None: ...
 
 class ListSessionsResponse(_message.Message):
     __slots__ = ("sessions",)

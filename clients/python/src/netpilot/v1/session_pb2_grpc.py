@@ -30,8 +30,14 @@ class SessionServiceStub:
     so does the session.
 
     Errors: INVALID_ARGUMENT (with a google.rpc.BadRequest naming the field) for unknown
-    bearers or connection types; NOT_FOUND for an unknown session id; PERMISSION_DENIED when
-    the caller neither owns the session nor is an administrator.
+    bearers or connection types, and for a request that is not a valid protobuf message;
+    NOT_FOUND for an unknown session id; PERMISSION_DENIED when the caller neither owns the
+    session nor is an administrator.
+
+    Routing: each service that carries sessions gets its own routing table with its routes.
+    New connections of the session owner's processes (its socket uid) are steered through
+    the table of its session's service by a firewall mark (nftables), and with
+    source_ip_rule an ip rule sends traffic from the session's address through it too.
     """
 
     def __init__(self, channel):
@@ -77,8 +83,14 @@ class SessionServiceServicer:
     so does the session.
 
     Errors: INVALID_ARGUMENT (with a google.rpc.BadRequest naming the field) for unknown
-    bearers or connection types; NOT_FOUND for an unknown session id; PERMISSION_DENIED when
-    the caller neither owns the session nor is an administrator.
+    bearers or connection types, and for a request that is not a valid protobuf message;
+    NOT_FOUND for an unknown session id; PERMISSION_DENIED when the caller neither owns the
+    session nor is an administrator.
+
+    Routing: each service that carries sessions gets its own routing table with its routes.
+    New connections of the session owner's processes (its socket uid) are steered through
+    the table of its session's service by a firewall mark (nftables), and with
+    source_ip_rule an ip rule sends traffic from the session's address through it too.
     """
 
     def OpenSession(self, request, context):
@@ -90,14 +102,22 @@ class SessionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ConnectSession(self, request, context):
-        """Asks the daemon to connect a service for this session (ConnMan Session.Connect).
+        """Asks the daemon to connect a service for this session (ConnMan Session.Connect): the
+        best allowed service, the first allowed bearer with a connectable service, ties broken
+        by service order. Returns at once; progress comes through the session's stream. The
+        claim stands until DisconnectSession or the session ends: while it stands the daemon
+        keeps an allowed service connected for the session. FAILED_PRECONDITION with reason
+        "no-service" when no allowed service could connect; PERMISSION_DENIED when a policy
+        forbids it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DisconnectSession(self, request, context):
-        """Says the session no longer needs a connection (ConnMan Session.Disconnect).
+        """Says the session no longer needs a connection (ConnMan Session.Disconnect): its claim is
+        dropped, and a service brought up only for sessions goes down once no session claims it
+        and autoconnect does not keep it. Returns at once.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -170,8 +190,14 @@ class SessionService:
     so does the session.
 
     Errors: INVALID_ARGUMENT (with a google.rpc.BadRequest naming the field) for unknown
-    bearers or connection types; NOT_FOUND for an unknown session id; PERMISSION_DENIED when
-    the caller neither owns the session nor is an administrator.
+    bearers or connection types, and for a request that is not a valid protobuf message;
+    NOT_FOUND for an unknown session id; PERMISSION_DENIED when the caller neither owns the
+    session nor is an administrator.
+
+    Routing: each service that carries sessions gets its own routing table with its routes.
+    New connections of the session owner's processes (its socket uid) are steered through
+    the table of its session's service by a firewall mark (nftables), and with
+    source_ip_rule an ip rule sends traffic from the session's address through it too.
     """
 
     @staticmethod
