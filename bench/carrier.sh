@@ -165,8 +165,9 @@ for rep in $(seq 0 "$reps"); do
   told=$(wait_line "$out/session" SESSION_STATE_DISCONNECTED "$down")
   echo "$rep $(ms "$up" "$ready") $(ms "$up" "$online") $(ms "$down" "$idle") $(ms "$down" "$told")" >>"$out/cycles"
   sleep 1.5
+  if ((rep == 0)); then read -r _ _ _ cpu_from <<<"$(sample)"; fi # CPU of the reconnects
 done
-read -r rss_cycles anon_cycles file_cycles _ <<<"$(sample)"
+read -r rss_cycles anon_cycles file_cycles cpu_to <<<"$(sample)"
 
 ip -n "$peer" link set peer0 up
 wait_line "$out/states" MANAGER_STATE_ONLINE "$EPOCHREALTIME" >/dev/null
@@ -202,6 +203,9 @@ row() { # NAME OURS THEIRS
   row "carrier down (cmd) -> session told (ConnMan: idle)" "$(ours 5)" "$(theirs 'B6 cmd->Manager State idle')"
   row "RSS after start-up" "$rss_start" "$(their_rss startup_idle)"
   row "RSS after $reps cycles" "$rss_cycles" "$(their_rss "after_${reps}_cycles")"
+  row "CPU per reconnect + disconnect cycle (ms)" \
+    "$(awk -v a="$cpu_from" -v b="$cpu_to" -v n="$reps" 'BEGIN { printf "%.1f", (b - a) / n }')" \
+    "$(awk -F, -v w="cycles_$reps" -v n="$reps" '$1 == w { printf "%.1f", $4 / n }' "$out/connman/connman_cpu.csv")"
   row "CPU over ${idle_secs} s idle, no carrier (ms)" "$(our_cpu idle_no_carrier 2)" "$(their_cpu idle_no_carrier 4)"
   row "CPU over ${idle_secs} s idle, connected (ms)" "$(our_cpu idle_connected 2)" "$(their_cpu idle_connected 4)"
   echo
