@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    eventually, next, peer_script, read_until, wait_service, watch, within, Daemon, Netns, Peer,
-    Testbed,
+    eventually, next, peer_script, read_until, wait_for_log, wait_service, watch, within, Daemon,
+    Netns, Peer, Testbed,
 };
 use netpilot::pb;
 use pb::open_session_response::Event as SessionEvent;
@@ -370,6 +370,27 @@ async fn sigterm_releases_every_session_and_exits_zero() {
         status.success(),
         "netpilotd exit status {status}:\n{}",
         daemon.log()
+    );
+}
+
+/// A device that never steers a session needs no nftables: without `nft` the start-up
+/// clean-up of the session routing table has nothing to remove and is not retried.
+#[tokio::test]
+async fn without_nft_and_sessions_the_daemon_needs_no_nftables() {
+    let bed = Testbed::new();
+    // A PATH with `ip` (the harness runs `ip netns exec`) and nothing else.
+    let bin = tempfile::tempdir().expect("tempdir");
+    let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("ip(8)");
+    std::os::unix::fs::symlink(ip, bin.path().join("ip")).expect("symlink ip");
+    let path = ("PATH", bin.path().display().to_string());
+    let daemon = Daemon::start_with(&bed.host, "", "file", &[path], &[]).await;
+    let log = wait_for_log(&daemon, "no nft to run: nothing to clean up").await;
+    assert!(
+        !log.contains("steer session owners' traffic"),
+        "a missing nft must not be retried while nothing is steered:\n{log}"
     );
 }
 

@@ -293,12 +293,24 @@ impl Steerer {
         let ruleset = nft_ruleset(plan);
         if self.nft_applied.as_ref() != Some(&ruleset) {
             match apply_nft(plan.config.nft, &ruleset).await {
+                Ok(()) if plan.tables.is_empty() => {
+                    tracing::debug!("nftables table inet {NFT_TABLE} absent");
+                    self.nft_applied = Some(ruleset);
+                }
                 Ok(()) => {
                     tracing::info!(
                         owners = plan.owners.len(),
                         tables = plan.tables.len(),
                         "nftables table inet {NFT_TABLE} set"
                     );
+                    self.nft_applied = Some(ruleset);
+                }
+                // Without nft there is no table of ours to remove: a device that never
+                // steers a session does not need nftables.
+                Err(SteerError::NftSpawn { source, .. })
+                    if plan.tables.is_empty() && source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    tracing::debug!("no {} to run: nothing to clean up", plan.config.nft);
                     self.nft_applied = Some(ruleset);
                 }
                 Err(e) => {
