@@ -392,3 +392,52 @@ async fn a_deprecated_ipv6_address_does_not_make_an_interface_ready() {
     })
     .await;
 }
+
+/// `netpilot watch | head -1`: when the reader of its output has gone, the CLI ends at its
+/// next write with status 141 (a shell's SIGPIPE status), not with a panic.
+#[tokio::test]
+async fn the_cli_ends_quietly_when_its_reader_has_gone() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    let bed = Testbed::new();
+    bed.veth("veth0", "peer0");
+    let daemon = Daemon::start(&bed.host, "", &[]).await;
+    let socket = daemon.socket.display().to_string();
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_netpilot"))
+        .args(["--socket", &socket, "--json", "watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn netpilot watch");
+    let stdout = cli.stdout.take().expect("stdout");
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map(|_| line)
+        // The reader, and with it the pipe's only read end, is dropped here.
+    });
+    let first = common::within("the snapshot line", first)
+        .await
+        .expect("reader task")
+        .expect("read the snapshot");
+    assert!(first.contains("snapshot"), "{first}");
+    // An event makes the CLI write again, into a pipe nobody reads.
+    bed.host
+        .ip(&["addr", "add", "198.18.9.2/24", "dev", "veth0"]);
+    let out = common::within(
+        "netpilot watch to end",
+        tokio::task::spawn_blocking(move || cli.wait_with_output()),
+    )
+    .await
+    .expect("wait task")
+    .expect("wait for netpilot");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(141),
+        "{:?} {stderr}",
+        out.status.signal()
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
