@@ -44,6 +44,7 @@ impl Manager {
                 available,
             } => self.on_technology(kind, present, available),
             tech::Event::ScanDone { token, error } => self.on_scan_done(token, error),
+            tech::Event::Batch(events) => events.into_iter().for_each(|e| self.on_backend(e)),
         }
     }
 

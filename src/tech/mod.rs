@@ -55,6 +55,10 @@ pub enum Event {
         /// They can be used now (wpa_supplicant answers).
         available: bool,
     },
+    /// Several events that belong together (a radio's list of networks after a scan or
+    /// power-on), taken in by the engine as one input so that it never decides on half of
+    /// the list.
+    Batch(Vec<Event>),
     /// A scan asked for with [`wifi::Request::Scan`] has finished.
     ScanDone {
         /// Which scan.

@@ -747,6 +747,10 @@ pub fn preferred_known_network_wins() {
             target: Some(pb::move_service_request::Target::Before(home.id.clone())),
         }))
         .expect("move office before home");
+    // The first Wi-Fi service to reach ready (or online at once) after the power cycle, from
+    // the event stream: a poll could miss a short ready, or see np-home still online from
+    // before the cycle.
+    let (_, mut events) = station.rt.block_on(crate::common::watch(&mut manager));
     for on in [false, true] {
         station
             .rt
@@ -757,16 +761,35 @@ pub fn preferred_known_network_wins() {
             }))
             .expect("power");
     }
-    let joined = station.rt.block_on(wait_service(
-        &mut manager,
+    let seen = station.rt.block_on(crate::common::read_until(
+        &mut events,
         "a known network rejoined",
-        SLOW,
-        |s| s.r#type() == pb::TechnologyType::Wifi && s.state() == pb::ServiceState::Ready,
+        |e| joined_wifi(e, &[&home.id, &office.id]).is_some(),
     ));
+    let joined = seen
+        .last()
+        .and_then(|e| joined_wifi(e, &[&home.id, &office.id]));
     assert_eq!(
-        joined.name, "np-office",
+        joined,
+        Some(office.id.as_str()),
         "the user's preference, not the stronger signal"
     );
+}
+
+/// The service of `ids` that an event shows reaching ready or online.
+fn joined_wifi<'a>(e: &'a pb::WatchManagerResponse, ids: &[&str]) -> Option<&'a str> {
+    match &e.event {
+        Some(pb::watch_manager_response::Event::ServiceStateChanged(c))
+            if ids.contains(&c.service_id.as_str())
+                && matches!(
+                    c.state(),
+                    pb::ServiceState::Ready | pb::ServiceState::Online
+                ) =>
+        {
+            Some(c.service_id.as_str())
+        }
+        _ => None,
+    }
 }
 
 /// RemoveService (forget) deletes the stored passphrase and wpa_supplicant's network.

@@ -786,13 +786,18 @@ impl Backend {
             }
         }
         let before = std::mem::replace(&mut d.announced, now.clone());
-        for id in before.keys().filter(|id| !now.contains_key(*id)) {
-            self.emit(Event::ServiceGone(id.clone())).await;
-        }
-        for (id, info) in now {
-            if before.get(&id) != Some(&info) {
-                self.emit(Event::Service(info)).await;
-            }
+        let mut changes: Vec<Event> = before
+            .keys()
+            .filter(|id| !now.contains_key(*id))
+            .map(|id| Event::ServiceGone(id.clone()))
+            .collect();
+        changes.extend(
+            now.into_iter()
+                .filter(|(id, info)| before.get(id) != Some(info))
+                .map(|(_, info)| Event::Service(info)),
+        );
+        if !changes.is_empty() {
+            self.emit(Event::Batch(changes)).await;
         }
     }
 
