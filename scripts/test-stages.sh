@@ -3,7 +3,8 @@
 # then prints a table (result, time, tests counted per stage) and one line over every test
 # runner, alone on its line:
 #   tests: N passed, M failed[, K skipped]
-# and exits non-zero when any stage failed.
+# and exits non-zero when any stage failed. Under the table it names each failed test (at most
+# 40), so the tail of a CI log says what to look at.
 #
 # Counts come from the runners' own closing lines:
 #   cargo test and the hwsim harness  "test result: ok. N passed; M failed; K ignored; …"
@@ -52,6 +53,19 @@ count() {
   ' "$1"
 }
 
+# "STAGE: TEST" for each failed test named in one stage's log.
+failures() {
+  awk -v stage="$2" '
+    function name(n) { if (!(n in seen)) { seen[n] = 1; print stage ": " n } }
+    /^ +Running [^ ]+ \(/ { bin = $2 " "; next }
+    /^test .* \.\.\. FAILED$/ { sub(/^test /, ""); sub(/ \.\.\. FAILED$/, ""); name(bin $0); next }
+    /^---- .* stdout ----$/ { sub(/^---- /, ""); sub(/ stdout ----$/, ""); name(bin $0); next }
+    /^FAILED [^ ]+/ { name($2); next }
+    /^ *--- FAIL: / { name($3); next }
+    /^\[  FAILED  \] [^ ]+\.[^ ]+/ { name($4); next }
+  ' "$1"
+}
+
 pid=""
 stop() {
   [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid"
@@ -60,7 +74,7 @@ stop() {
 }
 trap stop INT TERM
 
-rows=() total_p=0 total_f=0 total_s=0 failed_stages=()
+rows=() total_p=0 total_f=0 total_s=0 failed_stages=() failed_tests=()
 for stage in "$@"; do
   log=$logs/$stage.log
   printf '\n==== stage %s ====\n' "$stage"
@@ -82,6 +96,7 @@ for stage in "$@"; do
     result=FAILED
     ((status == 124 || status == 137)) && result="STOPPED after ${limit}s"
     failed_stages+=("$stage")
+    mapfile -t -O "${#failed_tests[@]}" failed_tests < <(failures "$log" "$stage")
     if ((f == 0)); then
       f=1
       echo "test-stages: $stage failed (exit $status) with no failed test counted: counted as one" >&2
@@ -96,6 +111,11 @@ printf '%-22s %-22s %7s %7s %7s %7s\n' stage result time passed failed skipped
 printf '%s\n' "${rows[@]}"
 if ((${#failed_stages[@]})); then
   printf 'failed stages: %s (logs in %s/)\n' "${failed_stages[*]}" "$logs"
+  if ((${#failed_tests[@]})); then
+    echo 'failed tests:'
+    printf '  %s\n' "${failed_tests[@]:0:40}"
+    ((${#failed_tests[@]} > 40)) && echo "  ... and $((${#failed_tests[@]} - 40)) more"
+  fi
 fi
 skipped=""
 ((total_s)) && skipped=", $total_s skipped"

@@ -1604,20 +1604,28 @@ async fn secrets_never_reach_a_log_or_an_api_response() {
         })
         .await
         .expect("disconnect");
-    // They are stored, for the next connect, in files only root may read.
+    // They are stored, for the next connect, in files only root may read. The store writes
+    // on its own task after the service is ready, so the file may come a little later.
     use std::os::unix::fs::PermissionsExt;
-    let mut stored = false;
-    for (path, contents) in state_files(daemon.dir.path()) {
-        if String::from_utf8_lossy(&contents).contains(right) {
-            stored = true;
-            let mode = std::fs::metadata(&path).expect("file").permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600, "{path}");
-        }
+    let holding_password = || {
+        state_files(daemon.dir.path())
+            .into_iter()
+            .filter(|(_, contents)| String::from_utf8_lossy(contents).contains(right))
+            .map(|(path, _)| path)
+            .collect::<Vec<_>>()
+    };
+    eventually(
+        "the agent's password is stored for the next connect",
+        || {
+            let stored = !holding_password().is_empty();
+            async move { stored }
+        },
+    )
+    .await;
+    for path in holding_password() {
+        let mode = std::fs::metadata(&path).expect("file").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{path}");
     }
-    assert!(
-        stored,
-        "the agent's password was stored for the next connect"
-    );
 
     // Then a wrong password with every other secret field set too. (Whether the port
     // authenticates again at once is wpa_supplicant's business: the wire may still be

@@ -211,13 +211,13 @@ mod tests {
         }
     }
 
-    /// Writes the request seeds (`fuzz/corpus/api_request/seed-*`); run by hand when the
-    /// protos change: `cargo test --lib api::fuzz::tests::write_request_seeds -- --ignored`.
+    /// The request seeds (`fuzz/corpus/api_request/seed-*`) are these messages, encoded with
+    /// the current protos. After a proto change, rewrite them with
+    /// `NETPILOT_WRITE_SEEDS=1 cargo test --lib api::fuzz::tests::request_seeds_match_the_protos`.
     #[test]
-    #[ignore]
-    fn write_request_seeds() {
+    fn request_seeds_match_the_protos() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/api_request");
-        std::fs::create_dir_all(&dir).expect("dir");
+        let write = std::env::var_os("NETPILOT_WRITE_SEEDS").is_some();
         let seeds: Vec<(&str, u8, Vec<u8>)> = vec![
             (
                 "open-session",
@@ -356,10 +356,20 @@ mod tests {
                 .encode_to_vec(),
             ),
         ];
+        let mut stale = Vec::new();
         for (name, kind, bytes) in seeds {
+            let path = dir.join(format!("seed-{name}"));
             let mut data = vec![kind];
             data.extend(bytes);
-            std::fs::write(dir.join(format!("seed-{name}")), data).expect("write");
+            if write {
+                std::fs::write(&path, data).expect("write seed");
+            } else if std::fs::read(&path).ok().as_deref() != Some(data.as_slice()) {
+                stale.push(path.display().to_string());
+            }
         }
+        assert!(
+            stale.is_empty(),
+            "request seeds differ from the protos: {stale:?}; rewrite them with NETPILOT_WRITE_SEEDS=1"
+        );
     }
 }
