@@ -463,6 +463,53 @@ async fn wrong_password_fails_auth_failed_and_stops() {
     assert!(!port.daemon.log().contains("not-the-password"));
 }
 
+/// A port that was authorized keeps nothing of it past a disconnect: connecting again with a
+/// wrong password fails `auth-failed`, and never reads ready on the old authorization.
+#[tokio::test]
+async fn wrong_password_after_a_disconnect_fails() {
+    let port = Port::start(false).await;
+    port.wait("the port's 802.1X service", is_8021x).await;
+    let service = port.connect(Some(peap(PASSWORD))).await.expect("connect");
+    assert!(ready(&service), "{service:#?}");
+
+    let mut manager = port.daemon.manager().await;
+    manager
+        .disconnect_service(pb::DisconnectServiceRequest {
+            service_id: port.id.clone(),
+        })
+        .await
+        .expect("disconnect");
+    port.wait("idle after the disconnect", |s| {
+        s.state() == pb::ServiceState::Idle
+    })
+    .await;
+    // The authenticator was told (EAPOL-Logoff): it does not keep the port open for a
+    // device that left it.
+    let logoff = Instant::now();
+    while !port.hostapd.log().contains("received EAPOL-Logoff") {
+        assert!(
+            logoff.elapsed() < SLOW,
+            "no EAPOL-Logoff after the disconnect:\n{}",
+            port.hostapd.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let starts = port.eap_starts();
+    let err = port
+        .connect(Some(peap("not-the-password")))
+        .await
+        .expect_err("a wrong password must not connect, also on a port authorized before");
+    let info = err.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.reason, "auth-failed", "{err:?}");
+    assert!(port.eap_starts() > starts, "{}", port.hostapd.log());
+    let service = port.service().await;
+    assert_eq!(
+        (service.state(), service.error.as_str()),
+        (pb::ServiceState::Failure, "auth-failed")
+    );
+}
+
 #[tokio::test]
 async fn eap_tls_from_eap_config() {
     let port = Port::start(false).await;

@@ -1627,9 +1627,8 @@ async fn secrets_never_reach_a_log_or_an_api_response() {
         assert_eq!(mode, 0o600, "{path}");
     }
 
-    // Then a wrong password with every other secret field set too. (Whether the port
-    // authenticates again at once is wpa_supplicant's business: the wire may still be
-    // authorized from before. What matters here is where the values go.)
+    // Then a wrong password with every other secret field set too. (How it fails is
+    // tests/ieee8021x.rs's business; what matters here is where the values go.)
     let outcome = manager
         .connect_service(pb::ConnectServiceRequest {
             service_id: id.clone(),

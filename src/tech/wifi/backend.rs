@@ -41,6 +41,10 @@ use crate::tech::{Event, ServiceInfo};
 const SCAN_MIN: Duration = Duration::from_secs(3);
 /// Longest background scan delay (ConnMan).
 const SCAN_MAX: Duration = Duration::from_secs(300);
+/// How often a port sends EAPOL-Start while no authenticator answers (IEEE 802.1X-2004
+/// startPeriod, 30 s by default). An authenticator ignores them for a while after a logoff
+/// or a failure (hostapd: 5 s); at 30 s the next one would come after most connects' deadline.
+const EAPOL_START_PERIOD: Duration = Duration::from_secs(5);
 /// How long a network is looked for on its known channels before every channel is scanned.
 const QUICK_WINDOW: Duration = Duration::from_secs(10);
 /// Pause between two quick scans for a network not found (a one-channel active scan takes
@@ -503,8 +507,19 @@ impl Backend {
             return;
         }
         let Some(t) = d.target.take() else { return };
+        let authorized_port = t.connected && !d.is_radio();
+        if authorized_port {
+            if let Err(e) = d.supplicant.logoff().await {
+                tracing::warn!(service = %id, error = %display_chain(&e), "802.1X logoff");
+            }
+        }
         if let Err(e) = d.supplicant.disable_network(t.net).await {
             tracing::warn!(service = %id, error = %display_chain(&e), "disable the network");
+        }
+        if authorized_port {
+            if let Err(e) = d.supplicant.logon().await {
+                tracing::warn!(service = %id, error = %display_chain(&e), "802.1X logon after the logoff");
+            }
         }
         tracing::info!(service = %id, device = %d.name(), "disconnected");
         d.scan_delay = SCAN_MIN;
@@ -739,6 +754,12 @@ impl Backend {
             }
             d.scan_delay = SCAN_MIN;
             d.next_scan = powered.then(Instant::now);
+        } else if let Err(e) = d
+            .supplicant
+            .set_eapol_start_period(EAPOL_START_PERIOD)
+            .await
+        {
+            tracing::warn!(device = %d.name(), error = %display_chain(&e), "set the EAPOL-Start period");
         }
         let port_request = d.port_request.clone();
         self.refresh(ifindex).await;
@@ -876,7 +897,9 @@ impl Backend {
                     "AUTH_FAILED" => ServiceError::AuthFailed,
                     _ => return,
                 };
-                let Some(t) = d.target.as_ref().filter(|t| t.net == id) else {
+                // A port counts its EAP failures instead (its retry disables the network,
+                // which wpa_supplicant reports as this too).
+                let Some(t) = d.target.as_ref().filter(|t| t.net == id && d.is_radio()) else {
                     return;
                 };
                 // Counted here: re-selecting the network resets wpa_supplicant's count.
@@ -900,9 +923,21 @@ impl Backend {
                     return;
                 }
                 d.failures += 1;
+                let net = t.net;
                 tracing::info!(service = %target, attempt = d.failures, of = max, "802.1X authentication failed");
                 if d.failures >= max {
                     self.give_up(ifindex, ServiceError::AuthFailed).await;
+                } else {
+                    // Left alone, wpa_supplicant holds the port for heldPeriod (IEEE
+                    // 802.1X-2004 8.2.11: 60 s), past any connect's deadline; selecting the
+                    // network again alone does not leave HELD, disabling it first does.
+                    let retry = match d.supplicant.disable_network(net).await {
+                        Ok(()) => d.supplicant.select_network(net).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = retry {
+                        tracing::warn!(service = %target, error = %display_chain(&e), "802.1X: start the next attempt");
+                    }
                 }
             }
             WpaEvent::NetworkNotFound => {

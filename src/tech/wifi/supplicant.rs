@@ -1707,6 +1707,31 @@ impl Supplicant {
         self.ok("DISCONNECT").await
     }
 
+    /// `LOGOFF`: on a wired port, sends EAPOL-Logoff (IEEE 802.1X-2004 8.2.11, the
+    /// supplicant's userLogoff) so that the authenticator closes the port now; wpa_supplicant
+    /// authenticates nothing until [`Self::logon`].
+    pub async fn logoff(&self) -> Result<(), SupplicantError> {
+        self.ok("LOGOFF").await
+    }
+
+    /// `LOGON`: ends a [`Self::logoff`].
+    pub async fn logon(&self) -> Result<(), SupplicantError> {
+        self.ok("LOGON").await
+    }
+
+    /// `SET EAPOL::startPeriod <s>`: seconds between EAPOL-Starts while no authenticator
+    /// answers (IEEE 802.1X-2004 8.2.11; 30 by default).
+    pub async fn set_eapol_start_period(
+        &self,
+        period: std::time::Duration,
+    ) -> Result<(), SupplicantError> {
+        self.ok(&format!(
+            "SET EAPOL::startPeriod {}",
+            period.as_secs().max(1)
+        ))
+        .await
+    }
+
     /// `RECONNECT`.
     pub async fn reconnect(&self) -> Result<(), SupplicantError> {
         self.ok("RECONNECT").await
