@@ -7,7 +7,8 @@
 #             session with few and with many open (examples/session_bench.rs);
 #   RPC       ListServices with 10 and 500 Ethernet links (veth pairs), requests per second and
 #             p99 from ghz, against ConnMan's Manager.GetServices over D-Bus on the same links
-#             (a sequential client and ghz with one connection at the same concurrency);
+#             (a sequential client and ghz with one connection at the same concurrency), and
+#             the server's CPU time per call (netpilotd; connmand plus the bus daemon);
 #   start-up  netpilotd start to serving (the API answers) with 2 and 200 links.
 #
 # Usage: bench/sessions.sh [--quick] [--no-connman] [--only startup|fanout|rpc]   (root; `make
@@ -40,7 +41,9 @@ daemon=$root/target/release/netpilotd
 cli=$root/target/release/netpilot
 client=$root/target/release/examples/session_bench
 ghz=$tools/bin/ghz
-for f in "$daemon" "$cli" "$client"; do
+needed=("$daemon" "$cli")
+part fanout && needed+=("$client")
+for f in "${needed[@]}"; do
   [ -x "$f" ] || { echo "bench: $f missing: run \`make bench\`" >&2; exit 1; }
 done
 [ -x "$ghz" ] || { echo "bench: $ghz missing: run \`make deps\`" >&2; exit 1; }
@@ -170,6 +173,7 @@ EOF
   rm -f "$out/cm/bus.sock"
   dbus-daemon --config-file="$out/cm/bus.conf" --nofork --nopidfile --nosyslog >"$out/cm/dbus.log" 2>&1 &
   pids+=($!)
+  local bus=$!
   for _ in $(seq 100); do [ -S "$out/cm/bus.sock" ] && break; sleep 0.05; done
   printf '[General]\nPreferredTechnologies=ethernet\n' >"$out/cm/main.conf"
   printf 'nameserver 127.0.0.1\n' >"$out/cm/resolv.conf"
@@ -183,12 +187,17 @@ EOF
     "$out/cm/state" "$out/cm/run" "$out/cm/resolv.conf" "$out/cm/main.conf" \
     >"$out/cm/connmand.log" 2>&1 &
   pids+=($!)
+  # ip netns exec, unshare and sh exec one another: this pid becomes connmand's.
+  local connmand=$!
   # The distribution's python3 (python3-dbus), not one a version manager put first on PATH.
   local py=/usr/bin/python3
   [ -x "$py" ] || py=python3
   DBUS_SYSTEM_BUS_ADDRESS="unix:path=$out/cm/bus.sock" "$py" "$root/bench/dbus_rate.py" \
-    --services "$n" --requests "$requests"
+    --services "$n" --requests "$requests" --server-pids "$bus,$connmand"
 }
+
+# User plus system CPU time of a process, in clock ticks (proc(5) fields 14, 15).
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 
 rpc=()
 part rpc && echo "== ListServices ($requests requests per run)"
@@ -198,15 +207,23 @@ part rpc && for n in 10 500; do
   until serving; do sleep 0.01; done
   # One JSON document on one line: count the ids, not the lines.
   until [ "$(ip netns exec "$ns" "$cli" --socket "$out/netpilot.sock" services --json 2>/dev/null | grep -o '"id"' | wc -l)" -ge "$n" ]; do sleep 0.05; done
+  # The links' own events (IPv6 link-local addresses after DAD) come for a few seconds more:
+  # measure once the daemon has used no CPU for a second (30 s at most).
+  for _ in $(seq 30); do
+    t0=$(cpu_ticks "$pid"); sleep 1
+    [ "$(cpu_ticks "$pid")" = "$t0" ] && break
+  done
   for c in 1 8; do
+    t0=$(cpu_ticks "$pid")
     ip netns exec "$ns" "$ghz" --insecure --proto "$root/proto/netpilot/v1/manager.proto" \
       --import-paths "$root/proto" --call netpilot.v1.ManagerService.ListServices \
       -n "$requests" -c "$c" --connections 1 --format json -o "$out/ghz-$n-$c.json" \
       "unix://$out/netpilot.sock" >/dev/null
+    cpu=$((($(cpu_ticks "$pid") - t0) * 1000000 / $(getconf CLK_TCK) / requests))
     rps=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('%.0f' % r['rps'])" "$out/ghz-$n-$c.json")
     p99=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('%.2f' % ([d['latency'] for d in r['latencyDistribution'] if d['percentage']==99][0]/1e6))" "$out/ghz-$n-$c.json")
-    echo "  netpilotd, $n services, concurrency $c: $rps req/s, p99 $p99 ms"
-    rpc+=("np:$n:$c:$rps:$p99")
+    echo "  netpilotd, $n services, concurrency $c: $rps req/s, p99 $p99 ms, server CPU $cpu us per call"
+    rpc+=("np:$n:$c:$rps:$p99:$cpu")
   done
   stop
   if ((connman)); then
