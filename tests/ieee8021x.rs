@@ -522,29 +522,21 @@ async fn eap_tls_from_eap_config() {
         domain_match: "np.test".into(),
         ..Default::default()
     };
-    let mut manager = port.daemon.manager().await;
-    let updated = manager
-        .update_service(pb::UpdateServiceRequest {
-            service: Some(pb::Service {
-                id: port.id.clone(),
-                eap_config: Some(eap.clone()),
-                ..Default::default()
-            }),
-            update_mask: Some(pbjson_types::FieldMask {
-                paths: vec!["eap_config".into()],
-            }),
-        })
-        .await
-        .expect("UpdateService eap_config")
-        .into_inner()
-        .service
-        .expect("service");
+    // Set as a user would, with the CLI (UpdateService with the eap_config mask).
+    let socket = port.daemon.socket.display().to_string();
+    let cli = env!("CARGO_BIN_EXE_netpilot");
+    #[rustfmt::skip]
+    common::run(cli, &[
+        "--socket", &socket, "config", &port.id, "--eap", "tls",
+        "--ca-cert", &eap.ca_cert, "--client-cert", &eap.client_cert,
+        "--private-key", &eap.private_key, "--domain-match", &eap.domain_match,
+    ]);
     // An unset phase 2 reads back as MSCHAPv2 (the proto's default); TLS has none.
     let eap = pb::EapSettings {
         phase2: pb::EapPhase2::Mschapv2.into(),
         ..eap
     };
-    assert_eq!(updated.eap_config.as_ref(), Some(&eap));
+    assert_eq!(port.service().await.eap_config.as_ref(), Some(&eap));
 
     let service = port
         .connect(Some(pb::Credentials {
@@ -564,6 +556,12 @@ async fn eap_tls_from_eap_config() {
     let service = port.wait("identity stored", |s| s.identity_set).await;
     assert!(!service.password_set);
     assert_eq!(service.eap_config.as_ref(), Some(&eap));
+
+    common::run(
+        cli,
+        &["--socket", &socket, "config", &port.id, "--eap", "clear"],
+    );
+    assert_eq!(port.service().await.eap_config, None, "--eap clear");
 }
 
 #[tokio::test]

@@ -348,6 +348,73 @@ struct ConfigArgs {
     /// Connect on its own when possible.
     #[arg(long)]
     autoconnect: Option<OnOff>,
+    /// IEEE 802.1X method (the options below go with it and replace every 802.1X
+    /// setting); clear removes them. Identity and password are credentials: give them to
+    /// `connect` or an agent.
+    #[arg(long)]
+    eap: Option<EapArg>,
+    /// Inner authentication of peap (mschapv2, gtc) or ttls (also pap); default mschapv2.
+    #[arg(long, requires = "eap")]
+    phase2: Option<Phase2Arg>,
+    /// PEM file of the CA that signs the authentication server's certificate.
+    #[arg(long, requires = "eap")]
+    ca_cert: Option<String>,
+    /// The server certificate must name this domain (or a subdomain of it).
+    #[arg(long, requires = "eap")]
+    domain_match: Option<String>,
+    /// Outer identity sent before the tunnel, e.g. anonymous@example.org.
+    #[arg(long, requires = "eap")]
+    anonymous_identity: Option<String>,
+    /// PEM file of the client certificate (--eap tls).
+    #[arg(long, requires = "eap")]
+    client_cert: Option<String>,
+    /// PEM file of the client's private key (--eap tls).
+    #[arg(long, requires = "eap")]
+    private_key: Option<String>,
+}
+
+/// `--eap` and its options → `eap_config`; `None` clears it. The daemon validates the
+/// combination (a TLS method without a certificate, PAP outside TTLS, ...).
+fn eap_settings(args: &ConfigArgs, eap: EapArg) -> Result<Option<pb::EapSettings>, Failure> {
+    let method = match eap {
+        EapArg::Clear => {
+            let extra = args.phase2.is_some()
+                || [
+                    &args.ca_cert,
+                    &args.domain_match,
+                    &args.anonymous_identity,
+                    &args.client_cert,
+                    &args.private_key,
+                ]
+                .iter()
+                .any(|o| o.is_some());
+            if extra {
+                return Err(Failure::Output(
+                    "--eap clear takes no other 802.1X option".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        EapArg::Peap => pb::EapMethod::Peap,
+        EapArg::Ttls => pb::EapMethod::Ttls,
+        EapArg::Tls => pb::EapMethod::Tls,
+    };
+    let phase2 = match args.phase2 {
+        None => pb::EapPhase2::Unspecified,
+        Some(Phase2Arg::Mschapv2) => pb::EapPhase2::Mschapv2,
+        Some(Phase2Arg::Pap) => pb::EapPhase2::Pap,
+        Some(Phase2Arg::Gtc) => pb::EapPhase2::Gtc,
+    };
+    let text = |o: &Option<String>| o.clone().unwrap_or_default();
+    Ok(Some(pb::EapSettings {
+        method: method.into(),
+        phase2: phase2.into(),
+        ca_cert: text(&args.ca_cert),
+        client_cert: text(&args.client_cert),
+        private_key: text(&args.private_key),
+        anonymous_identity: text(&args.anonymous_identity),
+        domain_match: text(&args.domain_match),
+    }))
 }
 
 /// "198.18.0.5/24" → ("198.18.0.5", 24); the daemon validates the rest.
@@ -486,14 +553,35 @@ fn update_request(args: &ConfigArgs) -> Result<pb::UpdateServiceRequest, Failure
         service.autoconnect = matches!(on, OnOff::On);
         paths.push("autoconnect");
     }
+    if let Some(eap) = args.eap {
+        service.eap_config = eap_settings(args, eap)?;
+        paths.push("eap_config");
+    }
     if paths.is_empty() {
-        return Err(Failure::Output("nothing to change: give --ipv4, --ipv6, --nameservers, --timeservers, --domains, --proxy or --autoconnect".into()));
+        return Err(Failure::Output("nothing to change: give --ipv4, --ipv6, --nameservers, --timeservers, --domains, --proxy, --autoconnect or --eap".into()));
     }
     let paths = paths.into_iter().map(String::from).collect();
     Ok(pb::UpdateServiceRequest {
         service: Some(service),
         update_mask: Some(pbjson_types::FieldMask { paths }),
     })
+}
+
+/// `--eap`: the EAP methods of `EapSettings`, or clear.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum EapArg {
+    Peap,
+    Ttls,
+    Tls,
+    Clear,
+}
+
+/// `--phase2`: `EapPhase2`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Phase2Arg {
+    Mschapv2,
+    Pap,
+    Gtc,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -772,10 +860,19 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
     if let Command::Certs(c) = &cli.command {
         return certs::run(c).map_err(Failure::Output);
     }
+    let out = output::Printer { json: cli.json };
+    if let Command::Config(args) = &cli.command {
+        // A mistake in the options is named before any daemon is needed.
+        let update = update_request(args)?;
+        let mut manager = ManagerServiceClient::new(channel(cli).await?);
+        let response = manager.update_service(update).await?.into_inner();
+        return out.services(&pb::ListServicesResponse {
+            services: response.service.into_iter().collect(),
+        });
+    }
     let channel = channel(cli).await?;
     let mut manager = ManagerServiceClient::new(channel.clone());
     let mut sessions = SessionServiceClient::new(channel.clone());
-    let out = output::Printer { json: cli.json };
     match &cli.command {
         Command::State => out.manager(
             &manager
@@ -1049,15 +1146,6 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
                 .await?;
             out.done(&format!("{service} disconnected"))
         }
-        Command::Config(args) => {
-            let response = manager
-                .update_service(update_request(args)?)
-                .await?
-                .into_inner();
-            out.services(&pb::ListServicesResponse {
-                services: response.service.into_iter().collect(),
-            })
-        }
         Command::Remove { service } => {
             manager
                 .remove_service(pb::RemoveServiceRequest {
@@ -1066,6 +1154,6 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
                 .await?;
             out.done(&format!("{service} removed"))
         }
-        Command::Certs(_) => unreachable!("handled before connecting"),
+        Command::Certs(_) | Command::Config(_) => unreachable!("handled before connecting"),
     }
 }
