@@ -123,11 +123,34 @@ struct Bucket {
     at: Instant,
 }
 
-/// Counters per identity: open calls and the expensive-call buckets.
+/// Refused calls of one caller that get a log line each in a minute. A client looping on
+/// a refused call would otherwise fill the log; the rest are counted and the count logged.
+const REFUSALS_LOGGED_PER_MINUTE: u32 = 10;
+const REFUSAL_WINDOW: Duration = Duration::from_secs(60);
+
+/// One caller's refusals in the current window.
+struct Refusals {
+    since: Instant,
+    count: u32,
+}
+
+/// Whether a refusal gets its own log line.
+#[derive(Debug, PartialEq)]
+enum RefusalLog {
+    /// Yes; `unlogged` refusals of the previous window had none.
+    Line { unlogged: u32 },
+    /// Yes, and it is the last of this window: say that the rest are only counted.
+    LastLine,
+    /// No: counted.
+    Counted,
+}
+
+/// Counters per identity: open calls, the expensive-call buckets and refusals logged.
 pub struct Counters {
     limits: AuthLimits,
     streams: Mutex<HashMap<IdentityKey, usize>>,
     buckets: Mutex<HashMap<IdentityKey, Bucket>>,
+    refusals: Mutex<HashMap<Option<IdentityKey>, Refusals>>,
 }
 
 /// Buckets kept before full (idle) ones are forgotten.
@@ -140,6 +163,34 @@ impl Counters {
             limits,
             streams: Mutex::default(),
             buckets: Mutex::default(),
+            refusals: Mutex::default(),
+        }
+    }
+
+    /// Counts a refused call of `key` (`None`: a caller without identity) and says whether
+    /// it gets a log line ([`REFUSALS_LOGGED_PER_MINUTE`] per caller and minute).
+    fn refusal(&self, key: Option<&IdentityKey>, now: Instant) -> RefusalLog {
+        let mut refusals = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+        if refusals.len() > BUCKETS_KEPT {
+            refusals.retain(|_, r| now.duration_since(r.since) < REFUSAL_WINDOW);
+        }
+        let r = refusals.entry(key.cloned()).or_insert(Refusals {
+            since: now,
+            count: 0,
+        });
+        let mut unlogged = 0;
+        if now.duration_since(r.since) >= REFUSAL_WINDOW {
+            unlogged = r.count.saturating_sub(REFUSALS_LOGGED_PER_MINUTE);
+            *r = Refusals {
+                since: now,
+                count: 0,
+            };
+        }
+        r.count = r.count.saturating_add(1);
+        match r.count {
+            n if n < REFUSALS_LOGGED_PER_MINUTE => RefusalLog::Line { unlogged },
+            REFUSALS_LOGGED_PER_MINUTE => RefusalLog::LastLine,
+            _ => RefusalLog::Counted,
         }
     }
 
@@ -280,6 +331,30 @@ impl<S> Auth<S> {
             counters,
         }
     }
+
+    /// Logs a refused call, unless its caller has had its lines for this minute.
+    fn log_refusal(&self, method: &str, why: &str) {
+        let caller = self
+            .caller
+            .as_ref()
+            .map_or("unknown".to_string(), |c| c.to_string());
+        let key = self.caller.as_ref().map(|c| c.identity.key());
+        match self.counters.refusal(key.as_ref(), Instant::now()) {
+            RefusalLog::Line { unlogged: 0 } => {
+                tracing::info!(%caller, method, why, "call refused")
+            }
+            RefusalLog::Line { unlogged } => {
+                tracing::info!(%caller, method, why, unlogged, "call refused (and {unlogged} more in the minute before, not logged)")
+            }
+            RefusalLog::LastLine => tracing::info!(
+                %caller,
+                method,
+                why,
+                "call refused; this caller's further refusals are counted, not logged, for the rest of the minute"
+            ),
+            RefusalLog::Counted => {}
+        }
+    }
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -308,12 +383,7 @@ where
         let denied =
             |status: Status| -> Self::Future { Box::pin(async move { Ok(status.into_http()) }) };
         if let Err(status) = check(&path, self.caller.as_ref()) {
-            tracing::info!(
-                caller = %self.caller.as_ref().map_or("unknown".to_string(), |c| c.to_string()),
-                method = %path,
-                code = ?status.code(),
-                "call refused"
-            );
+            self.log_refusal(&path, &format!("{:?}", status.code()));
             return denied(status);
         }
         let Some(caller) = self.caller.clone() else {
@@ -322,7 +392,7 @@ where
         let key = caller.identity.key();
         if EXPENSIVE.contains(&path.as_str()) {
             if let Err(wait) = self.counters.take_expensive(&key, Instant::now()) {
-                tracing::info!(%caller, method = %path, "rate limit: call refused");
+                self.log_refusal(&path, "rate limit");
                 let mut details = ErrorDetails::with_retry_info(Some(wait));
                 details.set_error_info("RateLimited", "netpilot", HashMap::new());
                 return denied(Status::with_error_details(
@@ -338,7 +408,7 @@ where
             }
         }
         let Some(guard) = self.counters.open_stream(&key) else {
-            tracing::info!(%caller, method = %path, "stream limit: call refused");
+            self.log_refusal(&path, "stream limit");
             return denied(with_reason(
                 Code::ResourceExhausted,
                 format!(
@@ -400,6 +470,40 @@ mod tests {
     use prost::Message;
 
     /// Every method of every service served, from the descriptor sets the daemon serves.
+    #[test]
+    fn refusals_are_logged_ten_a_minute_per_caller_then_counted() {
+        let counters = Counters::new(AuthLimits {
+            streams_per_identity: 1,
+            expensive_per_minute: 1,
+            expensive_burst: 1,
+        });
+        let (alice, bob) = (IdentityKey::Uid(1000), IdentityKey::Uid(1001));
+        let t0 = Instant::now();
+        let logs: Vec<RefusalLog> = (0..25)
+            .map(|_| counters.refusal(Some(&alice), t0))
+            .collect();
+        assert!(logs[..9]
+            .iter()
+            .all(|l| *l == RefusalLog::Line { unlogged: 0 }));
+        assert_eq!(logs[9], RefusalLog::LastLine);
+        assert!(logs[10..].iter().all(|l| *l == RefusalLog::Counted));
+        // Another caller, and a caller without identity, have lines of their own.
+        assert_eq!(
+            counters.refusal(Some(&bob), t0),
+            RefusalLog::Line { unlogged: 0 }
+        );
+        assert_eq!(counters.refusal(None, t0), RefusalLog::Line { unlogged: 0 });
+        // The next minute's first line tells how many were only counted.
+        assert_eq!(
+            counters.refusal(Some(&alice), t0 + REFUSAL_WINDOW),
+            RefusalLog::Line { unlogged: 15 }
+        );
+        assert_eq!(
+            counters.refusal(Some(&alice), t0 + REFUSAL_WINDOW),
+            RefusalLog::Line { unlogged: 0 }
+        );
+    }
+
     fn served_methods() -> Vec<String> {
         let sets = [
             crate::pb::FILE_DESCRIPTOR_SET,
