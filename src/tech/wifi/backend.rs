@@ -41,9 +41,10 @@ use crate::tech::{Event, ServiceInfo};
 const SCAN_MIN: Duration = Duration::from_secs(3);
 /// Longest background scan delay (ConnMan).
 const SCAN_MAX: Duration = Duration::from_secs(300);
-/// How often a port sends EAPOL-Start while no authenticator answers (IEEE 802.1X-2004
-/// startPeriod, 30 s by default). An authenticator ignores them for a while after a logoff
-/// or a failure (hostapd: 5 s); at 30 s the next one would come after most connects' deadline.
+/// How often a port sends EAPOL-Start while no authenticator answers (the supplicant PAE's
+/// startPeriod in IEEE 802.1X-2004, 30 s by default). An authenticator ignores them for a
+/// while after a logoff or a failure (hostapd: 5 s); at 30 s the next one would come after
+/// most connects' deadline.
 const EAPOL_START_PERIOD: Duration = Duration::from_secs(5);
 /// How long a network is looked for on its known channels before every channel is scanned.
 const QUICK_WINDOW: Duration = Duration::from_secs(10);
@@ -928,9 +929,9 @@ impl Backend {
                 if d.failures >= max {
                     self.give_up(ifindex, ServiceError::AuthFailed).await;
                 } else {
-                    // Left alone, wpa_supplicant holds the port for heldPeriod (IEEE
-                    // 802.1X-2004 8.2.11: 60 s), past any connect's deadline; selecting the
-                    // network again alone does not leave HELD, disabling it first does.
+                    // Left alone, wpa_supplicant holds the port for heldPeriod (60 s in IEEE
+                    // 802.1X-2004), past any connect's deadline; selecting the network again
+                    // alone does not leave HELD, disabling it first does.
                     let retry = match d.supplicant.disable_network(net).await {
                         Ok(()) => d.supplicant.select_network(net).await,
                         Err(e) => Err(e),

@@ -1707,8 +1707,8 @@ impl Supplicant {
         self.ok("DISCONNECT").await
     }
 
-    /// `LOGOFF`: on a wired port, sends EAPOL-Logoff (IEEE 802.1X-2004 8.2.11, the
-    /// supplicant's userLogoff) so that the authenticator closes the port now; wpa_supplicant
+    /// `LOGOFF`: on a wired port, sends EAPOL-Logoff (the supplicant PAE's userLogoff in IEEE
+    /// 802.1X-2004) so that the authenticator closes the port now; wpa_supplicant
     /// authenticates nothing until [`Self::logon`].
     pub async fn logoff(&self) -> Result<(), SupplicantError> {
         self.ok("LOGOFF").await
@@ -1720,7 +1720,7 @@ impl Supplicant {
     }
 
     /// `SET EAPOL::startPeriod <s>`: seconds between EAPOL-Starts while no authenticator
-    /// answers (IEEE 802.1X-2004 8.2.11; 30 by default).
+    /// answers (IEEE 802.1X-2004's startPeriod; 30 by default).
     pub async fn set_eapol_start_period(
         &self,
         period: std::time::Duration,
