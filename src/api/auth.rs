@@ -469,7 +469,6 @@ mod tests {
     use crate::access::{CertIdentity, Identity};
     use prost::Message;
 
-    /// Every method of every service served, from the descriptor sets the daemon serves.
     #[test]
     fn refusals_are_logged_ten_a_minute_per_caller_then_counted() {
         let counters = Counters::new(AuthLimits {
@@ -504,6 +503,7 @@ mod tests {
         );
     }
 
+    /// Every method of every service served, from the descriptor sets the daemon serves.
     fn served_methods() -> Vec<String> {
         let sets = [
             crate::pb::FILE_DESCRIPTOR_SET,
