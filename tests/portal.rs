@@ -432,13 +432,7 @@ fn setup_page_in_chromium() {
             })
             .await
             .expect("kernel dump");
-        let portal = netpilot::portal::Portal {
-            engine: engine.handle.clone(),
-            reports: engine.setup_events.clone(),
-            address: PORTAL_IP.parse().expect("ip"),
-            port: 80,
-            hostname: "robot-7".into(),
-        };
+        let portal = page_of(engine.handle.clone(), engine.setup_events.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
         tokio::spawn(netpilot::portal::serve(listener, portal, async {
@@ -678,13 +672,7 @@ fn limited_page(
     rt.block_on(async {
         let (store, loaded) = netpilot::store::Store::open(&config.state_dir).expect("store");
         let engine = netpilot::engine::spawn(&config, store, loaded);
-        let portal = netpilot::portal::Portal {
-            engine: engine.handle.clone(),
-            reports: engine.setup_events.clone(),
-            address: PORTAL_IP.parse().expect("ip"),
-            port: 80,
-            hostname: "robot-7".into(),
-        };
+        let portal = page_of(engine.handle.clone(), engine.setup_events.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
         let served = tokio::spawn(netpilot::portal::serve_limited(
@@ -807,4 +795,18 @@ fn page_server_limits() {
         .expect("the page stopped")
         .expect("the server task");
     rt.shutdown_timeout(Duration::from_secs(2));
+}
+
+/// The setup page of an engine, as the daemon serves it on the AP address.
+fn page_of(
+    engine: netpilot::engine::EngineHandle,
+    reports: netpilot::engine::EventSender<netpilot::setup::Event>,
+) -> netpilot::portal::Portal {
+    netpilot::portal::Portal {
+        engine,
+        reports,
+        address: PORTAL_IP.parse().expect("ip"),
+        port: 80,
+        hostname: "robot-7".into(),
+    }
 }
